@@ -1,0 +1,53 @@
+//! The `users` table.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub tier: String,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, email, tier, created_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        tier: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"))?
+        .query_row([email], from_row)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// Creates a free account; the caller has checked the email is not taken
+/// inside the same transaction.
+pub fn create(conn: &Connection, email: &str, now: Timestamp) -> Result<User> {
+    let id = conn
+        .prepare_cached("INSERT INTO users (email, tier, created_at) VALUES (?1, 'free', ?2) RETURNING id")?
+        .query_row(rusqlite::params![email, now], |r| r.get(0))?;
+    Ok(User {
+        id,
+        email: email.to_string(),
+        tier: "free".to_string(),
+        created_at: now,
+    })
+}

@@ -1,0 +1,98 @@
+//! The one error type. Each variant knows its HTTP status; what a user sees
+//! (`public_message`) is kept apart from what goes to the log (`Display`).
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Input that fails validation; the message is safe to show.
+    BadRequest(String),
+    /// No signed-in caller.
+    Unauthorized,
+    Forbidden(&'static str),
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyRequests { retry_after: i64, message: String },
+    /// Operator-facing errors of the CLI (unknown email, bad argument).
+    Usage(String),
+    Db(rusqlite::Error),
+    Migration(String),
+    Io(std::io::Error),
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) | Error::Usage(_) => 400,
+            Error::Unauthorized => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound => 404,
+            Error::MethodNotAllowed => 405,
+            Error::PayloadTooLarge => 413,
+            Error::UnsupportedMediaType => 415,
+            Error::TooManyRequests { .. } => 429,
+            Error::Db(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// A short machine-readable code for JSON errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) | Error::Usage(_) => "bad_request",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::TooManyRequests { .. } => "rate_limited",
+            _ => "internal",
+        }
+    }
+
+    /// What a person may be told. Never carries internal detail.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::BadRequest(m) | Error::Usage(m) => m.clone(),
+            Error::Unauthorized => "Sign in first.".into(),
+            Error::Forbidden(m) => (*m).into(),
+            Error::NotFound => "There is nothing at this address.".into(),
+            Error::MethodNotAllowed => "This address does not take that method.".into(),
+            Error::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            Error::UnsupportedMediaType => "Send the body as application/json.".into(),
+            Error::TooManyRequests { message, .. } => message.clone(),
+            _ => "Something went wrong on our side. Please try again.".into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Db(e) => write!(f, "database: {e}"),
+            Error::Migration(e) => write!(f, "migration: {e}"),
+            Error::Io(e) => write!(f, "io: {e}"),
+            Error::Internal(e) => write!(f, "internal: {e}"),
+            other => f.write_str(&other.public_message()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Db(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}

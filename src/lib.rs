@@ -1,0 +1,16 @@
+//! `app`: a self-hosted portfolio app. One binary, one SQLite file.
+//!
+//! Data flows one way: `web` or `cli` → `services` → `db`.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod log;
+pub mod services;
+pub mod views;
+pub mod web;
+
+pub use cli::{run, Cli};

@@ -1,0 +1,6 @@
+//! The rules of the product, as plain functions over a database connection.
+//! A service never sees an HTTP request.
+
+pub mod auth;
+pub mod mail;
+pub mod ratelimit;

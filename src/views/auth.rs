@@ -1,0 +1,73 @@
+//! The sign-in pages: ask for an email, then for the code we sent to it.
+
+use maud::{html, Markup};
+
+use super::layout::{csrf_field, field, page, Frame};
+
+pub struct LoginForm<'a> {
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    /// A referral code that belongs to someone: shows the invited banner.
+    pub invited_by_code: Option<&'a str>,
+}
+
+pub fn login(frame: &Frame, form: &LoginForm) -> Markup {
+    page(
+        frame,
+        "Sign in",
+        html! {
+            section class="card narrow" {
+                @if form.invited_by_code.is_some() {
+                    div class="banner invited" role="status" {
+                        strong { "You were invited." }
+                        " Sign up with your email: when you first pay, you and the friend who invited you both get 50% off for 3 months."
+                    }
+                }
+                h1 { "Sign in" }
+                p class="muted" { "We'll email you a six-digit code. No password needed; new here? This creates your account." }
+                form method="post" action="/login" class="stack" novalidate {
+                    (csrf_field(frame.csrf))
+                    @if let Some(code) = form.invited_by_code {
+                        input type="hidden" name="ref" value=(code);
+                    }
+                    (field("Email", html! {
+                        input type="email" name="email" value=(form.email) autocomplete="email"
+                            required maxlength="254" autofocus
+                            aria-invalid=[form.error.map(|_| "true")];
+                    }, form.error))
+                    button type="submit" class="button" { "Email me a code" }
+                }
+            }
+        },
+    )
+}
+
+pub struct VerifyForm<'a> {
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
+    page(
+        frame,
+        "Enter your code",
+        html! {
+            section class="card narrow" {
+                h1 { "Check your email" }
+                p class="muted" {
+                    "We sent a six-digit code to " strong { (form.email) } ". It expires in 10 minutes."
+                }
+                form method="post" action="/verify" class="stack" novalidate {
+                    (csrf_field(frame.csrf))
+                    (field("Code", html! {
+                        input type="text" name="code" inputmode="numeric" pattern="[0-9]{6}"
+                            maxlength="6" autocomplete="one-time-code" required autofocus class="code-input"
+                            aria-invalid=[form.error.map(|_| "true")];
+                    }, form.error))
+                    button type="submit" class="button" { "Sign in" }
+                }
+                p class="muted small" { "Wrong address or no email? " a href="/login" { "Start again" } "." }
+            }
+        },
+    )
+}

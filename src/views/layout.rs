@@ -1,0 +1,74 @@
+//! The page frame every HTML page shares: head, top bar, main column.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::db::users::User;
+use crate::web::assets::Assets;
+
+pub const PRODUCT: &str = "Folio";
+
+/// What the frame needs to know about the request.
+pub struct Frame<'a> {
+    pub assets: &'a Assets,
+    pub user: Option<&'a User>,
+    pub csrf: &'a str,
+}
+
+pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (PRODUCT) }
+                link rel="stylesheet" href=(frame.assets.css.url);
+                script src=(frame.assets.js.url) defer {}
+            }
+            body {
+                (top_bar(frame))
+                main class="container" { (body) }
+                footer class="footer container" { (PRODUCT) " · your holdings, your server" }
+            }
+        }
+    }
+}
+
+fn top_bar(frame: &Frame) -> Markup {
+    html! {
+        header class="topbar" {
+            div class="container topbar-inner" {
+                a class="brand" href="/" { span class="brand-mark" { "◆" } " " (PRODUCT) }
+                @if let Some(user) = frame.user {
+                    nav class="nav" aria-label="Main" {
+                        a href="/portfolio" { "Portfolio" }
+                        a href="/settings" { "Settings" }
+                        form method="post" action="/logout" class="inline" {
+                            (csrf_field(frame.csrf))
+                            button type="submit" class="link-button" title=(user.email) { "Sign out" }
+                        }
+                    }
+                } @else {
+                    nav class="nav" { a href="/login" { "Sign in" } }
+                }
+            }
+        }
+    }
+}
+
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// A labelled input with its error, if any, right under it.
+pub fn field(label: &str, input: Markup, error: Option<&str>) -> Markup {
+    html! {
+        label class="field" {
+            span class="field-label" { (label) }
+            (input)
+            @if let Some(error) = error {
+                span class="field-error" role="alert" { (error) }
+            }
+        }
+    }
+}

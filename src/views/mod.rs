@@ -1,0 +1,8 @@
+//! HTML, written with maud: the layout and one file per page. Views take
+//! plain values and never touch the database.
+
+pub mod auth;
+pub mod error;
+pub mod landing;
+pub mod layout;
+pub mod portfolio;

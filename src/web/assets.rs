@@ -1,0 +1,48 @@
+//! CSS and JS from `assets/`, compiled into the binary and served under a
+//! content-hashed name with a year-long cache lifetime.
+
+use crate::crypto;
+
+use super::http::Resp;
+
+pub struct Asset {
+    /// `/assets/app.1a2b3c4d5e6f.css`
+    pub url: String,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+impl Asset {
+    fn new(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8]) -> Asset {
+        let hash = crypto::hex(&crypto::sha256(body)[..6]);
+        Asset { url: format!("/assets/{stem}.{hash}.{ext}"), content_type, body }
+    }
+}
+
+pub struct Assets {
+    pub css: Asset,
+    pub js: Asset,
+}
+
+impl Assets {
+    pub fn new() -> Assets {
+        Assets {
+            css: Asset::new("app", "css", "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
+            js: Asset::new("app", "js", "text/javascript; charset=utf-8", include_bytes!("../../assets/app.js")),
+        }
+    }
+
+    /// The asset at `path`, if it is one of ours by its current hash.
+    pub fn serve(&self, path: &str) -> Option<Resp> {
+        [&self.css, &self.js].into_iter().find(|a| a.url == path).map(|a| {
+            Resp::new(200, a.content_type, a.body)
+                .with_header("Cache-Control", "public, max-age=31536000, immutable")
+        })
+    }
+}
+
+impl Default for Assets {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,140 @@
+//! Sign-in pages: ask for an email, send a code, check it, start a session.
+
+use super::frame;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::services::auth::{self, Verified};
+use crate::services::mail;
+use crate::views::auth::{LoginForm, VerifyForm};
+use crate::views;
+use crate::web::cookies::{self, PendingCookie};
+use crate::web::http::{Req, Resp};
+use crate::web::Ctx;
+
+pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    if ctx.session(req)?.is_some() {
+        return Ok(Resp::redirect("/portfolio"));
+    }
+    let form = LoginForm { email: "", error: None, invited_by_code: None };
+    Ok(login_page(ctx, req, 200, &form))
+}
+
+fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Resp {
+    let csrf = ctx.csrf_token(req);
+    Resp::html(status, views::auth::login(&frame(ctx, None, &csrf), form))
+}
+
+pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let form = req.form()?;
+    let raw_email = form.get("email").unwrap_or("");
+    let shown_email = if raw_email.len() <= 254 { raw_email } else { "" };
+    let referral = None;
+    let email = match auth::normalise_email(raw_email) {
+        Ok(email) => email,
+        Err(message) => {
+            let form = LoginForm { email: shown_email, error: Some(message), invited_by_code: referral.as_deref() };
+            return Ok(login_page(ctx, req, 400, &form));
+        }
+    };
+    let limited = |retry_after: i64, message: &str| {
+        let form = LoginForm { email: &email, error: Some(message), invited_by_code: referral.as_deref() };
+        login_page(ctx, req, 429, &form).with_header("Retry-After", &retry_after.to_string())
+    };
+    let client = req.client.to_string();
+    if let Some(wait) = ctx.app.code_requests_per_client.retry_after(&client, req.now) {
+        log::event("auth.code_rate_limited", &[("by", &"client"), ("client", &client)]);
+        return Ok(limited(wait, "Too many sign-in codes were asked for from your network. Try again later."));
+    }
+    let issued = match auth::request_code(ctx.db, &ctx.app.keys, &email, req.now) {
+        Ok(issued) => issued,
+        Err(Error::TooManyRequests { retry_after, message }) => {
+            log::event("auth.code_rate_limited", &[("by", &"email"), ("email", &email)]);
+            return Ok(limited(retry_after, &message));
+        }
+        Err(e) => return Err(e),
+    };
+    ctx.app.code_requests_per_client.hit(&client, req.now);
+    ctx.app.mailer.send(mail::sign_in_code(
+        &email,
+        &issued.code,
+        issued.expires_at,
+        req.now,
+        &ctx.app.config.base_url,
+    ));
+    log::event("auth.code_sent", &[("email", &email)]);
+    let pending = PendingCookie::new(&email, referral.clone(), req.now)?;
+    Ok(Resp::redirect("/verify").with_header(
+        "Set-Cookie",
+        &cookies::set(
+            cookies::PENDING,
+            &pending.seal(&ctx.app.keys.pending_cookie),
+            cookies::PENDING_LIFETIME,
+            ctx.https(),
+        ),
+    ))
+}
+
+pub fn verify_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let Some(pending) = ctx.pending(req) else {
+        return Ok(Resp::redirect("/login"));
+    };
+    Ok(verify_page(ctx, req, 200, &pending.email, None))
+}
+
+fn verify_page(ctx: &Ctx, req: &Req, status: u16, email: &str, error: Option<&str>) -> Resp {
+    let csrf = ctx.csrf_token(req);
+    Resp::html(status, views::auth::verify(&frame(ctx, None, &csrf), &VerifyForm { email, error }))
+}
+
+pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let Some(pending) = ctx.pending(req) else {
+        return Ok(Resp::redirect("/login"));
+    };
+    let form = req.form()?;
+    let code = form.get("code").unwrap_or("");
+    let email = pending.email.as_str();
+    let outcome = auth::verify_code(ctx.db, &ctx.app.keys, email, code, req.now, |_tx, _user| Ok(()));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(Error::TooManyRequests { retry_after, message }) => {
+            log::event("auth.verify_rate_limited", &[("email", &email)]);
+            return Ok(verify_page(ctx, req, 429, email, Some(&message))
+                .with_header("Retry-After", &retry_after.to_string()));
+        }
+        Err(e) => return Err(e),
+    };
+    match outcome {
+        Verified::SignedIn { user, created, session_token } => {
+            log::event("auth.signed_in", &[("user_id", &user.id), ("new_account", &created)]);
+            Ok(Resp::redirect("/")
+                .with_header(
+                    "Set-Cookie",
+                    &cookies::set(cookies::SESSION, &session_token, auth::SESSION_LIFETIME, ctx.https()),
+                )
+                .with_header("Set-Cookie", &cookies::clear(cookies::PENDING, ctx.https())))
+        }
+        Verified::Wrong { tries_left } => {
+            log::event("auth.code_wrong", &[("email", &email), ("tries_left", &tries_left)]);
+            let plural = if tries_left == 1 { "try" } else { "tries" };
+            let message = format!("That code is not right. {tries_left} {plural} left.");
+            Ok(verify_page(ctx, req, 400, email, Some(&message)))
+        }
+        Verified::Burnt => {
+            log::event("auth.code_burnt", &[("email", &email)]);
+            Ok(verify_page(ctx, req, 400, email, Some(
+                "That was the last try for this code, so it no longer works. Start again to get a new code.",
+            )))
+        }
+        Verified::NoCode => Ok(verify_page(ctx, req, 400, email, Some(
+            "This code has expired or was already used. Start again to get a new code.",
+        ))),
+    }
+}
+
+pub fn logout(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    if let Some(session) = ctx.session(req)? {
+        auth::end_session(ctx.db, &session.token)?;
+        log::event("auth.signed_out", &[("user_id", &session.user.id)]);
+    }
+    Ok(Resp::redirect("/").with_header("Set-Cookie", &cookies::clear(cookies::SESSION, ctx.https())))
+}

@@ -1,0 +1,13 @@
+//! Request handlers, one file per area. Each is `fn(&Ctx, &Req) -> Result<Resp>`.
+
+pub mod auth;
+pub mod pages;
+
+use crate::views::layout::Frame;
+use crate::web::{Ctx, Session};
+
+/// The page frame for this request.
+pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> Frame<'a> {
+    Frame { assets: &ctx.app.assets, user: session.map(|s| &s.user), csrf }
+}
+

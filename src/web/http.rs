@@ -1,0 +1,273 @@
+//! Our own request and response types, so handlers are plain functions that
+//! tests can call without a socket. Only `server` touches tiny_http.
+
+use std::net::IpAddr;
+
+use maud::Markup;
+
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Other,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Method {
+        match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+
+    /// Methods that change state and so need the CSRF and Origin checks.
+    pub fn is_unsafe(self) -> bool {
+        !matches!(self, Method::Get | Method::Head)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub client: IpAddr,
+    /// When the request arrived; the one clock reading rules see.
+    pub now: Timestamp,
+}
+
+impl Req {
+    /// A request as a test would build it.
+    pub fn new(method: Method, target: &str) -> Req {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Req {
+            method,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            client: IpAddr::from([127, 0, 0, 1]),
+            now: Timestamp::now(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A cookie's value; with duplicates (an attacker's sibling domain can
+    /// plant one) the first wins, as browsers send the most specific first.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "cookie")
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.trim())
+    }
+
+    /// One query parameter, percent-decoded; junk decodes to nothing.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        parse_pairs(self.query.as_bytes())
+            .ok()?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The body as an HTML form. Non-UTF-8 bytes and a field sent twice are
+    /// refused: no field of ours is a list.
+    pub fn form(&self) -> Result<Form> {
+        let pairs = parse_pairs(&self.body)
+            .map_err(|_| Error::BadRequest("The form data is not valid UTF-8 text.".into()))?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(n, _)| n == name) {
+                return Err(Error::BadRequest(format!("The form sent the field {name:?} twice.")));
+            }
+        }
+        Ok(Form { pairs })
+    }
+
+    pub fn content_type_is(&self, mime: &str) -> bool {
+        self.header("content-type")
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(mime))
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        if !self.content_type_is("application/json") {
+            return Err(Error::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::BadRequest(format!("The body is not the JSON this takes: {e}.")))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Form {
+    pairs: Vec<(String, String)>,
+}
+
+impl Form {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `a=1&b=x+y` → pairs, percent-decoded, `+` as space.
+fn parse_pairs(input: &[u8]) -> std::result::Result<Vec<(String, String)>, ()> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut it = part.splitn(2, |&b| b == b'=');
+            let name = decode(it.next().unwrap_or_default())?;
+            let value = decode(it.next().unwrap_or_default())?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+fn decode(s: &[u8]) -> std::result::Result<String, ()> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < s.len() => {
+                let hi = (s[i + 1] as char).to_digit(16);
+                let lo = (s[i + 2] as char).to_digit(16);
+                match (hi, lo) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+/// Percent-encodes a query or form value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
+        Resp {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    pub fn html(status: u16, markup: Markup) -> Resp {
+        Resp::new(status, "text/html; charset=utf-8", markup.into_string())
+    }
+
+    pub fn text(status: u16, body: &str) -> Resp {
+        Resp::new(status, "text/plain; charset=utf-8", body)
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Resp {
+        Resp::new(status, "application/json", value.to_string())
+    }
+
+    /// 303 See Other: after a POST the browser GETs `location`.
+    pub fn redirect(location: &str) -> Resp {
+        Resp::new(303, "text/plain; charset=utf-8", "").with_header("Location", location)
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Resp {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(body: &[u8]) -> Req {
+        let mut r = Req::new(Method::Post, "/login");
+        r.body = body.to_vec();
+        r
+    }
+
+    #[test]
+    fn forms_decode_and_refuse_junk() {
+        let f = post(b"email=a%40b.co&ref=AB+CD&empty=").form().unwrap();
+        assert_eq!(f.get("email"), Some("a@b.co"));
+        assert_eq!(f.get("ref"), Some("AB CD"));
+        assert_eq!(f.get("empty"), Some(""));
+        assert_eq!(f.get("missing"), None);
+        assert!(post(b"email=a&email=b").form().is_err(), "duplicate field");
+        assert!(post(b"email=%ff%fe").form().is_err(), "non-UTF-8 escapes");
+        assert!(post(&[b'e', b'=', 0xff]).form().is_err(), "non-UTF-8 bytes");
+        assert_eq!(post(b"a=100%").form().unwrap().get("a"), Some("100%"));
+        assert_eq!(post(b"a=%4").form().unwrap().get("a"), Some("%4"));
+        assert_eq!(post(b"a=%zz").form().unwrap().get("a"), Some("%zz"));
+    }
+
+    #[test]
+    fn cookies_and_query() {
+        let mut r = Req::new(Method::Get, "/login?ref=ABCD%2D1&x");
+        r.headers.push(("cookie".into(), "a=1; session=tok; session=second".into()));
+        assert_eq!(r.cookie("session"), Some("tok"));
+        assert_eq!(r.cookie("missing"), None);
+        assert_eq!(r.query_param("ref").as_deref(), Some("ABCD-1"));
+        assert_eq!(r.query_param("x").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn encode_round_trips() {
+        let s = "a b&c=d/é";
+        let r = post(format!("v={}", encode(s)).as_bytes());
+        assert_eq!(r.form().unwrap().get("v"), Some(s));
+    }
+}

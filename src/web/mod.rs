@@ -1,0 +1,114 @@
+//! The web side: the server loop, the one router, our request/response
+//! types, cookies, CSRF, and the handlers. Handlers are plain functions
+//! `fn(&Ctx, &Req) -> Result<Resp>`.
+
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::crypto::{self, Keys};
+use crate::db::users::User;
+use crate::error::{Error, Result};
+use crate::services::{auth, mail::Mailer, ratelimit::Limiter};
+
+pub mod assets;
+pub mod cookies;
+mod handlers;
+pub mod http;
+pub mod router;
+pub mod server;
+
+use cookies::PendingCookie;
+use http::Req;
+
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every worker shares: configuration, keys, the mail queue, and the
+/// in-memory per-client limits.
+pub struct App {
+    pub config: Config,
+    pub keys: Keys,
+    pub mailer: Mailer,
+    pub code_requests_per_client: Limiter,
+    pub wrong_admin_tokens: Limiter,
+    pub assets: assets::Assets,
+}
+
+impl App {
+    pub fn new(config: Config, keys: Keys, mailer: Mailer) -> App {
+        App {
+            config,
+            keys,
+            mailer,
+            code_requests_per_client: Limiter::new(30, 3600),
+            wrong_admin_tokens: Limiter::new(10, 600),
+            assets: assets::Assets::new(),
+        }
+    }
+}
+
+/// One request's view of the app: the shared state and this worker's own
+/// database connection.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub db: &'a Connection,
+}
+
+/// A signed-in person.
+pub struct Session {
+    pub user: User,
+    pub token: String,
+}
+
+impl Ctx<'_> {
+    pub fn https(&self) -> bool {
+        self.app.config.https()
+    }
+
+    pub fn cookie_name(&self, base: &str) -> String {
+        cookies::name(base, self.https())
+    }
+
+    fn session_token<'r>(&self, req: &'r Req) -> Option<&'r str> {
+        req.cookie(&self.cookie_name(cookies::SESSION))
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+    }
+
+    /// The signed-in user, if the session cookie names a live session.
+    pub fn session(&self, req: &Req) -> Result<Option<Session>> {
+        let Some(token) = self.session_token(req) else {
+            return Ok(None);
+        };
+        Ok(auth::session_user(self.db, token, req.now)?.map(|user| Session { user, token: token.to_string() }))
+    }
+
+    /// The signed-in user, or 401 (which pages turn into a trip to /login).
+    pub fn require_session(&self, req: &Req) -> Result<Session> {
+        self.session(req)?.ok_or(Error::Unauthorized)
+    }
+
+    pub fn pending(&self, req: &Req) -> Option<PendingCookie> {
+        let value = req.cookie(&self.cookie_name(cookies::PENDING))?;
+        PendingCookie::open(&self.app.keys.pending_cookie, value, req.now)
+    }
+
+    /// The CSRF token for forms on this request's pages. It is bound to the
+    /// session cookie, else to the pending cookie's nonce, else to nothing
+    /// (the sign-in form, where the Origin check does the work).
+    pub fn csrf_token(&self, req: &Req) -> String {
+        let binding = match (self.session_token(req), self.pending(req)) {
+            (Some(token), _) => format!("s:{}", crypto::hex(&crypto::sha256(token.as_bytes()))),
+            (None, Some(pending)) => format!("p:{}", pending.nonce),
+            (None, None) => "anon".to_string(),
+        };
+        crypto::b64url(&crypto::mac(&self.app.keys.csrf, binding.as_bytes()))
+    }
+
+    pub fn csrf_ok(&self, req: &Req, submitted: &str) -> bool {
+        crypto::secrets_equal(self.csrf_token(req).as_bytes(), submitted.as_bytes())
+    }
+
+    /// The origin this app is served from, as browsers write `Origin`.
+    pub fn origin(&self) -> &str {
+        &self.app.config.base_url
+    }
+}

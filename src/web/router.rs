@@ -1,0 +1,72 @@
+//! Every route, in one place, and the checks that stand in front of them:
+//! the Origin check and the CSRF token for anything that changes state.
+
+use crate::error::{Error, Result};
+
+use super::handlers::{auth, pages};
+use super::http::{Method, Req, Resp};
+use super::Ctx;
+
+type Handler = fn(&Ctx, &Req) -> Result<Resp>;
+
+/// The handler for a method and path, if there is one.
+fn lookup(method: Method, segments: &[&str]) -> Option<Handler> {
+    use Method::*;
+    let handler: Handler = match (method, segments) {
+        (Get, [""]) => pages::landing,
+        (Get, ["healthz"]) => pages::healthz,
+        (Get, ["assets", _]) => pages::asset,
+        (Get, ["login"]) => auth::login_form,
+        (Post, ["login"]) => auth::login,
+        (Get, ["verify"]) => auth::verify_form,
+        (Post, ["verify"]) => auth::verify,
+        (Post, ["logout"]) => auth::logout,
+        (Get, ["portfolio"]) => pages::portfolio,
+        _ => return None,
+    };
+    Some(handler)
+}
+
+pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let segments: Vec<&str> = req.path.strip_prefix('/').unwrap_or(&req.path).split('/').collect();
+    let method = if req.method == Method::Head { Method::Get } else { req.method };
+    let Some(handler) = lookup(method, &segments) else {
+        let elsewhere = [Method::Get, Method::Post, Method::Put, Method::Delete]
+            .into_iter()
+            .any(|m| lookup(m, &segments).is_some());
+        return Err(if elsewhere { Error::MethodNotAllowed } else { Error::NotFound });
+    };
+    if req.method.is_unsafe() {
+        check_origin(ctx, req)?;
+        if !is_json_api(&req.path) {
+            check_form_csrf(ctx, req)?;
+        }
+    }
+    handler(ctx, req)
+}
+
+pub fn is_json_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// A browser says where a request came from; refuse other sites.
+fn check_origin(ctx: &Ctx, req: &Req) -> Result<()> {
+    const CROSS_SITE: &str = "This request came from another site, so it was refused.";
+    if req.header("sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+        return Err(Error::Forbidden(CROSS_SITE));
+    }
+    match req.header("origin") {
+        Some(origin) if !origin.eq_ignore_ascii_case(ctx.origin()) => Err(Error::Forbidden(CROSS_SITE)),
+        _ => Ok(()),
+    }
+}
+
+fn check_form_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
+    let form = req.form()?;
+    match form.get("csrf") {
+        Some(token) if ctx.csrf_ok(req, token) => Ok(()),
+        _ => Err(Error::Forbidden(
+            "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        )),
+    }
+}

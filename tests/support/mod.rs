@@ -1,0 +1,348 @@
+//! Test support: the real `app serve` on a free port with a temporary
+//! database and an SMTP sink, and a browser-like client to talk to it.
+#![allow(dead_code, unused_imports)]
+
+pub mod http;
+pub mod smtp;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub use http::{cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp};
+pub use smtp::{code_in, six_digit_runs, Mail, MailSink};
+
+const BIN: &str = env!("CARGO_BIN_EXE_app");
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const MAIL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running server with its own database, port and mail sink. Dropping it
+/// kills the server (SIGKILL) and removes the directory.
+pub struct TestApp {
+    dir: tempfile::TempDir,
+    addr: String,
+    base_url: String,
+    /// Every mail the server sent.
+    pub mail: MailSink,
+    cursor: smtp::MailCursor,
+    child: Option<Child>,
+}
+
+impl TestApp {
+    /// `app --db <tmp>/app.db serve --addr 127.0.0.1:PORT --base-url http://127.0.0.1:PORT --workers 4`
+    pub fn spawn() -> TestApp {
+        TestApp::spawn_custom(|addr| format!("http://{addr}"), |_| {})
+    }
+
+    /// Like `spawn`, with a last word on the command (extra env vars, say).
+    pub fn spawn_with(configure: impl FnOnce(&mut Command)) -> TestApp {
+        TestApp::spawn_custom(|addr| format!("http://{addr}"), configure)
+    }
+
+    /// Like `spawn` with `--base-url https://127.0.0.1:PORT`. The server still
+    /// speaks plain HTTP on the port; only its cookies and Origin check change.
+    pub fn spawn_https() -> TestApp {
+        TestApp::spawn_custom(|addr| format!("https://{addr}"), |_| {})
+    }
+
+    pub fn spawn_https_with(configure: impl FnOnce(&mut Command)) -> TestApp {
+        TestApp::spawn_custom(|addr| format!("https://{addr}"), configure)
+    }
+
+    /// The general form: `base_url_for("127.0.0.1:PORT")` gives `--base-url`,
+    /// and `configure` sees the command last.
+    pub fn spawn_custom(base_url_for: impl FnOnce(&str) -> String, configure: impl FnOnce(&mut Command)) -> TestApp {
+        let dir = tempfile::Builder::new().prefix("app-test-").tempdir().expect("make a temp dir");
+        let addr = format!("127.0.0.1:{}", free_port());
+        let base_url = base_url_for(&addr);
+        let mail = MailSink::start();
+        let mut app = TestApp { dir, addr, base_url, mail, cursor: Default::default(), child: None };
+        app.start(configure);
+        app
+    }
+
+    fn start(&mut self, configure: impl FnOnce(&mut Command)) {
+        let log = OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open server.log");
+        let mut cmd = self.command();
+        cmd.args(["serve", "--addr", &self.addr, "--base-url", &self.base_url, "--workers", "4"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        configure(&mut cmd);
+        self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("start {BIN}: {e}")));
+        self.wait_until_healthy();
+    }
+
+    /// The binary with `--db <db>`, a clean `APP_*` environment and the sink
+    /// as `APP_SMTP_URL`.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("APP_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("APP_SMTP_URL", self.mail.url()).stdin(Stdio::null()).arg("--db").arg(self.db_path());
+        cmd
+    }
+
+    fn wait_until_healthy(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let probe = Client::new(&self.addr, None);
+        loop {
+            if let Ok(resp) = probe.try_request("GET", "/healthz", &[], b"") {
+                if resp.status == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("the server exited ({status}) before /healthz answered 200; log:\n{}", self.log());
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                panic!("/healthz did not answer 200 within {START_TIMEOUT:?}; log:\n{}", self.log());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// "127.0.0.1:PORT"
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The `--base-url` the server was given.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The scheme and authority of the base URL, as a browser sends `Origin`.
+    pub fn origin(&self) -> String {
+        origin_of(&self.base_url)
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// `session` → `__Host-session` when the base URL is https.
+    pub fn cookie_name(&self, name: &str) -> String {
+        if self.is_https() {
+            format!("__Host-{name}")
+        } else {
+            name.to_string()
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("app.db")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// The server's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read(self.log_path()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+
+    /// A new client with an empty cookie jar whose form posts send
+    /// `Origin: <origin of the base URL>`.
+    pub fn client(&self) -> Client {
+        Client::new(&self.addr, Some(&self.origin()))
+    }
+
+    /// A connection to the database file (the server may be running).
+    pub fn db(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("open the test database");
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn
+    }
+
+    /// The one integer `sql` selects, e.g. `SELECT count(*) FROM users`.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |row| row.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs `app --db <db> ARGS` with the server's environment.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with(args, |_| {})
+    }
+
+    /// Like `cli`, with a last word on the command (env vars, say).
+    pub fn cli_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Output {
+        let mut cmd = self.command();
+        cmd.args(args);
+        configure(&mut cmd);
+        cmd.output().unwrap_or_else(|e| panic!("run {BIN} {args:?}: {e}"))
+    }
+
+    /// The next mail to `email` not handed out yet (waiting up to 5 s).
+    pub fn next_mail(&self, email: &str) -> Mail {
+        self.cursor.next(&self.mail, email, MAIL_TIMEOUT)
+    }
+
+    /// The sign-in code in the next mail to `email` not handed out yet.
+    pub fn code_for(&self, email: &str) -> String {
+        code_in(&self.next_mail(email))
+    }
+
+    /// SIGKILL, and wait for the process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, and wait up to 10 s for the exit status. Panics (after a
+    /// SIGKILL) if the server does not exit in time.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server is not running");
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(sent.as_ref().is_ok_and(|s| s.success()), "kill -TERM failed: {sent:?}");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}", self.log());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server (if running) and starts it again on the same port,
+    /// database and mail sink.
+    pub fn restart(&mut self) {
+        self.restart_with(|_| {});
+    }
+
+    pub fn restart_with(&mut self, configure: impl FnOnce(&mut Command)) {
+        self.kill();
+        self.start(configure);
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().unwrap().port()
+}
+
+/// `https://host:port/path` → `https://host:port`.
+pub fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(slash) => url[..after_scheme + slash].to_string(),
+        None => url.to_string(),
+    }
+}
+
+/// The value of the hidden `csrf` input in a page. Panics (showing the page)
+/// when there is none.
+pub fn csrf_in(html: &str) -> String {
+    try_csrf_in(html).unwrap_or_else(|| panic!("no csrf input in the page:\n{html}"))
+}
+
+pub fn try_csrf_in(html: &str) -> Option<String> {
+    input_value(html, "csrf")
+}
+
+/// The `value` of the first `<input name="NAME" …>` in `html`, entities decoded.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let mut rest = html;
+    while let Some(start) = rest.find("<input") {
+        let tag_end = rest[start..].find('>').map(|i| start + i)?;
+        let attrs = tag_attrs(&rest[start + "<input".len()..tag_end]);
+        let get = |key: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
+        if get("name").as_deref() == Some(name) {
+            return Some(html_unescape(&get("value").unwrap_or_default()));
+        }
+        rest = &rest[tag_end..];
+    }
+    None
+}
+
+/// `a="1" b='2' c=3 d` → pairs (values still escaped).
+fn tag_attrs(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = s.trim_end_matches('/').chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace() && *c != '=')).collect();
+        if key.is_empty() {
+            if chars.next().is_none() {
+                return out;
+            }
+            continue;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.next_if_eq(&'=').is_some() {
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+            match chars.peek().copied() {
+                Some(q @ ('"' | '\'')) => {
+                    chars.next();
+                    value = std::iter::from_fn(|| chars.next_if(|c| *c != q)).collect();
+                    chars.next();
+                }
+                _ => value = std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace())).collect(),
+            }
+        }
+        out.push((key, value));
+    }
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Signs `client` in as `email` the way a person does: GET /login, POST
+/// /login, read the mail, GET /verify, POST /verify. Afterwards the client's
+/// jar holds the session cookie.
+pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
+    let form = client.get("/login");
+    assert_eq!(form.status, 200, "GET /login: {}", form.summary());
+    let sent = client.post_form("/login", &[("email", email), ("csrf", &csrf_in(&form.body))]);
+    assert!(sent.is_see_other_to("/verify"), "POST /login for {email}: {}", sent.summary());
+    let code = app.code_for(&email.trim().to_lowercase());
+    let form = client.get("/verify");
+    assert_eq!(form.status, 200, "GET /verify: {}", form.summary());
+    let done = client.post_form("/verify", &[("code", &code), ("csrf", &csrf_in(&form.body))]);
+    assert!(done.is_see_other_to("/"), "POST /verify for {email}: {}", done.summary());
+    let session = app.cookie_name("session");
+    assert!(client.cookie(&session).is_some(), "no {session} cookie after sign-in: {}", done.summary());
+}
