@@ -43,6 +43,16 @@ impl Timestamp {
         civil_from_days(self.0.div_euclid(DAY))
     }
 
+    /// The same time of day `months` calendar months later (or earlier), the
+    /// day clamped to the month's length (Jan 31 + 1 month = Feb 28/29).
+    pub fn add_months(self, months: i64) -> Timestamp {
+        let (y, m, d) = self.date();
+        let index = y * 12 + (m as i64 - 1) + months;
+        let (year, month) = (index.div_euclid(12), index.rem_euclid(12) as u32 + 1);
+        let day = d.min(days_in_month(year, month));
+        Timestamp::from_date(year, month, day).plus(self.0.rem_euclid(DAY))
+    }
+
     /// `YYYY-MM-DD`.
     pub fn date_string(self) -> String {
         let (y, m, d) = self.date();
@@ -176,6 +186,15 @@ mod tests {
         }
         assert_eq!(Timestamp::parse_rfc3339("2026-01-01T24:00:00Z"), None);
         assert_eq!(Timestamp::parse_rfc3339("2026-01-01 10:00:00Z"), None);
+    }
+
+    #[test]
+    fn months_clamp_to_the_shorter_month() {
+        let t = Timestamp::parse_rfc3339("2027-01-31T10:00:00Z").unwrap();
+        assert_eq!(t.add_months(1).to_string(), "2027-02-28T10:00:00Z");
+        assert_eq!(t.add_months(3).to_string(), "2027-04-30T10:00:00Z");
+        assert_eq!(t.add_months(-2).to_string(), "2026-11-30T10:00:00Z");
+        assert_eq!(t.add_months(12).to_string(), "2028-01-31T10:00:00Z");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 pub mod codes;
 pub mod meta;
+pub mod referrals;
 pub mod sessions;
 pub mod users;
 

@@ -11,9 +11,10 @@ pub struct User {
     pub email: String,
     pub tier: String,
     pub created_at: Timestamp,
+    pub credit_until: Option<Timestamp>,
 }
 
-const COLUMNS: &str = "id, email, tier, created_at";
+const COLUMNS: &str = "id, email, tier, created_at, credit_until";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -21,6 +22,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         email: r.get(1)?,
         tier: r.get(2)?,
         created_at: r.get(3)?,
+        credit_until: r.get(4)?,
     })
 }
 
@@ -49,5 +51,18 @@ pub fn create(conn: &Connection, email: &str, now: Timestamp) -> Result<User> {
         email: email.to_string(),
         tier: "free".to_string(),
         created_at: now,
+        credit_until: None,
     })
+}
+
+pub fn set_credit_until(conn: &Connection, user_id: i64, until: Option<Timestamp>) -> Result<()> {
+    conn.prepare_cached("UPDATE users SET credit_until = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![user_id, until])?;
+    Ok(())
+}
+
+pub fn set_tier(conn: &Connection, user_id: i64, tier: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE users SET tier = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![user_id, tier])?;
+    Ok(())
 }

@@ -1,6 +1,9 @@
 //! The rules of the product, as plain functions over a database connection.
 //! A service never sees an HTTP request.
 
+pub mod access;
+pub mod account;
 pub mod auth;
 pub mod mail;
 pub mod ratelimit;
+pub mod referral;

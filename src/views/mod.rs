@@ -6,3 +6,4 @@ pub mod error;
 pub mod landing;
 pub mod layout;
 pub mod portfolio;
+pub mod settings;

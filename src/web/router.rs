@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 
-use super::handlers::{auth, pages};
+use super::handlers::{account, auth, pages};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -22,6 +22,8 @@ fn lookup(method: Method, segments: &[&str]) -> Option<Handler> {
         (Post, ["verify"]) => auth::verify,
         (Post, ["logout"]) => auth::logout,
         (Get, ["portfolio"]) => pages::portfolio,
+        (Get, ["settings"]) => account::settings,
+        (Get, ["api", "me"]) => account::api_me,
         _ => return None,
     };
     Some(handler)

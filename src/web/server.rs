@@ -127,7 +127,9 @@ fn work(server: &tiny_http::Server, app: &App, conn: &Connection, stopping: &Ato
         match server.recv() {
             Ok(request) => handle(app, conn, request),
             Err(e) => {
-                log::event("server.recv_failed", &[("error", &e)]);
+                if !stopping.load(Ordering::SeqCst) {
+                    log::event("server.recv_failed", &[("error", &e)]);
+                }
                 break;
             }
         }

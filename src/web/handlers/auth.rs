@@ -1,10 +1,12 @@
 //! Sign-in pages: ask for an email, send a code, check it, start a session.
 
+use std::cell::Cell;
+
 use super::frame;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::auth::{self, Verified};
-use crate::services::mail;
+use crate::services::{mail, referral};
 use crate::views::auth::{LoginForm, VerifyForm};
 use crate::views;
 use crate::web::cookies::{self, PendingCookie};
@@ -15,7 +17,12 @@ pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
     if ctx.session(req)?.is_some() {
         return Ok(Resp::redirect("/portfolio"));
     }
-    let form = LoginForm { email: "", error: None, invited_by_code: None };
+    // A code that belongs to someone shows the invited banner; junk shows nothing.
+    let invited = match req.query_param("ref") {
+        Some(raw) => referral::lookup_referrer(ctx.db, &raw)?.and(referral::normalise_code(&raw)),
+        None => None,
+    };
+    let form = LoginForm { email: "", error: None, invited_by_code: invited.as_deref() };
     Ok(login_page(ctx, req, 200, &form))
 }
 
@@ -28,7 +35,15 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let form = req.form()?;
     let raw_email = form.get("email").unwrap_or("");
     let shown_email = if raw_email.len() <= 254 { raw_email } else { "" };
-    let referral = None;
+    let raw_ref = form.get("ref").unwrap_or("");
+    if raw_ref.len() > 64 {
+        let form = LoginForm { email: shown_email, error: Some("That invite code is not valid."), invited_by_code: None };
+        return Ok(login_page(ctx, req, 400, &form));
+    }
+    let referral = match referral::normalise_code(raw_ref) {
+        Some(code) if referral::lookup_referrer(ctx.db, &code)?.is_some() => Some(code),
+        _ => None,
+    };
     let email = match auth::normalise_email(raw_email) {
         Ok(email) => email,
         Err(message) => {
@@ -93,7 +108,9 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let form = req.form()?;
     let code = form.get("code").unwrap_or("");
     let email = pending.email.as_str();
-    let outcome = auth::verify_code(ctx.db, &ctx.app.keys, email, code, req.now, |_tx, _user| Ok(()));
+    let linked = Cell::new(None);
+    let link = referral::linker(pending.referral.as_deref(), &linked, req.now);
+    let outcome = auth::verify_code(ctx.db, &ctx.app.keys, email, code, req.now, link);
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(Error::TooManyRequests { retry_after, message }) => {
@@ -106,6 +123,9 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
     match outcome {
         Verified::SignedIn { user, created, session_token } => {
             log::event("auth.signed_in", &[("user_id", &user.id), ("new_account", &created)]);
+            if let Some(referrer_id) = linked.get() {
+                log::event("referral.linked", &[("referrer_user_id", &referrer_id), ("referred_user_id", &user.id)]);
+            }
             Ok(Resp::redirect("/")
                 .with_header(
                     "Set-Cookie",

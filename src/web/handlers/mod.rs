@@ -1,5 +1,6 @@
 //! Request handlers, one file per area. Each is `fn(&Ctx, &Req) -> Result<Resp>`.
 
+pub mod account;
 pub mod auth;
 pub mod pages;
 

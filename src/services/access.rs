@@ -1,0 +1,147 @@
+//! Paid access: who may use the paid features, and why not.
+
+use serde::Serialize;
+
+use crate::clock::{Timestamp, DAY};
+use crate::db::users::User;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Tier,
+    Credit,
+}
+
+/// SPEC §5, exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PaidStatus {
+    pub active: bool,
+    pub source: Option<Source>,
+    #[serde(serialize_with = "rfc3339_or_null")]
+    pub expires_at: Option<Timestamp>,
+    pub days_remaining: Option<i64>,
+}
+
+/// Why a free caller is turned away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    FreeTier,
+    CreditExpired,
+}
+
+impl Denial {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Denial::FreeTier => "free_tier",
+            Denial::CreditExpired => "credit_expired",
+        }
+    }
+}
+
+pub fn paid_status(tier: &str, credit_until: Option<Timestamp>, now: Timestamp) -> PaidStatus {
+    let inactive = PaidStatus { active: false, source: None, expires_at: None, days_remaining: None };
+    if tier == "paid" {
+        return PaidStatus { active: true, source: Some(Source::Tier), ..inactive };
+    }
+    match credit_until {
+        Some(until) if until > now => PaidStatus {
+            active: true,
+            source: Some(Source::Credit),
+            expires_at: Some(until),
+            // ceil((until - now) / 1 day)
+            days_remaining: Some((until.secs() - now.secs() + DAY - 1) / DAY),
+        },
+        _ => inactive,
+    }
+}
+
+pub fn user_paid_status(user: &User, now: Timestamp) -> PaidStatus {
+    paid_status(&user.tier, user.credit_until, now)
+}
+
+/// `None` when the user has paid access, else why not.
+pub fn denial(user: &User, now: Timestamp) -> Option<Denial> {
+    if user_paid_status(user, now).active {
+        None
+    } else if user.credit_until.is_some() {
+        Some(Denial::CreditExpired)
+    } else {
+        Some(Denial::FreeTier)
+    }
+}
+
+/// The tier badge: `paid`, `free`, or `free · credit · N day(s) remaining (expires YYYY-MM-DD)`.
+pub fn badge(status: &PaidStatus) -> String {
+    match (status.source, status.days_remaining, status.expires_at) {
+        (Some(Source::Tier), _, _) => "paid".to_string(),
+        (Some(Source::Credit), Some(days), Some(until)) => {
+            let unit = if days == 1 { "day" } else { "days" };
+            format!("free · credit · {days} {unit} remaining (expires {})", until.date_string())
+        }
+        _ => "free".to_string(),
+    }
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    #[test]
+    fn paid_tier_is_active_whatever_the_credit() {
+        for credit in [None, Some(NOW.plus(-1)), Some(NOW.plus(DAY))] {
+            let s = paid_status("paid", credit, NOW);
+            assert_eq!(s, PaidStatus { active: true, source: Some(Source::Tier), expires_at: None, days_remaining: None });
+        }
+    }
+
+    #[test]
+    fn running_credit_counts_days_rounding_up() {
+        let cases = [(1, 1), (DAY - 1, 1), (DAY, 1), (DAY + 1, 2), (30 * DAY, 30), (30 * DAY - 3600, 30)];
+        for (left, days) in cases {
+            let s = paid_status("free", Some(NOW.plus(left)), NOW);
+            assert!(s.active);
+            assert_eq!(s.source, Some(Source::Credit));
+            assert_eq!(s.expires_at, Some(NOW.plus(left)));
+            assert_eq!(s.days_remaining, Some(days), "{left} seconds left");
+        }
+    }
+
+    #[test]
+    fn credit_at_or_past_expiry_is_inactive() {
+        for until in [NOW, NOW.plus(-1), NOW.plus(-30 * DAY)] {
+            let s = paid_status("free", Some(until), NOW);
+            assert_eq!(s, PaidStatus { active: false, source: None, expires_at: None, days_remaining: None });
+        }
+        assert!(!paid_status("free", None, NOW).active);
+    }
+
+    #[test]
+    fn badges() {
+        assert_eq!(badge(&paid_status("paid", None, NOW)), "paid");
+        assert_eq!(badge(&paid_status("free", None, NOW)), "free");
+        let until = crate::clock::parse_date("2027-01-05").unwrap().plus(DAY - 1);
+        let one = paid_status("free", Some(until), until.plus(-3600));
+        assert_eq!(badge(&one), "free · credit · 1 day remaining (expires 2027-01-05)");
+        let two = paid_status("free", Some(until), until.plus(-DAY - 3600));
+        assert_eq!(badge(&two), "free · credit · 2 days remaining (expires 2027-01-05)");
+    }
+
+    #[test]
+    fn json_shape() {
+        let v = serde_json::to_value(paid_status("free", Some(NOW.plus(DAY)), NOW)).unwrap();
+        assert_eq!(v["source"], "credit");
+        assert_eq!(v["expires_at"], NOW.plus(DAY).to_string());
+        assert_eq!(v["days_remaining"], 1);
+        let v = serde_json::to_value(paid_status("free", None, NOW)).unwrap();
+        assert!(v["source"].is_null() && v["expires_at"].is_null() && v["days_remaining"].is_null());
+    }
+}

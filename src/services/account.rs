@@ -1,0 +1,46 @@
+//! A person's account as they (and the operator's `show-status`) see it:
+//! the object behind `GET /api/me` and the settings page.
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::db::users::User;
+use crate::error::Result;
+use crate::services::access::{self, PaidStatus};
+use crate::services::referral;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Me {
+    pub email: String,
+    pub tier: String,
+    pub paid: PaidStatus,
+    pub referral: ReferralInfo,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferralInfo {
+    pub code: String,
+    pub invite_url: String,
+    pub pending: i64,
+    pub converted: i64,
+    pub active_credits: i64,
+}
+
+/// Everything about `user`, assigning the referral code on first use.
+pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
+    let code = referral::assign_code_if_missing(conn, user.id)?;
+    let stats = referral::stats(conn, user.id, now)?;
+    Ok(Me {
+        email: user.email.clone(),
+        tier: user.tier.clone(),
+        paid: access::user_paid_status(user, now),
+        referral: ReferralInfo {
+            invite_url: referral::invite_url(base_url, &code),
+            code,
+            pending: stats.pending,
+            converted: stats.converted,
+            active_credits: stats.active_credits,
+        },
+    })
+}

@@ -1,0 +1,68 @@
+//! The settings page: plan, referral code, invite link and referral stats.
+
+use maud::{html, Markup};
+
+use super::layout::{page, Frame};
+use crate::services::access::{self, Source};
+use crate::services::account::Me;
+
+pub fn settings(frame: &Frame, me: &Me) -> Markup {
+    let badge_class = match me.paid.source {
+        Some(Source::Tier) => "badge paid",
+        Some(Source::Credit) => "badge credit",
+        None => "badge",
+    };
+    page(
+        frame,
+        "Settings",
+        html! {
+            h1 { "Settings" }
+            section class="card" {
+                h2 { "Account" }
+                dl class="facts" {
+                    dt { "Email" } dd { (me.email) }
+                    dt { "Plan" } dd { span class=(badge_class) data-testid="tier-badge" { (access::badge(&me.paid)) } }
+                }
+                @if !me.paid.active {
+                    (upgrade_hint())
+                }
+            }
+            section class="card" {
+                h2 { "Invite friends" }
+                p class="muted" {
+                    "When someone you invite first pays, you both get 50% off for 3 months."
+                }
+                p { "Your referral code " span class="chip" data-testid="referral-code" { (me.referral.code) } }
+                div class="copy-row" {
+                    input type="text" id="invite-link" value=(me.referral.invite_url) readonly aria-label="Invite link";
+                    button type="button" class="button secondary" data-copy="invite-link" { "Copy" }
+                }
+                div class="grid stats" {
+                    (stat("Pending", me.referral.pending))
+                    (stat("Converted", me.referral.converted))
+                    (stat("Active credits", me.referral.active_credits))
+                }
+            }
+        },
+    )
+}
+
+fn stat(label: &str, value: i64) -> Markup {
+    html! {
+        div class="stat" {
+            div class="stat-value" data-stat=(label) { (value) }
+            div class="stat-label" { (label) }
+        }
+    }
+}
+
+/// Shown wherever a person without paid access meets a paid feature.
+pub fn upgrade_hint() -> Markup {
+    html! {
+        div class="banner warn upgrade-hint" role="note" {
+            strong { "Commentary is a paid feature." }
+            " Upgrade to get plain-language commentary on your portfolio. "
+            "Invited by a friend? Your first three months are half price."
+        }
+    }
+}
