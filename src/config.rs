@@ -46,11 +46,21 @@ pub fn db_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> P
         .unwrap_or_else(|| PathBuf::from("app.db"))
 }
 
+/// The public URL as the CLI needs it for invite links: `$APP_BASE_URL`, else
+/// `http://$APP_ADDR`, else the default, exactly as `serve` would use.
+pub fn base_url_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+    let addr = env("APP_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string());
+    check_base_url(&env("APP_BASE_URL").unwrap_or_else(|| format!("http://{addr}")))
+}
+
+/// The process environment, with empty variables counted as unset.
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
 impl Config {
     pub fn from_process_env(flags: Flags) -> Result<Config> {
-        Config::from_env(flags, &|key| {
-            std::env::var(key).ok().filter(|v| !v.trim().is_empty())
-        })
+        Config::from_env(flags, &process_env)
     }
 
     pub fn from_env(flags: Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
@@ -63,11 +73,9 @@ impl Config {
                 "listen address {addr:?} must be HOST:PORT, for example 127.0.0.1:8080"
             )));
         }
-        let base_url = flags
-            .base_url
-            .or_else(|| env("APP_BASE_URL"))
-            .unwrap_or_else(|| format!("http://{addr}"));
-        let base_url = check_base_url(&base_url)?;
+        let base_url = check_base_url(
+            &flags.base_url.or_else(|| env("APP_BASE_URL")).unwrap_or_else(|| format!("http://{addr}")),
+        )?;
 
         let workers = flags.workers.unwrap_or(DEFAULT_WORKERS);
         if !(1..=256).contains(&workers) {

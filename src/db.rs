@@ -8,7 +8,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
+pub mod audit;
+pub mod backup;
 pub mod codes;
+pub mod holdings;
 pub mod meta;
 pub mod referrals;
 pub mod sessions;

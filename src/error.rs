@@ -9,6 +9,8 @@ pub enum Error {
     BadRequest(String),
     /// No signed-in caller.
     Unauthorized,
+    /// A free caller met a paid feature; `reason` is `free_tier` or `credit_expired`.
+    PaymentRequired { reason: &'static str, upgrade_url: String },
     Forbidden(&'static str),
     NotFound,
     MethodNotAllowed,
@@ -30,6 +32,7 @@ impl Error {
         match self {
             Error::BadRequest(_) | Error::Usage(_) => 400,
             Error::Unauthorized => 401,
+            Error::PaymentRequired { .. } => 402,
             Error::Forbidden(_) => 403,
             Error::NotFound => 404,
             Error::MethodNotAllowed => 405,
@@ -45,6 +48,7 @@ impl Error {
         match self {
             Error::BadRequest(_) | Error::Usage(_) => "bad_request",
             Error::Unauthorized => "unauthorized",
+            Error::PaymentRequired { .. } => "payment_required",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
@@ -60,6 +64,10 @@ impl Error {
         match self {
             Error::BadRequest(m) | Error::Usage(m) => m.clone(),
             Error::Unauthorized => "Sign in first.".into(),
+            Error::PaymentRequired { reason, .. } if *reason == "credit_expired" => {
+                "Your complimentary access has ended. Upgrade to keep getting commentary.".into()
+            }
+            Error::PaymentRequired { .. } => "Commentary is a paid feature. Upgrade to get it.".into(),
             Error::Forbidden(m) => (*m).into(),
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed => "This address does not take that method.".into(),

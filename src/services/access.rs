@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::clock::{Timestamp, DAY};
+use crate::crypto;
 use crate::db::users::User;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -36,6 +37,27 @@ impl Denial {
             Denial::CreditExpired => "credit_expired",
         }
     }
+}
+
+/// Who is asking for a paid feature.
+pub enum Caller<'a> {
+    /// The operator's `APP_ADMIN_TOKEN` bearer.
+    Admin,
+    User(&'a User),
+}
+
+/// True for the admin token and for users with paid access.
+pub fn is_paid_active(caller: &Caller, now: Timestamp) -> bool {
+    match caller {
+        Caller::Admin => true,
+        Caller::User(user) => user_paid_status(user, now).active,
+    }
+}
+
+/// Compares a presented bearer token with the configured one in constant
+/// time. No token configured means no bypass.
+pub fn admin_token_matches(configured: Option<&str>, presented: &str) -> bool {
+    configured.is_some_and(|t| crypto::secrets_equal(t.as_bytes(), presented.as_bytes()))
 }
 
 pub fn paid_status(tier: &str, credit_until: Option<Timestamp>, now: Timestamp) -> PaidStatus {
@@ -133,6 +155,24 @@ mod tests {
         assert_eq!(badge(&one), "free · credit · 1 day remaining (expires 2027-01-05)");
         let two = paid_status("free", Some(until), until.plus(-DAY - 3600));
         assert_eq!(badge(&two), "free · credit · 2 days remaining (expires 2027-01-05)");
+    }
+
+    #[test]
+    fn admin_token_and_callers() {
+        assert!(admin_token_matches(Some("s3cret-token"), "s3cret-token"));
+        assert!(!admin_token_matches(Some("s3cret-token"), "s3cret-tokeN"));
+        assert!(!admin_token_matches(Some("s3cret-token"), ""));
+        assert!(!admin_token_matches(None, ""), "unset means no bypass");
+        assert!(is_paid_active(&Caller::Admin, NOW));
+        let mut user = User { id: 1, email: "a@b.co".into(), tier: "free".into(), created_at: NOW, credit_until: None };
+        assert!(!is_paid_active(&Caller::User(&user), NOW));
+        assert_eq!(denial(&user, NOW), Some(Denial::FreeTier));
+        user.credit_until = Some(NOW);
+        assert_eq!(denial(&user, NOW), Some(Denial::CreditExpired));
+        user.credit_until = Some(NOW.plus(1));
+        assert!(is_paid_active(&Caller::User(&user), NOW));
+        user.tier = "paid".into();
+        assert_eq!(denial(&user, NOW.plus(5)), None);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 pub mod access;
 pub mod account;
 pub mod auth;
+pub mod credit;
 pub mod mail;
+pub mod portfolio;
 pub mod ratelimit;
 pub mod referral;

@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::crypto::{self, Keys};
 use crate::db::users::User;
 use crate::error::{Error, Result};
-use crate::services::{auth, mail::Mailer, ratelimit::Limiter};
+use crate::log;
+use crate::services::{access, auth, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod cookies;
@@ -51,6 +52,12 @@ impl App {
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub db: &'a Connection,
+}
+
+/// Who is calling a paid route.
+pub enum Caller {
+    Admin,
+    User(Session),
 }
 
 /// A signed-in person.
@@ -105,6 +112,38 @@ impl Ctx<'_> {
 
     pub fn csrf_ok(&self, req: &Req, submitted: &str) -> bool {
         crypto::secrets_equal(self.csrf_token(req).as_bytes(), submitted.as_bytes())
+    }
+
+    /// The caller of a paid route: the admin bearer token or a session. A
+    /// wrong bearer token is a 401, and too many of them from one client a 429.
+    pub fn caller(&self, req: &Req) -> Result<Option<Caller>> {
+        if let Some(header) = req.header("authorization") {
+            let client = req.client.to_string();
+            if let Some(retry_after) = self.app.wrong_admin_tokens.retry_after(&client, req.now) {
+                return Err(Error::TooManyRequests { retry_after, message: "Too many wrong tokens. Try again later.".into() });
+            }
+            let presented = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or("");
+            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim()) {
+                return Ok(Some(Caller::Admin));
+            }
+            self.app.wrong_admin_tokens.hit(&client, req.now);
+            log::event("auth.admin_token_rejected", &[("client", &client)]);
+            return Err(Error::Unauthorized);
+        }
+        Ok(self.session(req)?.map(Caller::User))
+    }
+
+    /// Lets through callers with paid access; 401 for no caller, 402 with
+    /// the reason for a free one.
+    pub fn require_paid(&self, req: &Req) -> Result<Caller> {
+        let caller = self.caller(req)?.ok_or(Error::Unauthorized)?;
+        if let Caller::User(session) = &caller {
+            if !access::is_paid_active(&access::Caller::User(&session.user), req.now) {
+                let reason = access::denial(&session.user, req.now).unwrap_or(access::Denial::FreeTier).reason();
+                return Err(Error::PaymentRequired { reason, upgrade_url: format!("{}/settings#upgrade", self.origin()) });
+            }
+        }
+        Ok(caller)
     }
 
     /// The origin this app is served from, as browsers write `Origin`.

@@ -231,10 +231,12 @@ fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
         log::event("request.failed", &[("path", &req.path), ("error", e)]);
     }
     let resp = if router::is_json_api(&req.path) {
-        Resp::json(
-            e.status(),
-            &serde_json::json!({ "error": e.code(), "message": e.public_message() }),
-        )
+        let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
+        if let Error::PaymentRequired { reason, upgrade_url } = e {
+            body["reason"] = (*reason).into();
+            body["upgrade_url"] = upgrade_url.as_str().into();
+        }
+        Resp::json(e.status(), &body)
     } else if matches!(e, Error::Unauthorized) {
         return Resp::redirect("/login");
     } else {

@@ -1,0 +1,55 @@
+//! The `holdings` table.
+
+use rusqlite::{params, Connection};
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::services::portfolio::Holding;
+
+pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT symbol, quantity, price, cost_basis FROM holdings WHERE user_id = ?1 ORDER BY symbol",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(Holding { symbol: r.get(0)?, quantity: r.get(1)?, price: r.get(2)?, cost_basis: r.get(3)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn count(conn: &Connection, user_id: i64) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM holdings WHERE user_id = ?1")?
+        .query_row([user_id], |r| r.get(0))?;
+    Ok(n as usize)
+}
+
+/// Adds the holding, or replaces the one with the same symbol.
+pub fn upsert(conn: &Connection, user_id: i64, h: &Holding, now: Timestamp) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO holdings (user_id, symbol, quantity, price, cost_basis, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (user_id, symbol) DO UPDATE SET
+             quantity = excluded.quantity, price = excluded.price,
+             cost_basis = excluded.cost_basis, updated_at = excluded.updated_at",
+    )?
+    .execute(params![user_id, h.symbol, h.quantity, h.price, h.cost_basis, now])?;
+    Ok(())
+}
+
+pub fn exists(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM holdings WHERE user_id = ?1 AND symbol = ?2")?
+        .exists(params![user_id, symbol])?)
+}
+
+pub fn delete(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM holdings WHERE user_id = ?1 AND symbol = ?2")?
+        .execute(params![user_id, symbol])?
+        == 1)
+}
+
+pub fn delete_all(conn: &Connection, user_id: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM holdings WHERE user_id = ?1")?.execute([user_id])?;
+    Ok(())
+}
