@@ -11,6 +11,9 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  const commentary = document.getElementById("get-commentary");
+  if (commentary) commentary.addEventListener("click", () => getCommentary(commentary));
+
   // Copy buttons: <button data-copy="ID"> copies the value of #ID.
   for (const button of document.querySelectorAll("button[data-copy]")) {
     button.addEventListener("click", () => copyFrom(button));
@@ -39,4 +42,82 @@ async function copyFrom(button) {
   button.textContent = copied ? "Copied" : "Press Ctrl+C to copy";
   button.classList.toggle("copied", copied);
   setTimeout(() => { button.textContent = label; button.classList.remove("copied"); }, 2500);
+}
+
+// "Get commentary": POST /api/analyze with the saved portfolio.
+async function getCommentary(button) {
+  const status = document.getElementById("commentary-status");
+  const out = document.getElementById("commentary");
+  const upgrade = document.getElementById("commentary-upgrade");
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  status.textContent = "Analysing your portfolio…";
+  out.hidden = true;
+  upgrade.hidden = true;
+  try {
+    const response = await fetch("/api/analyze", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": button.dataset.csrf || "" },
+      body: "{}",
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 200) {
+      status.textContent = "";
+      showCommentary(out, data);
+    } else if (response.status === 402) {
+      status.textContent = data.message || "Commentary is a paid feature.";
+      upgrade.hidden = false;
+    } else if (response.status === 401) {
+      status.textContent = "Your session has ended. Sign in again to get commentary.";
+    } else {
+      status.textContent = data.message || "Something went wrong. Please try again.";
+    }
+  } catch (_) {
+    status.textContent = "Could not reach the server. Check your connection and try again.";
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function showCommentary(out, data) {
+  out.replaceChildren();
+  const text = document.createElement("p");
+  text.textContent = data.commentary;
+  out.append(text);
+  if (data.note) {
+    const note = document.createElement("p");
+    note.className = "muted small";
+    note.textContent = data.note;
+    out.append(note);
+  }
+  const m = data.metrics || {};
+  const grid = document.createElement("div");
+  grid.className = "metrics";
+  const money = (x) => x.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const items = [
+    ["Total value", money(m.total_value || 0)],
+    ["Top weight", ((m.top_weight || 0) * 100).toFixed(1) + "%"],
+    ["Effective positions", (m.effective_positions || 0).toFixed(1)],
+    ["Unrealised P/L", m.unrealized_pl == null ? "—" : money(m.unrealized_pl)],
+  ];
+  for (const [label, value] of items) {
+    const stat = document.createElement("div");
+    stat.className = "stat";
+    const v = document.createElement("div");
+    v.className = "stat-value";
+    v.textContent = value;
+    const l = document.createElement("div");
+    l.className = "stat-label";
+    l.textContent = label;
+    stat.append(v, l);
+    grid.append(stat);
+  }
+  out.append(grid);
+  const provider = document.createElement("p");
+  provider.className = "provider";
+  provider.textContent = data.provider === "llm" ? "Written by the AI analyst." : "Written by the built-in analyst.";
+  out.append(provider);
+  out.hidden = false;
 }

@@ -2,9 +2,12 @@
 //! A service never sees an HTTP request.
 
 pub mod access;
+pub mod analysis;
 pub mod account;
+pub mod analyst;
 pub mod auth;
 pub mod credit;
+pub mod llm;
 pub mod mail;
 pub mod portfolio;
 pub mod ratelimit;

@@ -1,8 +1,13 @@
 //! Holdings: what a portfolio is made of, and the rules every holding obeys
 //! whether it comes from a form, the JSON API or the analyst.
 
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::clock::Timestamp;
+use crate::db::{self, holdings};
+use crate::error::{Error, Result};
 
 pub const MAX_HOLDINGS: usize = 500;
 pub const MAX_AMOUNT: f64 = 1e12;
@@ -24,8 +29,40 @@ impl Holding {
     }
 }
 
+pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
+    holdings::list(conn, user_id)
+}
+
+/// Adds a holding or updates the one with its symbol, keeping the 500 limit.
+pub fn save(conn: &Connection, user_id: i64, holding: &Holding, now: Timestamp) -> Result<()> {
+    db::write(conn, |tx| {
+        if !holdings::exists(tx, user_id, &holding.symbol)? && holdings::count(tx, user_id)? >= MAX_HOLDINGS {
+            return Err(Error::BadRequest(format!(
+                "A portfolio holds at most {MAX_HOLDINGS} holdings; delete one first."
+            )));
+        }
+        holdings::upsert(tx, user_id, holding, now)
+    })
+}
+
+/// Deletes a holding; false when there was none with that symbol.
+pub fn remove(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
+    db::write(conn, |tx| holdings::delete(tx, user_id, symbol))
+}
+
+/// Replaces the whole portfolio in one transaction.
+pub fn replace(conn: &Connection, user_id: i64, list: &[Holding], now: Timestamp) -> Result<()> {
+    db::write(conn, |tx| {
+        holdings::delete_all(tx, user_id)?;
+        for holding in list {
+            holdings::upsert(tx, user_id, holding, now)?;
+        }
+        Ok(())
+    })
+}
+
 /// Uppercases and checks a symbol: 1–16 of `A-Z 0-9 . -`.
-pub fn normalise_symbol(raw: &str) -> Result<String, String> {
+pub fn normalise_symbol(raw: &str) -> std::result::Result<String, String> {
     let symbol = raw.trim().to_ascii_uppercase();
     if symbol.is_empty() {
         return Err("a symbol is required".into());
@@ -39,7 +76,7 @@ pub fn normalise_symbol(raw: &str) -> Result<String, String> {
 }
 
 /// Checks an amount: finite, 0 ≤ x ≤ 1e12.
-pub fn check_amount(name: &str, x: f64) -> Result<f64, String> {
+pub fn check_amount(name: &str, x: f64) -> std::result::Result<f64, String> {
     if x.is_finite() && (0.0..=MAX_AMOUNT).contains(&x) {
         Ok(x)
     } else {
@@ -48,14 +85,19 @@ pub fn check_amount(name: &str, x: f64) -> Result<f64, String> {
 }
 
 /// Parses an amount typed into a form ("1,234.50" is fine, "1e3" too).
-pub fn parse_amount(name: &str, raw: &str) -> Result<f64, String> {
+pub fn parse_amount(name: &str, raw: &str) -> std::result::Result<f64, String> {
     let cleaned: String = raw.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
     let x: f64 = cleaned.parse().map_err(|_| format!("{name} must be a number from 0 to 1e12"))?;
     check_amount(name, x)
 }
 
 /// Builds a checked holding from form fields; the error names the field.
-pub fn from_fields(symbol: &str, quantity: &str, price: &str, cost_basis: &str) -> Result<Holding, String> {
+pub fn from_fields(
+    symbol: &str,
+    quantity: &str,
+    price: &str,
+    cost_basis: &str,
+) -> std::result::Result<Holding, String> {
     Ok(Holding {
         symbol: normalise_symbol(symbol)?,
         quantity: parse_amount("quantity", quantity)?,
@@ -66,7 +108,7 @@ pub fn from_fields(symbol: &str, quantity: &str, price: &str, cost_basis: &str) 
 
 /// Parses and checks `{"holdings": [...]}`. A bad entry rejects the whole
 /// list, with a message that names the entry.
-pub fn from_json(body: &Value) -> Result<Vec<Holding>, String> {
+pub fn from_json(body: &Value) -> std::result::Result<Vec<Holding>, String> {
     let list = body
         .get("holdings")
         .and_then(Value::as_array)
@@ -85,13 +127,13 @@ pub fn from_json(body: &Value) -> Result<Vec<Holding>, String> {
     Ok(holdings)
 }
 
-fn entry_from_json(entry: &Value) -> Result<Holding, String> {
+fn entry_from_json(entry: &Value) -> std::result::Result<Holding, String> {
     let obj = entry.as_object().ok_or("each holding is an object")?;
     if let Some(unknown) = obj.keys().find(|k| !["symbol", "quantity", "price", "cost_basis"].contains(&k.as_str())) {
         return Err(format!("unknown field {unknown:?}"));
     }
     let symbol = obj.get("symbol").and_then(Value::as_str).ok_or("symbol must be a string")?;
-    let number = |name: &str| -> Result<f64, String> {
+    let number = |name: &str| -> std::result::Result<f64, String> {
         let x = obj.get(name).and_then(Value::as_f64).ok_or(format!("{name} must be a number from 0 to 1e12"))?;
         check_amount(name, x)
     };

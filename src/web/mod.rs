@@ -9,7 +9,7 @@ use crate::crypto::{self, Keys};
 use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{access, auth, mail::Mailer, ratelimit::Limiter};
+use crate::services::{access, auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod cookies;
@@ -32,17 +32,20 @@ pub struct App {
     pub code_requests_per_client: Limiter,
     pub wrong_admin_tokens: Limiter,
     pub assets: assets::Assets,
+    /// The LLM analyst, when `APP_LLM_URL` is set.
+    pub llm: Option<Llm>,
 }
 
 impl App {
     pub fn new(config: Config, keys: Keys, mailer: Mailer) -> App {
         App {
-            config,
             keys,
             mailer,
             code_requests_per_client: Limiter::new(30, 3600),
             wrong_admin_tokens: Limiter::new(10, 600),
             assets: assets::Assets::new(),
+            llm: config.llm.clone().map(Llm::new),
+            config,
         }
     }
 }

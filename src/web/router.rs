@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 
-use super::handlers::{account, auth, pages};
+use super::handlers::{account, auth, pages, portfolio};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -21,7 +21,12 @@ fn lookup(method: Method, segments: &[&str]) -> Option<Handler> {
         (Get, ["verify"]) => auth::verify_form,
         (Post, ["verify"]) => auth::verify,
         (Post, ["logout"]) => auth::logout,
-        (Get, ["portfolio"]) => pages::portfolio,
+        (Get, ["portfolio"]) => portfolio::page,
+        (Post, ["portfolio", "holdings"]) => portfolio::save,
+        (Post, ["portfolio", "holdings", _, "delete"]) => portfolio::delete,
+        (Get, ["api", "portfolio"]) => portfolio::api_get,
+        (Put, ["api", "portfolio"]) => portfolio::api_put,
+        (Post, ["api", "analyze"]) => portfolio::analyze,
         (Get, ["settings"]) => account::settings,
         (Get, ["api", "me"]) => account::api_me,
         _ => return None,
@@ -40,7 +45,9 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
     };
     if req.method.is_unsafe() {
         check_origin(ctx, req)?;
-        if !is_json_api(&req.path) {
+        if is_json_api(&req.path) {
+            check_header_csrf(ctx, req)?;
+        } else {
             check_form_csrf(ctx, req)?;
         }
     }
@@ -70,5 +77,14 @@ fn check_form_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
         _ => Err(Error::Forbidden(
             "This form has expired or did not come from this site. Go back, reload the page and try again.",
         )),
+    }
+}
+
+/// JSON endpoints rely on the content type and Origin; a token our own script
+/// sends must still be the right one.
+fn check_header_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
+    match req.header("x-csrf-token") {
+        Some(token) if !ctx.csrf_ok(req, token) => Err(Error::Forbidden("The page's security token is stale. Reload the page and try again.")),
+        _ => Ok(()),
     }
 }

@@ -25,9 +25,3 @@ pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
 pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
     ctx.app.assets.serve(&req.path).ok_or(Error::NotFound)
 }
-
-pub fn portfolio(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let session = ctx.require_session(req)?;
-    let csrf = ctx.csrf_token(req);
-    Ok(Resp::html(200, views::portfolio::portfolio(&frame(ctx, Some(&session), &csrf))))
-}

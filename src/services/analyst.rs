@@ -1,0 +1,738 @@
+//! The built-in analyst: portfolio metrics (weights, concentration, profit and
+//! loss) and a short plain-language commentary written from them, behind the
+//! `Analyst` trait that an LLM-backed analyst can also implement.
+
+use serde::Serialize;
+
+use crate::services::portfolio::Holding;
+
+/// The numbers behind a commentary, serialized as the `metrics` object of
+/// `POST /api/analyze`. Nothing is rounded; nothing is NaN or infinite.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    pub total_value: f64,
+    /// One per holding, in input order.
+    pub positions: Vec<Position>,
+    /// The largest weight, 0 when there is no value.
+    pub top_weight: f64,
+    /// 1 / Σ weight² (the inverse Herfindahl index), 0 when there is no value.
+    pub effective_positions: f64,
+    /// Sum over the holdings that have a cost basis; null when none has one.
+    pub unrealized_pl: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Position {
+    pub symbol: String,
+    pub value: f64,
+    /// Fraction 0..=1 of the total value.
+    pub weight: f64,
+    /// (price − cost basis) × quantity; null without a cost basis.
+    pub unrealized_pl: Option<f64>,
+}
+
+/// Something that turns holdings and their metrics into commentary.
+pub trait Analyst {
+    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String>;
+    /// The `provider` reported by `POST /api/analyze`.
+    fn name(&self) -> &'static str;
+}
+
+/// The analyst that needs nothing but the numbers; it never fails, so it is
+/// also the fallback when another analyst does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Builtin;
+
+impl Analyst for Builtin {
+    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String> {
+        Ok(commentary(holdings, metrics))
+    }
+
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+}
+
+/// Symbols counted as cash, besides any ending in `-CASH`.
+const CASH_SYMBOLS: [&str; 6] = ["CASH", "USD", "EUR", "GBP", "CHF", "JPY"];
+
+/// Above this share one holding makes the portfolio very concentrated.
+const VERY_CONCENTRATED: f64 = 0.40;
+/// Above this share one holding is a notable concentration.
+const NOTABLE: f64 = 0.25;
+
+/// Computes the metrics of a list of validated holdings.
+pub fn metrics(holdings: &[Holding]) -> Metrics {
+    let values: Vec<f64> = holdings.iter().map(|h| finite(h.value())).collect();
+    let total_value = finite(values.iter().sum());
+    let positions: Vec<Position> = holdings
+        .iter()
+        .zip(&values)
+        .map(|(h, &value)| Position {
+            symbol: h.symbol.clone(),
+            value,
+            // All-zero portfolios have no weights to speak of: 0, never NaN.
+            weight: if total_value > 0.0 {
+                finite(value / total_value)
+            } else {
+                0.0
+            },
+            unrealized_pl: h
+                .cost_basis
+                .map(|cost| finite((h.price - cost) * h.quantity)),
+        })
+        .collect();
+    let top_weight = positions.iter().map(|p| p.weight).fold(0.0, f64::max);
+    let sum_of_squares: f64 = positions.iter().map(|p| p.weight * p.weight).sum();
+    let effective_positions = if sum_of_squares > 0.0 {
+        finite(1.0 / sum_of_squares)
+    } else {
+        0.0
+    };
+    let with_cost: Vec<f64> = positions.iter().filter_map(|p| p.unrealized_pl).collect();
+    let unrealized_pl = if with_cost.is_empty() {
+        None
+    } else {
+        Some(finite(with_cost.iter().sum()))
+    };
+    Metrics {
+        total_value,
+        positions,
+        top_weight,
+        effective_positions,
+        unrealized_pl,
+    }
+}
+
+/// Writes 3 to 6 plain sentences about the portfolio, as one paragraph.
+/// `m` must be `metrics(holdings)`.
+pub fn commentary(holdings: &[Holding], m: &Metrics) -> String {
+    if m.total_value <= 0.0 {
+        return nothing_to_weigh(holdings.len());
+    }
+    let valued: Vec<&Position> = m.positions.iter().filter(|p| p.value > 0.0).collect();
+    let mut sentences = vec![overview(&valued, holdings.len(), m.total_value)];
+    if let [only] = valued.as_slice() {
+        sentences.push(single_holding(only));
+    } else {
+        sentences.push(concentration(&valued, m.top_weight));
+        sentences.push(diversification(valued.len(), m.effective_positions));
+        sentences.extend(cash(&valued, m.total_value));
+    }
+    sentences.extend(profit_and_loss(holdings, m));
+    sentences.join(" ")
+}
+
+fn nothing_to_weigh(count: usize) -> String {
+    let first = if count == 0 {
+        "There are no holdings yet, so there is nothing to weigh yet. \
+         Add a holding with a quantity and a price to see how the value is spread."
+            .to_string()
+    } else {
+        format!(
+            "The portfolio lists {} but they are worth 0.00 in total, so there is nothing to weigh yet. \
+             Every holding has a quantity or a price of zero.",
+            plural(count, "holding")
+        )
+    };
+    format!(
+        "{first} Once holdings have a value, this note covers concentration, diversification, cash and profit or loss."
+    )
+}
+
+fn overview(valued: &[&Position], count: usize, total: f64) -> String {
+    let worth = money(total);
+    match valued {
+        [only] if count == 1 => format!(
+            "The portfolio is worth {worth}, all of it in {}.",
+            only.symbol
+        ),
+        [only] => format!(
+            "The portfolio is worth {worth}, all of it in {}; the other {} no value yet.",
+            only.symbol,
+            if count == 2 {
+                "holding has".to_string()
+            } else {
+                format!("{} holdings have", count - 1)
+            }
+        ),
+        _ if valued.len() < count => format!(
+            "The portfolio is worth {worth} across {} with a value ({} more at zero).",
+            plural(valued.len(), "holding"),
+            count - valued.len()
+        ),
+        _ => format!(
+            "The portfolio is worth {worth} across {}.",
+            plural(valued.len(), "holding")
+        ),
+    }
+}
+
+fn single_holding(only: &Position) -> String {
+    if is_cash(&only.symbol) {
+        "Everything is in cash, so nothing is invested in the markets yet.".to_string()
+    } else {
+        format!(
+            "With a single holding, the value rises and falls entirely with {}, so there is no diversification at all.",
+            only.symbol
+        )
+    }
+}
+
+/// Names the largest holding (or the joint largest) and says how much it weighs.
+/// When cash is the largest, it names the largest investment instead and
+/// leaves cash to its own sentence.
+fn concentration(valued: &[&Position], top_weight: f64) -> String {
+    let top: Vec<&str> = valued
+        .iter()
+        .filter(|p| (p.weight - top_weight).abs() <= 1e-9)
+        .map(|p| p.symbol.as_str())
+        .collect();
+    let share = percent(top_weight);
+    if top.len() == valued.len() {
+        let all = if top.len() == 2 {
+            "Both".to_string()
+        } else {
+            format!("All {}", top.len())
+        };
+        return format!(
+            "{all} holdings carry the same weight, {share} each, so no single name dominates."
+        );
+    }
+    match top.as_slice() {
+        [one] if is_cash(one) => {
+            let invested = valued
+                .iter()
+                .filter(|p| !is_cash(&p.symbol))
+                .max_by(|a, b| a.weight.total_cmp(&b.weight));
+            match invested {
+                Some(p) => format!(
+                    "Cash is the largest holding; of the investments, {} is the largest at {} of the value{}.",
+                    p.symbol,
+                    percent(p.weight),
+                    // Beside a large cash pile, "no single name dominates" would mislead.
+                    if p.weight > NOTABLE { weight_comment(p.weight, "it") } else { String::new() }
+                ),
+                None => format!("The largest holding is {one} at {share} of the value."),
+            }
+        }
+        [one] => format!(
+            "The largest holding, {one}, is {share} of the value{}.",
+            weight_comment(top_weight, "it")
+        ),
+        several => format!(
+            "{} are the joint largest holdings at {share} of the value each{}.",
+            names(several),
+            weight_comment(top_weight, "each")
+        ),
+    }
+}
+
+/// How much one holding's weight matters, as the end of a sentence.
+fn weight_comment(weight: f64, pronoun: &str) -> String {
+    if weight > VERY_CONCENTRATED {
+        format!(
+            ", which makes the portfolio very concentrated: a 10% fall in {pronoun} alone would cut the total by {}",
+            percent(weight * 0.1)
+        )
+    } else if weight > NOTABLE {
+        ", a notable concentration".to_string()
+    } else {
+        ", so no single name dominates".to_string()
+    }
+}
+
+fn diversification(count: usize, effective: f64) -> String {
+    let ratio = effective / count as f64;
+    if ratio >= 0.9995 {
+        return format!("In effect that is {count} equally weighted positions, as spread out as {count} holdings can be.");
+    }
+    let spread = if ratio >= 0.8 {
+        "so the value is spread fairly evenly"
+    } else if ratio >= 0.5 {
+        "so the weights are noticeably uneven"
+    } else {
+        "so most of the value sits in a few of them"
+    };
+    format!("Its {count} holdings behave like about {effective:.1} equally weighted positions, {spread}.")
+}
+
+fn cash(valued: &[&Position], total: f64) -> Option<String> {
+    let held: Vec<&Position> = valued
+        .iter()
+        .copied()
+        .filter(|p| is_cash(&p.symbol))
+        .collect();
+    if held.is_empty() {
+        return None;
+    }
+    let share = held.iter().map(|p| p.value).sum::<f64>() / total;
+    let symbols: Vec<&str> = held.iter().map(|p| p.symbol.as_str()).collect();
+    let comment = if held.len() == valued.len() {
+        "so nothing is invested in the markets yet"
+    } else if share > 0.5 {
+        "so more than half the portfolio is not invested"
+    } else if share > 0.2 {
+        "a sizeable cushion"
+    } else {
+        "a small cushion"
+    };
+    Some(format!(
+        "Cash ({}) makes up {} of the value, {comment}.",
+        names(&symbols),
+        percent(share)
+    ))
+}
+
+/// One holding's unrealised profit or loss, with its percentage on cost when
+/// the cost is not zero.
+struct Gain<'a> {
+    symbol: &'a str,
+    pl: f64,
+    on_cost: Option<f64>,
+}
+
+impl Gain<'_> {
+    fn describe(&self) -> String {
+        match self.on_cost {
+            Some(pct) => format!(
+                "{} at {} ({})",
+                self.symbol,
+                signed_money(self.pl),
+                signed_percent(pct)
+            ),
+            None => format!("{} at {}", self.symbol, signed_money(self.pl)),
+        }
+    }
+}
+
+fn profit_and_loss(holdings: &[Holding], m: &Metrics) -> Vec<String> {
+    let gains: Vec<Gain> = holdings
+        .iter()
+        .zip(&m.positions)
+        .filter_map(|(h, p)| {
+            let (cost, pl) = (h.cost_basis?, p.unrealized_pl?);
+            Some(Gain {
+                symbol: &h.symbol,
+                pl,
+                on_cost: (cost > 0.0).then(|| (h.price - cost) / cost),
+            })
+        })
+        .collect();
+    let total = m.unrealized_pl.unwrap_or(0.0);
+    match gains.as_slice() {
+        [] => {
+            vec!["Add a cost basis to a holding to see its unrealised profit or loss.".to_string()]
+        }
+        [one] => {
+            let lead = if holdings.len() == 1 {
+                String::new()
+            } else {
+                format!("Only {} has a cost basis; ", one.symbol)
+            };
+            let body = format!(
+                "{} shows {}.",
+                if lead.is_empty() { one.symbol } else { "it" },
+                gain_or_loss(one.pl, one.on_cost)
+            );
+            vec![format!("{lead}{body}")]
+        }
+        several => {
+            let cost: f64 = holdings
+                .iter()
+                .filter_map(|h| h.cost_basis.map(|c| c * h.quantity))
+                .sum();
+            let on_cost = (cost > 0.0).then(|| total / cost);
+            let of_count = if several.len() < holdings.len() {
+                format!(" of {}", holdings.len())
+            } else {
+                String::new()
+            };
+            let mut out = vec![format!(
+                "The {}{of_count} holdings with a cost basis show {} in total.",
+                several.len(),
+                gain_or_loss(total, on_cost)
+            )];
+            out.extend(winners_and_losers(several));
+            out
+        }
+    }
+}
+
+fn gain_or_loss(pl: f64, on_cost: Option<f64>) -> String {
+    let pct = on_cost
+        .map(|p| format!(" ({} on cost)", signed_percent(p)))
+        .unwrap_or_default();
+    if is_flat(pl) {
+        "no unrealised gain or loss".to_string()
+    } else if pl > 0.0 {
+        format!("an unrealised gain of {}{pct}", signed_money(pl))
+    } else {
+        format!("an unrealised loss of {}{pct}", signed_money(pl))
+    }
+}
+
+fn winners_and_losers(gains: &[Gain]) -> Option<String> {
+    let best = gains
+        .iter()
+        .filter(|g| !is_flat(g.pl) && g.pl > 0.0)
+        .max_by(|a, b| a.pl.total_cmp(&b.pl));
+    let worst = gains
+        .iter()
+        .filter(|g| !is_flat(g.pl) && g.pl < 0.0)
+        .min_by(|a, b| a.pl.total_cmp(&b.pl));
+    match (best, worst) {
+        (Some(b), Some(w)) => Some(format!(
+            "The biggest gainer is {}, and the biggest loser is {}.",
+            b.describe(),
+            w.describe()
+        )),
+        (Some(b), None) => Some(format!(
+            "The biggest gainer is {}, and none of them is at a loss.",
+            b.describe()
+        )),
+        (None, Some(w)) => Some(format!(
+            "The biggest loser is {}, and none of them shows a gain.",
+            w.describe()
+        )),
+        (None, None) => None,
+    }
+}
+
+/// True for symbols that are cash rather than an investment.
+fn is_cash(symbol: &str) -> bool {
+    CASH_SYMBOLS.contains(&symbol) || symbol.ends_with("-CASH")
+}
+
+/// Less than half a cent either way reads as zero.
+fn is_flat(x: f64) -> bool {
+    x.abs() < 0.005
+}
+
+/// Replaces NaN and infinities by 0 so the JSON never carries them.
+fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// Money with thousands separators and two decimals: `-1,234.00`.
+fn money(x: f64) -> String {
+    let digits = format!("{:.2}", finite(x).abs());
+    let (whole, cents) = digits.split_once('.').unwrap_or((&digits, "00"));
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    // No "-0.00": the sign only shows when something survives the rounding.
+    let sign = if x < 0.0 && digits != "0.00" { "-" } else { "" };
+    format!("{sign}{grouped}.{cents}")
+}
+
+fn signed_money(x: f64) -> String {
+    if x > 0.0 && !is_flat(x) {
+        format!("+{}", money(x))
+    } else {
+        money(x)
+    }
+}
+
+/// A fraction as a percentage with one decimal: 0.1234 → `12.3%`.
+fn percent(fraction: f64) -> String {
+    let text = format!("{:.1}", finite(fraction) * 100.0);
+    if text == "-0.0" {
+        "0.0%".to_string()
+    } else {
+        format!("{text}%")
+    }
+}
+
+fn signed_percent(fraction: f64) -> String {
+    let text = percent(fraction);
+    if fraction > 0.0 && text != "0.0%" {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// "A", "A and B", "A, B and C", or "A, B, C and 2 others".
+fn names(symbols: &[&str]) -> String {
+    match symbols {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first @ .., last] if symbols.len() <= 3 => format!("{} and {last}", first.join(", ")),
+        _ => format!(
+            "{} and {} others",
+            symbols[..3].join(", "),
+            symbols.len() - 3
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(symbol: &str, quantity: f64, price: f64, cost_basis: Option<f64>) -> Holding {
+        Holding {
+            symbol: symbol.to_string(),
+            quantity,
+            price,
+            cost_basis,
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    fn sentence_count(text: &str) -> usize {
+        assert!(text.ends_with('.'), "{text}");
+        assert!(!text.contains("  ") && !text.contains('\n'), "{text}");
+        text.matches(". ").count() + 1
+    }
+
+    /// Four holdings, one of them cash, three with a cost basis.
+    fn mixed() -> Vec<Holding> {
+        vec![
+            holding("AAPL", 50.0, 190.0, Some(150.0)),
+            holding("MSFT", 10.0, 400.0, Some(420.0)),
+            holding("VWRL", 40.0, 110.0, Some(100.0)),
+            holding("CASH", 2500.0, 1.0, None),
+        ]
+    }
+
+    #[test]
+    fn metrics_of_a_known_portfolio() {
+        let m = metrics(&mixed());
+        assert!(close(m.total_value, 9500.0 + 4000.0 + 4400.0 + 2500.0));
+        assert!(close(m.positions.iter().map(|p| p.weight).sum(), 1.0));
+        let symbols: Vec<&str> = m.positions.iter().map(|p| p.symbol.as_str()).collect();
+        assert_eq!(symbols, ["AAPL", "MSFT", "VWRL", "CASH"]);
+        assert!(close(m.positions[0].weight, 9500.0 / 20400.0));
+        assert!(close(m.top_weight, 9500.0 / 20400.0));
+        assert_eq!(m.positions[0].unrealized_pl, Some(2000.0));
+        assert_eq!(m.positions[1].unrealized_pl, Some(-200.0));
+        assert_eq!(m.positions[2].unrealized_pl, Some(400.0));
+        assert_eq!(m.positions[3].unrealized_pl, None);
+        assert_eq!(m.unrealized_pl, Some(2200.0));
+        let squares: f64 = m.positions.iter().map(|p| p.weight * p.weight).sum();
+        assert!(close(m.effective_positions, 1.0 / squares));
+    }
+
+    #[test]
+    fn effective_positions_count_equal_holdings() {
+        let four: Vec<Holding> = ["A", "B", "C", "D"]
+            .iter()
+            .map(|s| holding(s, 10.0, 25.0, None))
+            .collect();
+        let m = metrics(&four);
+        assert!(close(m.effective_positions, 4.0));
+        assert!(close(m.top_weight, 0.25));
+        let one = metrics(&[holding("A", 3.0, 7.0, None)]);
+        assert!(close(one.effective_positions, 1.0));
+        assert!(close(one.top_weight, 1.0));
+        assert!(close(one.total_value, 21.0));
+    }
+
+    #[test]
+    fn no_cost_basis_means_null_profit_and_loss() {
+        let m = metrics(&[holding("A", 1.0, 2.0, None), holding("B", 3.0, 4.0, None)]);
+        assert_eq!(m.unrealized_pl, None);
+        assert!(m.positions.iter().all(|p| p.unrealized_pl.is_none()));
+        let json = serde_json::to_value(&m).unwrap();
+        assert!(json["unrealized_pl"].is_null());
+        assert!(json["positions"][0]["unrealized_pl"].is_null());
+    }
+
+    #[test]
+    fn serializes_as_the_spec_metrics_object() {
+        let json = serde_json::to_value(metrics(&mixed())).unwrap();
+        let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "effective_positions",
+                "positions",
+                "top_weight",
+                "total_value",
+                "unrealized_pl"
+            ]
+        );
+        let mut position_keys: Vec<&String> =
+            json["positions"][0].as_object().unwrap().keys().collect();
+        position_keys.sort();
+        assert_eq!(
+            position_keys,
+            ["symbol", "unrealized_pl", "value", "weight"]
+        );
+        assert_eq!(json["unrealized_pl"], 2200.0);
+    }
+
+    #[test]
+    fn zero_value_portfolio_has_no_nan() {
+        let holdings = [
+            holding("A", 0.0, 10.0, Some(5.0)),
+            holding("B", 10.0, 0.0, None),
+        ];
+        let m = metrics(&holdings);
+        assert_eq!(m.total_value, 0.0);
+        assert_eq!(m.top_weight, 0.0);
+        assert_eq!(m.effective_positions, 0.0);
+        assert!(m.positions.iter().all(|p| p.weight == 0.0));
+        assert_eq!(m.unrealized_pl, Some(0.0));
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["effective_positions"], 0.0);
+        assert_eq!(json["positions"][1]["weight"], 0.0);
+        let text = commentary(&holdings, &m);
+        assert!(text.contains("nothing to weigh yet"), "{text}");
+        assert!((3..=6).contains(&sentence_count(&text)), "{text}");
+        let empty = metrics(&[]);
+        assert_eq!(empty.effective_positions, 0.0);
+        assert!(serde_json::to_string(&empty).is_ok());
+        assert!(commentary(&[], &empty).contains("nothing to weigh yet"));
+    }
+
+    #[test]
+    fn commentary_follows_concentration() {
+        let concentrated = vec![
+            holding("NVDA", 100.0, 120.0, None),
+            holding("KO", 10.0, 60.0, None),
+            holding("PG", 5.0, 160.0, None),
+        ];
+        let diversified: Vec<Holding> = ["A", "B", "C", "D", "E"]
+            .iter()
+            .zip(1..)
+            .map(|(s, i)| holding(s, 10.0 + i as f64, 100.0, None))
+            .collect();
+        let c = commentary(&concentrated, &metrics(&concentrated));
+        let d = commentary(&diversified, &metrics(&diversified));
+        assert_ne!(c, d);
+        assert!(c.contains("NVDA") && c.contains("very concentrated"), "{c}");
+        assert!(c.contains("NVDA, is 89.6%"), "{c}");
+        assert!(
+            d.contains("largest holding, E") && d.contains("no single name dominates"),
+            "{d}"
+        );
+        assert!(d.contains("behave like about 4.9"), "{d}");
+        for text in [&c, &d] {
+            assert!((3..=6).contains(&sentence_count(text)), "{text}");
+        }
+    }
+
+    #[test]
+    fn commentary_names_cash_winner_and_loser() {
+        let holdings = mixed();
+        let text = commentary(&holdings, &metrics(&holdings));
+        assert!(text.contains("Cash (CASH) makes up 12.3%"), "{text}");
+        assert!(
+            text.contains("biggest gainer is AAPL at +2,000.00 (+26.7%)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("biggest loser is MSFT at -200.00 (-4.8%)"),
+            "{text}"
+        );
+        assert!(text.contains("+2,200.00"), "{text}");
+        assert!(text.contains("AAPL, is 46.6%"), "{text}");
+        assert!((3..=6).contains(&sentence_count(&text)), "{text}");
+    }
+
+    #[test]
+    fn commentary_for_a_single_holding() {
+        let holdings = [holding("TSLA", 10.0, 200.0, Some(250.0))];
+        let text = commentary(&holdings, &metrics(&holdings));
+        assert!(
+            text.contains("all of it in TSLA") && text.contains("single holding"),
+            "{text}"
+        );
+        assert!(
+            text.contains("unrealised loss of -500.00 (-20.0% on cost)"),
+            "{text}"
+        );
+        assert!((3..=6).contains(&sentence_count(&text)), "{text}");
+        let cash = [holding("USD", 1000.0, 1.0, None)];
+        let text = commentary(&cash, &metrics(&cash));
+        assert!(text.contains("in cash"), "{text}");
+        assert!((3..=6).contains(&sentence_count(&text)), "{text}");
+    }
+
+    #[test]
+    fn commentary_stays_between_three_and_six_sentences() {
+        let cases: Vec<Vec<Holding>> = vec![
+            vec![holding("A", 1.0, 1.0, None), holding("B", 1.0, 1.0, None)],
+            vec![
+                holding("A", 1.0, 10.0, Some(10.0)),
+                holding("B", 0.0, 5.0, Some(1.0)),
+            ],
+            vec![
+                holding("A", 1.0, 10.0, Some(5.0)),
+                holding("B", 1.0, 30.0, Some(20.0)),
+                holding("EUR-CASH", 9.0, 1.0, None),
+            ],
+            vec![
+                holding("A", 1.0, 10.0, Some(0.0)),
+                holding("B", 2.0, 10.0, Some(0.0)),
+                holding("C", 3.0, 10.0, None),
+            ],
+            vec![
+                holding("A", 1e12, 1e12, Some(1e12)),
+                holding("B", 1e12, 1e12, Some(0.0)),
+            ],
+            vec![
+                holding("A", 2.0, 10.0, None),
+                holding("B", 2.0, 10.0, None),
+                holding("C", 1.0, 10.0, None),
+            ],
+        ];
+        for holdings in cases {
+            let m = metrics(&holdings);
+            let text = commentary(&holdings, &m);
+            assert!((3..=6).contains(&sentence_count(&text)), "{text}");
+            assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+            assert!(serde_json::to_string(&m).is_ok());
+        }
+    }
+
+    #[test]
+    fn builtin_never_fails() {
+        let holdings = mixed();
+        let analyst: Box<dyn Analyst> = Box::new(Builtin);
+        assert_eq!(analyst.name(), "builtin");
+        let m = metrics(&holdings);
+        assert_eq!(
+            analyst.analyse(&holdings, &m),
+            Ok(commentary(&holdings, &m))
+        );
+    }
+
+    #[test]
+    fn money_formatting() {
+        assert_eq!(money(0.0), "0.00");
+        assert_eq!(money(1234567.891), "1,234,567.89");
+        assert_eq!(money(-5.0), "-5.00");
+        assert_eq!(money(-1234.0), "-1,234.00");
+        assert_eq!(money(12345.678), "12,345.68");
+        assert_eq!(money(999.999), "1,000.00");
+        assert_eq!(money(100.0), "100.00");
+        assert_eq!(money(-0.001), "0.00");
+        assert_eq!(money(1e12), "1,000,000,000,000.00");
+        assert_eq!(percent(0.1234), "12.3%");
+        assert_eq!(signed_percent(-0.0001), "0.0%");
+    }
+}

@@ -1,0 +1,118 @@
+//! The portfolio page and its forms, the portfolio JSON API, and analysis.
+
+use serde_json::{json, Value};
+
+use super::frame;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::services::{analysis, analyst, portfolio};
+use crate::views;
+use crate::views::portfolio::HoldingForm;
+use crate::web::http::{Req, Resp};
+use crate::web::{Caller, Ctx, Session};
+
+pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let session = ctx.require_session(req)?;
+    Ok(render(ctx, req, &session, 200, &HoldingForm::default())?)
+}
+
+fn render(ctx: &Ctx, req: &Req, session: &Session, status: u16, form: &HoldingForm) -> Result<Resp> {
+    let holdings = portfolio::list(ctx.db, session.user.id)?;
+    let metrics = analyst::metrics(&holdings);
+    let csrf = ctx.csrf_token(req);
+    Ok(Resp::html(status, views::portfolio::portfolio(&frame(ctx, Some(session), &csrf), &holdings, &metrics, form)))
+}
+
+/// `POST /portfolio/holdings`: add or update one holding from the form.
+pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let session = ctx.require_session(req)?;
+    let form = req.form()?;
+    let field = |name| form.get(name).unwrap_or("");
+    let refused = |error: &str| {
+        let shown = |v: &'static str| if field(v).len() <= 64 { field(v) } else { "" };
+        let form = HoldingForm {
+            symbol: shown("symbol"),
+            quantity: shown("quantity"),
+            price: shown("price"),
+            cost_basis: shown("cost_basis"),
+            error: Some(error),
+        };
+        render(ctx, req, &session, 400, &form)
+    };
+    let holding = match portfolio::from_fields(field("symbol"), field("quantity"), field("price"), field("cost_basis")) {
+        Ok(h) => h,
+        Err(message) => return refused(&capitalise(&message)),
+    };
+    match portfolio::save(ctx.db, session.user.id, &holding, req.now) {
+        Ok(()) => {}
+        Err(Error::BadRequest(message)) => return refused(&message),
+        Err(e) => return Err(e),
+    }
+    log::event("portfolio.saved", &[("user_id", &session.user.id), ("symbol", &holding.symbol)]);
+    Ok(Resp::redirect("/portfolio"))
+}
+
+/// `POST /portfolio/holdings/{symbol}/delete`.
+pub fn delete(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let session = ctx.require_session(req)?;
+    let raw = req.path.split('/').nth(3).unwrap_or("");
+    let symbol = portfolio::normalise_symbol(raw).map_err(|_| Error::NotFound)?;
+    if !portfolio::remove(ctx.db, session.user.id, &symbol)? {
+        return Err(Error::NotFound);
+    }
+    log::event("portfolio.deleted", &[("user_id", &session.user.id), ("symbol", &symbol)]);
+    Ok(Resp::redirect("/portfolio"))
+}
+
+pub fn api_get(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let session = ctx.require_session(req)?;
+    let holdings = portfolio::list(ctx.db, session.user.id)?;
+    Ok(Resp::json(200, &json!({ "holdings": holdings })))
+}
+
+/// `PUT /api/portfolio`: replaces every holding, or changes nothing.
+pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let session = ctx.require_session(req)?;
+    let body: Value = req.json()?;
+    let holdings = portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?;
+    portfolio::replace(ctx.db, session.user.id, &holdings, req.now)?;
+    log::event("portfolio.replaced", &[("user_id", &session.user.id), ("holdings", &holdings.len())]);
+    let saved = portfolio::list(ctx.db, session.user.id)?;
+    Ok(Resp::json(200, &json!({ "holdings": saved })))
+}
+
+/// `POST /api/analyze`: the paid feature.
+pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let caller = ctx.require_paid(req)?;
+    let posted = if req.body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let body: Value = req.json()?;
+        match body.get("holdings") {
+            Some(_) => Some(portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?),
+            None if body.is_object() => None,
+            None => return Err(Error::BadRequest("The body must be {\"holdings\": [...]} or empty.".into())),
+        }
+    };
+    let holdings = match (posted, &caller) {
+        (Some(list), _) => list,
+        (None, Caller::User(session)) => portfolio::list(ctx.db, session.user.id)?,
+        (None, Caller::Admin) => {
+            return Err(Error::BadRequest("An admin call must send {\"holdings\": [...]}.".into()))
+        }
+    };
+    if holdings.is_empty() {
+        return Err(Error::BadRequest("There are no holdings to analyse: add a holding first.".into()));
+    }
+    let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
+    let result = analysis::analyse(llm, &holdings);
+    Ok(Resp::json(200, &serde_json::to_value(&result).unwrap_or_default()))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str().trim_end_matches('.')),
+        None => String::new(),
+    }
+}
