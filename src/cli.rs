@@ -137,7 +137,11 @@ pub fn run(cli: Cli) -> Result<()> {
     let env = config::process_env;
     let db_path = config::db_path(cli.db, &env);
     if let Command::Serve(args) = cli.command {
-        let flags = Flags { addr: args.addr, base_url: args.base_url, workers: args.workers };
+        let flags = Flags {
+            addr: args.addr,
+            base_url: args.base_url,
+            workers: args.workers,
+        };
         return server::serve(Config::from_process_env(flags)?, &db_path);
     }
     let conn = db::open_and_migrate(&db_path)?;
@@ -155,11 +159,23 @@ pub fn run(cli: Cli) -> Result<()> {
             report(&change, "grant_credit", args.json, now, |c| {
                 let status = access::user_paid_status(&c.user, now);
                 let days = status.days_remaining.unwrap_or(0);
-                let until = c.user.credit_until.map(|t| t.date_string()).unwrap_or_default();
+                let until = c
+                    .user
+                    .credit_until
+                    .map(|t| t.date_string())
+                    .unwrap_or_default();
                 if c.changed() {
-                    format!("credit for {} now runs to {until}, {}", c.user.email, plural_days(days))
+                    format!(
+                        "credit for {} now runs to {until}, {}",
+                        c.user.email,
+                        plural_days(days)
+                    )
                 } else {
-                    format!("credit for {} already runs to {until}, {}; nothing changed", c.user.email, plural_days(days))
+                    format!(
+                        "credit for {} already runs to {until}, {}; nothing changed",
+                        c.user.email,
+                        plural_days(days)
+                    )
                 }
             })
         }
@@ -168,7 +184,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let change = credit::revoke_credit(&conn, &args.email, &actor, now)?;
             report(&change, "revoke_credit", args.json, now, |c| {
                 if c.changed() {
-                    format!("credit for {} revoked; access now: {}", c.user.email, access::badge(&access::user_paid_status(&c.user, now)))
+                    format!(
+                        "credit for {} revoked; access now: {}",
+                        c.user.email,
+                        access::badge(&access::user_paid_status(&c.user, now))
+                    )
                 } else {
                     format!("{} had no running credit; nothing changed", c.user.email)
                 }
@@ -180,15 +200,22 @@ pub fn run(cli: Cli) -> Result<()> {
             report(&change, "set_tier", args.json, now, |c| {
                 let was = c.before.as_deref().unwrap_or("free");
                 if c.changed() {
-                    format!("{} is now on the {} tier (was {was})", c.user.email, c.user.tier)
+                    format!(
+                        "{} is now on the {} tier (was {was})",
+                        c.user.email, c.user.tier
+                    )
                 } else {
-                    format!("{} is already on the {} tier; nothing changed", c.user.email, c.user.tier)
+                    format!(
+                        "{} is already on the {} tier; nothing changed",
+                        c.user.email, c.user.tier
+                    )
                 }
             })
         }
         Command::ShowStatus(args) => {
             let email = credit::find_email(&args.email)?;
-            let user = users::by_email(&conn, &email)?.ok_or_else(|| credit::unknown_email(&email))?;
+            let user =
+                users::by_email(&conn, &email)?.ok_or_else(|| credit::unknown_email(&email))?;
             let me = account::me(&conn, &user, &config::base_url_from_env(&env)?, now)?;
             if args.json {
                 println!("{}", serde_json::to_string(&me).unwrap_or_default());
@@ -207,7 +234,11 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup(args) => {
             let report = db::backup::backup(&conn, &args.to)?;
-            println!("backup written to {} ({} bytes), integrity check ok", report.path.display(), report.bytes);
+            println!(
+                "backup written to {} ({} bytes), integrity check ok",
+                report.path.display(),
+                report.bytes
+            );
             for (table, rows) in report.rows {
                 println!("  {table}: {rows} rows");
             }
@@ -219,24 +250,41 @@ pub fn run(cli: Cli) -> Result<()> {
 /// `--days N` or `--until YYYY-MM-DD`, exactly one of them.
 pub fn parse_grant(days: Option<&str>, until: Option<&str>) -> Result<Grant> {
     match (days, until) {
-        (Some(days), None) => days
-            .trim()
-            .parse::<i64>()
-            .map(Grant::Days)
-            .map_err(|_| Error::Usage(format!("--days takes a whole number from 1 to {}, not {days:?}", credit::MAX_GRANT_DAYS))),
+        (Some(days), None) => days.trim().parse::<i64>().map(Grant::Days).map_err(|_| {
+            Error::Usage(format!(
+                "--days takes a whole number from 1 to {}, not {days:?}",
+                credit::MAX_GRANT_DAYS
+            ))
+        }),
         (None, Some(until)) => clock::parse_date(until.trim())
             .map(Grant::Until)
-            .ok_or_else(|| Error::Usage(format!("--until takes a date as YYYY-MM-DD, not {until:?}"))),
-        (Some(_), Some(_)) => Err(Error::Usage("give either --days or --until, not both".into())),
-        (None, None) => Err(Error::Usage("say how long: --days N or --until YYYY-MM-DD".into())),
+            .ok_or_else(|| {
+                Error::Usage(format!("--until takes a date as YYYY-MM-DD, not {until:?}"))
+            }),
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "give either --days or --until, not both".into(),
+        )),
+        (None, None) => Err(Error::Usage(
+            "say how long: --days N or --until YYYY-MM-DD".into(),
+        )),
     }
 }
 
 fn plural_days(days: i64) -> String {
-    if days == 1 { "1 day".into() } else { format!("{days} days") }
+    if days == 1 {
+        "1 day".into()
+    } else {
+        format!("{days} days")
+    }
 }
 
-fn report(change: &Change, action: &str, json: bool, now: Timestamp, sentence: impl Fn(&Change) -> String) -> Result<()> {
+fn report(
+    change: &Change,
+    action: &str,
+    json: bool,
+    now: Timestamp,
+    sentence: impl Fn(&Change) -> String,
+) -> Result<()> {
     if json {
         let value = json!({
             "email": change.user.email,
@@ -264,25 +312,85 @@ mod tests {
 
     #[test]
     fn parses_every_verb() {
-        assert!(matches!(parse(&["serve", "--addr", "0.0.0.0:1", "--workers", "2"]).unwrap().command, Command::Serve(_)));
-        assert!(matches!(parse(&["--db", "x.db", "migrate"]).unwrap().command, Command::Migrate(_)));
-        let Command::GrantCredit(g) = parse(&["grant-credit", "--email", "a@b.co", "--days", "30", "--note", "hi", "--json"]).unwrap().command else {
+        assert!(matches!(
+            parse(&["serve", "--addr", "0.0.0.0:1", "--workers", "2"])
+                .unwrap()
+                .command,
+            Command::Serve(_)
+        ));
+        assert!(matches!(
+            parse(&["--db", "x.db", "migrate"]).unwrap().command,
+            Command::Migrate(_)
+        ));
+        let Command::GrantCredit(g) = parse(&[
+            "grant-credit",
+            "--email",
+            "a@b.co",
+            "--days",
+            "30",
+            "--note",
+            "hi",
+            "--json",
+        ])
+        .unwrap()
+        .command
+        else {
             panic!()
         };
-        assert_eq!((g.email.as_str(), g.days.as_deref(), g.note.as_deref(), g.json), ("a@b.co", Some("30"), Some("hi"), true));
-        assert!(matches!(parse(&["revoke-credit", "--email", "a@b.co"]).unwrap().command, Command::RevokeCredit(_)));
-        assert!(matches!(parse(&["set-tier", "--email", "a@b.co", "--tier", "paid"]).unwrap().command, Command::SetTier(_)));
-        assert!(matches!(parse(&["show-status", "--email", "a@b.co", "--json"]).unwrap().command, Command::ShowStatus(_)));
-        assert!(matches!(parse(&["backup", "--to", "/tmp/x.db"]).unwrap().command, Command::Backup(_)));
-        assert!(parse(&["grant-credit", "--days", "3"]).is_err(), "email is required");
+        assert_eq!(
+            (
+                g.email.as_str(),
+                g.days.as_deref(),
+                g.note.as_deref(),
+                g.json
+            ),
+            ("a@b.co", Some("30"), Some("hi"), true)
+        );
+        assert!(matches!(
+            parse(&["revoke-credit", "--email", "a@b.co"])
+                .unwrap()
+                .command,
+            Command::RevokeCredit(_)
+        ));
+        assert!(matches!(
+            parse(&["set-tier", "--email", "a@b.co", "--tier", "paid"])
+                .unwrap()
+                .command,
+            Command::SetTier(_)
+        ));
+        assert!(matches!(
+            parse(&["show-status", "--email", "a@b.co", "--json"])
+                .unwrap()
+                .command,
+            Command::ShowStatus(_)
+        ));
+        assert!(matches!(
+            parse(&["backup", "--to", "/tmp/x.db"]).unwrap().command,
+            Command::Backup(_)
+        ));
+        assert!(
+            parse(&["grant-credit", "--days", "3"]).is_err(),
+            "email is required"
+        );
         assert!(parse(&["frobnicate"]).is_err());
     }
 
     #[test]
     fn grant_arguments() {
         assert_eq!(parse_grant(Some("30"), None).unwrap(), Grant::Days(30));
-        assert_eq!(parse_grant(None, Some("2027-01-05")).unwrap(), Grant::Until(clock::parse_date("2027-01-05").unwrap()));
-        for (days, until) in [(Some("ten"), None), (Some("1.5"), None), (Some(""), None), (None, Some("05/01/2027")), (None, Some("2027-02-30")), (Some("3"), Some("2027-01-05")), (None, None)] {
+        assert_eq!(
+            parse_grant(None, Some("2027-01-05")).unwrap(),
+            Grant::Until(clock::parse_date("2027-01-05").unwrap())
+        );
+        for (days, until) in [
+            (Some("ten"), None),
+            (Some("1.5"), None),
+            (Some(""), None),
+            (None, Some("05/01/2027")),
+            (None, Some("2027-02-30")),
+            (Some("3"), Some("2027-01-05")),
+            (None, None),
+        ] {
             assert!(parse_grant(days, until).is_err(), "{days:?} {until:?}");
         }
         // range is checked by the service, before anything is written

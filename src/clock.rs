@@ -174,14 +174,28 @@ mod tests {
     #[test]
     fn epoch_and_leap_days() {
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_date("2028-02-29"), Some(Timestamp::from_date(2028, 2, 29)));
+        assert_eq!(
+            parse_date("2028-02-29"),
+            Some(Timestamp::from_date(2028, 2, 29))
+        );
         assert_eq!(parse_date("2027-02-29"), None);
-        assert_eq!(parse_date("2000-02-29").map(|t| t.date()), Some((2000, 2, 29)));
+        assert_eq!(
+            parse_date("2000-02-29").map(|t| t.date()),
+            Some((2000, 2, 29))
+        );
     }
 
     #[test]
     fn rejects_loose_forms() {
-        for bad in ["2026-1-05", "2026-13-01", "2026-00-10", "26-01-01", "2026-01-01x", "", "２０２６-01-01"] {
+        for bad in [
+            "2026-1-05",
+            "2026-13-01",
+            "2026-00-10",
+            "26-01-01",
+            "2026-01-01x",
+            "",
+            "２０２６-01-01",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
         assert_eq!(Timestamp::parse_rfc3339("2026-01-01T24:00:00Z"), None);

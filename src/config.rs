@@ -74,12 +74,17 @@ impl Config {
             )));
         }
         let base_url = check_base_url(
-            &flags.base_url.or_else(|| env("APP_BASE_URL")).unwrap_or_else(|| format!("http://{addr}")),
+            &flags
+                .base_url
+                .or_else(|| env("APP_BASE_URL"))
+                .unwrap_or_else(|| format!("http://{addr}")),
         )?;
 
         let workers = flags.workers.unwrap_or(DEFAULT_WORKERS);
         if !(1..=256).contains(&workers) {
-            return Err(Error::Usage("--workers takes a number from 1 to 256".into()));
+            return Err(Error::Usage(
+                "--workers takes a number from 1 to 256".into(),
+            ));
         }
 
         let secret = match env("APP_SECRET") {
@@ -159,13 +164,19 @@ fn check_base_url(url: &str) -> Result<String> {
 
 /// The host (with port) of a checked base URL.
 pub fn host_of(base_url: &str) -> &str {
-    base_url.split_once("://").map(|(_, h)| h).unwrap_or(base_url)
+    base_url
+        .split_once("://")
+        .map(|(_, h)| h)
+        .unwrap_or(base_url)
 }
 
 /// The host without its port, for the default sender address.
 fn mail_domain(host: &str) -> String {
     let host = if host.starts_with('[') {
-        host.split(']').next().unwrap_or(host).trim_start_matches('[')
+        host.split(']')
+            .next()
+            .unwrap_or(host)
+            .trim_start_matches('[')
     } else {
         host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
     };
@@ -181,7 +192,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -196,23 +212,47 @@ mod tests {
 
     #[test]
     fn flags_beat_variables() {
-        let env = env_of(&[("APP_ADDR", "0.0.0.0:9000"), ("APP_BASE_URL", "https://a.example/")]);
+        let env = env_of(&[
+            ("APP_ADDR", "0.0.0.0:9000"),
+            ("APP_BASE_URL", "https://a.example/"),
+        ]);
         let c = Config::from_env(Flags::default(), &env).unwrap();
-        assert_eq!((c.addr.as_str(), c.base_url.as_str()), ("0.0.0.0:9000", "https://a.example"));
+        assert_eq!(
+            (c.addr.as_str(), c.base_url.as_str()),
+            ("0.0.0.0:9000", "https://a.example")
+        );
         assert_eq!(c.mail_from, "no-reply@a.example");
         assert!(c.https());
-        let flags = Flags { addr: Some("127.0.0.1:1".into()), base_url: Some("http://b.example".into()), workers: Some(2) };
+        let flags = Flags {
+            addr: Some("127.0.0.1:1".into()),
+            base_url: Some("http://b.example".into()),
+            workers: Some(2),
+        };
         let c = Config::from_env(flags, &env).unwrap();
-        assert_eq!((c.addr.as_str(), c.base_url.as_str(), c.workers), ("127.0.0.1:1", "http://b.example", 2));
+        assert_eq!(
+            (c.addr.as_str(), c.base_url.as_str(), c.workers),
+            ("127.0.0.1:1", "http://b.example", 2)
+        );
     }
 
     #[test]
     fn rejects_bad_values() {
         assert!(Config::from_env(Flags::default(), &env_of(&[("APP_SECRET", "short")])).is_err());
-        assert!(Config::from_env(Flags::default(), &env_of(&[("APP_BASE_URL", "example.com")])).is_err());
-        assert!(Config::from_env(Flags::default(), &env_of(&[("APP_SMTP_URL", "http://x")])).is_err());
-        assert!(Config::from_env(Flags::default(), &env_of(&[("APP_TRUSTED_PROXY", "nope")])).is_err());
-        let flags = Flags { workers: Some(0), ..Flags::default() };
+        assert!(Config::from_env(
+            Flags::default(),
+            &env_of(&[("APP_BASE_URL", "example.com")])
+        )
+        .is_err());
+        assert!(
+            Config::from_env(Flags::default(), &env_of(&[("APP_SMTP_URL", "http://x")])).is_err()
+        );
+        assert!(
+            Config::from_env(Flags::default(), &env_of(&[("APP_TRUSTED_PROXY", "nope")])).is_err()
+        );
+        let flags = Flags {
+            workers: Some(0),
+            ..Flags::default()
+        };
         assert!(Config::from_env(flags, &env_of(&[])).is_err());
     }
 }

@@ -31,7 +31,8 @@ impl Keys {
 
 /// HMAC-SHA256 of `data` under `key`.
 pub fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut m = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     m.update(data);
     m.finalize().into_bytes().into()
 }

@@ -38,7 +38,9 @@ pub fn open(path: &Path) -> Result<Connection> {
     // journal_mode answers with a row, so it is queried rather than executed.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Internal(format!("could not switch to WAL (got {mode})")));
+        return Err(Error::Internal(format!(
+            "could not switch to WAL (got {mode})"
+        )));
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     conn.set_transaction_behavior(TransactionBehavior::Immediate);
@@ -82,7 +84,8 @@ pub fn write<T>(conn: &Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>
 #[cfg(test)]
 pub fn test_db() -> Connection {
     let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-    conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap_or_else(|e| panic!("{e}"));
+    conn.execute_batch("PRAGMA foreign_keys = ON;")
+        .unwrap_or_else(|e| panic!("{e}"));
     migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     conn
 }

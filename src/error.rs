@@ -10,13 +10,19 @@ pub enum Error {
     /// No signed-in caller.
     Unauthorized,
     /// A free caller met a paid feature; `reason` is `free_tier` or `credit_expired`.
-    PaymentRequired { reason: &'static str, upgrade_url: String },
+    PaymentRequired {
+        reason: &'static str,
+        upgrade_url: String,
+    },
     Forbidden(&'static str),
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
-    TooManyRequests { retry_after: i64, message: String },
+    TooManyRequests {
+        retry_after: i64,
+        message: String,
+    },
     /// Operator-facing errors of the CLI (unknown email, bad argument).
     Usage(String),
     Db(rusqlite::Error),
@@ -67,7 +73,9 @@ impl Error {
             Error::PaymentRequired { reason, .. } if *reason == "credit_expired" => {
                 "Your complimentary access has ended. Upgrade to keep getting commentary.".into()
             }
-            Error::PaymentRequired { .. } => "Commentary is a paid feature. Upgrade to get it.".into(),
+            Error::PaymentRequired { .. } => {
+                "Commentary is a paid feature. Upgrade to get it.".into()
+            }
             Error::Forbidden(m) => (*m).into(),
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed => "This address does not take that method.".into(),

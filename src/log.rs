@@ -21,7 +21,10 @@ pub fn event(name: &str, fields: &[(&str, &dyn Display)]) {
 /// Quotes values with spaces or quotes, and escapes control characters so a
 /// hostile value can never forge a second log line.
 fn push_value(out: &mut String, value: &str) {
-    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '=');
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '=');
     if plain {
         out.push_str(value);
         return;

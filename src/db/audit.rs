@@ -22,7 +22,16 @@ pub fn append(conn: &Connection, e: &Entry) -> Result<()> {
         "INSERT INTO access_audit (at, user_id, action, old_value, new_value, actor, client, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![e.at, e.user_id, e.action, e.old_value, e.new_value, e.actor, e.client, e.note])?;
+    .execute(params![
+        e.at,
+        e.user_id,
+        e.action,
+        e.old_value,
+        e.new_value,
+        e.actor,
+        e.client,
+        e.note
+    ])?;
     Ok(())
 }
 

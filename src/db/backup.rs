@@ -19,11 +19,19 @@ pub struct Report {
 /// `PRAGMA integrity_check` on the copy. Never overwrites a file.
 pub fn backup(conn: &Connection, to: &Path) -> Result<Report> {
     if to.exists() {
-        return Err(Error::Usage(format!("{} already exists; backup never overwrites a file, so choose a new name", to.display())));
+        return Err(Error::Usage(format!(
+            "{} already exists; backup never overwrites a file, so choose a new name",
+            to.display()
+        )));
     }
-    let target = to.to_str().ok_or_else(|| Error::Usage("the backup path must be valid UTF-8".into()))?;
+    let target = to
+        .to_str()
+        .ok_or_else(|| Error::Usage("the backup path must be valid UTF-8".into()))?;
     conn.execute("VACUUM INTO ?1", [target]).map_err(|e| {
-        Error::Usage(format!("could not write the backup to {}: {e}", to.display()))
+        Error::Usage(format!(
+            "could not write the backup to {}: {e}",
+            to.display()
+        ))
     })?;
     match check(to) {
         Ok(report) => Ok(report),
@@ -38,7 +46,9 @@ fn check(path: &Path) -> Result<Report> {
     let copy = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let verdict: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if verdict != "ok" {
-        return Err(Error::Internal(format!("the copy failed its integrity check: {verdict}")));
+        return Err(Error::Internal(format!(
+            "the copy failed its integrity check: {verdict}"
+        )));
     }
     let tables: Vec<String> = copy
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'refinery_%' ORDER BY name")?
@@ -46,8 +56,16 @@ fn check(path: &Path) -> Result<Report> {
         .collect::<rusqlite::Result<_>>()?;
     let mut rows = Vec::new();
     for table in tables {
-        let n: i64 = copy.query_row(&format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\"")), [], |r| r.get(0))?;
+        let n: i64 = copy.query_row(
+            &format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\"")),
+            [],
+            |r| r.get(0),
+        )?;
         rows.push((table, n));
     }
-    Ok(Report { path: path.to_path_buf(), bytes: std::fs::metadata(path)?.len(), rows })
+    Ok(Report {
+        path: path.to_path_buf(),
+        bytes: std::fs::metadata(path)?.len(),
+        rows,
+    })
 }

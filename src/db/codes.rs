@@ -20,8 +20,10 @@ pub fn replace(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
-    conn.prepare_cached("UPDATE login_codes SET spent_at = ?2 WHERE email = ?1 AND spent_at IS NULL")?
-        .execute(params![email, now])?;
+    conn.prepare_cached(
+        "UPDATE login_codes SET spent_at = ?2 WHERE email = ?1 AND spent_at IS NULL",
+    )?
+    .execute(params![email, now])?;
     conn.prepare_cached(
         "INSERT INTO login_codes (email, code_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -41,7 +43,9 @@ pub fn sent_since(
             "SELECT count(*), max(created_at), min(created_at) FROM login_codes
              WHERE email = ?1 AND created_at > ?2",
         )?
-        .query_row(params![email, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
+        .query_row(params![email, since], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?)
 }
 
 /// Wrong tries this email made on codes sent since `since`.
@@ -80,7 +84,12 @@ pub fn spend(conn: &Connection, id: i64, now: Timestamp) -> Result<bool> {
 
 /// Counts a wrong try; the try that reaches `max_attempts` also spends (burns)
 /// the code. Returns the attempts now recorded.
-pub fn record_wrong_try(conn: &Connection, id: i64, max_attempts: i64, now: Timestamp) -> Result<i64> {
+pub fn record_wrong_try(
+    conn: &Connection,
+    id: i64,
+    max_attempts: i64,
+    now: Timestamp,
+) -> Result<i64> {
     Ok(conn
         .prepare_cached(
             "UPDATE login_codes

@@ -11,7 +11,12 @@ pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
         "SELECT symbol, quantity, price, cost_basis FROM holdings WHERE user_id = ?1 ORDER BY symbol",
     )?;
     let rows = stmt.query_map([user_id], |r| {
-        Ok(Holding { symbol: r.get(0)?, quantity: r.get(1)?, price: r.get(2)?, cost_basis: r.get(3)? })
+        Ok(Holding {
+            symbol: r.get(0)?,
+            quantity: r.get(1)?,
+            price: r.get(2)?,
+            cost_basis: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -32,7 +37,14 @@ pub fn upsert(conn: &Connection, user_id: i64, h: &Holding, now: Timestamp) -> R
              quantity = excluded.quantity, price = excluded.price,
              cost_basis = excluded.cost_basis, updated_at = excluded.updated_at",
     )?
-    .execute(params![user_id, h.symbol, h.quantity, h.price, h.cost_basis, now])?;
+    .execute(params![
+        user_id,
+        h.symbol,
+        h.quantity,
+        h.price,
+        h.cost_basis,
+        now
+    ])?;
     Ok(())
 }
 
@@ -50,6 +62,7 @@ pub fn delete(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
 }
 
 pub fn delete_all(conn: &Connection, user_id: i64) -> Result<()> {
-    conn.prepare_cached("DELETE FROM holdings WHERE user_id = ?1")?.execute([user_id])?;
+    conn.prepare_cached("DELETE FROM holdings WHERE user_id = ?1")?
+        .execute([user_id])?;
     Ok(())
 }

@@ -17,11 +17,17 @@ pub fn code_of(conn: &Connection, user_id: i64) -> Result<Option<String>> {
 /// by someone else (the unique index decides).
 pub fn try_set_code(conn: &Connection, user_id: i64, code: &str) -> Result<bool> {
     let result = conn
-        .prepare_cached("UPDATE users SET referral_code = ?2 WHERE id = ?1 AND referral_code IS NULL")?
+        .prepare_cached(
+            "UPDATE users SET referral_code = ?2 WHERE id = ?1 AND referral_code IS NULL",
+        )?
         .execute(params![user_id, code]);
     match result {
         Ok(_) => Ok(true),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Ok(false),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(Error::Db(e)),
     }
 }

@@ -44,7 +44,9 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
 /// inside the same transaction.
 pub fn create(conn: &Connection, email: &str, now: Timestamp) -> Result<User> {
     let id = conn
-        .prepare_cached("INSERT INTO users (email, tier, created_at) VALUES (?1, 'free', ?2) RETURNING id")?
+        .prepare_cached(
+            "INSERT INTO users (email, tier, created_at) VALUES (?1, 'free', ?2) RETURNING id",
+        )?
         .query_row(rusqlite::params![email, now], |r| r.get(0))?;
     Ok(User {
         id,

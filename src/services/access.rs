@@ -61,9 +61,18 @@ pub fn admin_token_matches(configured: Option<&str>, presented: &str) -> bool {
 }
 
 pub fn paid_status(tier: &str, credit_until: Option<Timestamp>, now: Timestamp) -> PaidStatus {
-    let inactive = PaidStatus { active: false, source: None, expires_at: None, days_remaining: None };
+    let inactive = PaidStatus {
+        active: false,
+        source: None,
+        expires_at: None,
+        days_remaining: None,
+    };
     if tier == "paid" {
-        return PaidStatus { active: true, source: Some(Source::Tier), ..inactive };
+        return PaidStatus {
+            active: true,
+            source: Some(Source::Tier),
+            ..inactive
+        };
     }
     match credit_until {
         Some(until) if until > now => PaidStatus {
@@ -98,7 +107,10 @@ pub fn badge(status: &PaidStatus) -> String {
         (Some(Source::Tier), _, _) => "paid".to_string(),
         (Some(Source::Credit), Some(days), Some(until)) => {
             let unit = if days == 1 { "day" } else { "days" };
-            format!("free · credit · {days} {unit} remaining (expires {})", until.date_string())
+            format!(
+                "free · credit · {days} {unit} remaining (expires {})",
+                until.date_string()
+            )
         }
         _ => "free".to_string(),
     }
@@ -121,13 +133,28 @@ mod tests {
     fn paid_tier_is_active_whatever_the_credit() {
         for credit in [None, Some(NOW.plus(-1)), Some(NOW.plus(DAY))] {
             let s = paid_status("paid", credit, NOW);
-            assert_eq!(s, PaidStatus { active: true, source: Some(Source::Tier), expires_at: None, days_remaining: None });
+            assert_eq!(
+                s,
+                PaidStatus {
+                    active: true,
+                    source: Some(Source::Tier),
+                    expires_at: None,
+                    days_remaining: None
+                }
+            );
         }
     }
 
     #[test]
     fn running_credit_counts_days_rounding_up() {
-        let cases = [(1, 1), (DAY - 1, 1), (DAY, 1), (DAY + 1, 2), (30 * DAY, 30), (30 * DAY - 3600, 30)];
+        let cases = [
+            (1, 1),
+            (DAY - 1, 1),
+            (DAY, 1),
+            (DAY + 1, 2),
+            (30 * DAY, 30),
+            (30 * DAY - 3600, 30),
+        ];
         for (left, days) in cases {
             let s = paid_status("free", Some(NOW.plus(left)), NOW);
             assert!(s.active);
@@ -141,7 +168,15 @@ mod tests {
     fn credit_at_or_past_expiry_is_inactive() {
         for until in [NOW, NOW.plus(-1), NOW.plus(-30 * DAY)] {
             let s = paid_status("free", Some(until), NOW);
-            assert_eq!(s, PaidStatus { active: false, source: None, expires_at: None, days_remaining: None });
+            assert_eq!(
+                s,
+                PaidStatus {
+                    active: false,
+                    source: None,
+                    expires_at: None,
+                    days_remaining: None
+                }
+            );
         }
         assert!(!paid_status("free", None, NOW).active);
     }
@@ -150,11 +185,19 @@ mod tests {
     fn badges() {
         assert_eq!(badge(&paid_status("paid", None, NOW)), "paid");
         assert_eq!(badge(&paid_status("free", None, NOW)), "free");
-        let until = crate::clock::parse_date("2027-01-05").unwrap().plus(DAY - 1);
+        let until = crate::clock::parse_date("2027-01-05")
+            .unwrap()
+            .plus(DAY - 1);
         let one = paid_status("free", Some(until), until.plus(-3600));
-        assert_eq!(badge(&one), "free · credit · 1 day remaining (expires 2027-01-05)");
+        assert_eq!(
+            badge(&one),
+            "free · credit · 1 day remaining (expires 2027-01-05)"
+        );
         let two = paid_status("free", Some(until), until.plus(-DAY - 3600));
-        assert_eq!(badge(&two), "free · credit · 2 days remaining (expires 2027-01-05)");
+        assert_eq!(
+            badge(&two),
+            "free · credit · 2 days remaining (expires 2027-01-05)"
+        );
     }
 
     #[test]
@@ -164,7 +207,13 @@ mod tests {
         assert!(!admin_token_matches(Some("s3cret-token"), ""));
         assert!(!admin_token_matches(None, ""), "unset means no bypass");
         assert!(is_paid_active(&Caller::Admin, NOW));
-        let mut user = User { id: 1, email: "a@b.co".into(), tier: "free".into(), created_at: NOW, credit_until: None };
+        let mut user = User {
+            id: 1,
+            email: "a@b.co".into(),
+            tier: "free".into(),
+            created_at: NOW,
+            credit_until: None,
+        };
         assert!(!is_paid_active(&Caller::User(&user), NOW));
         assert_eq!(denial(&user, NOW), Some(Denial::FreeTier));
         user.credit_until = Some(NOW);
@@ -182,6 +231,8 @@ mod tests {
         assert_eq!(v["expires_at"], NOW.plus(DAY).to_string());
         assert_eq!(v["days_remaining"], 1);
         let v = serde_json::to_value(paid_status("free", None, NOW)).unwrap();
-        assert!(v["source"].is_null() && v["expires_at"].is_null() && v["days_remaining"].is_null());
+        assert!(
+            v["source"].is_null() && v["expires_at"].is_null() && v["days_remaining"].is_null()
+        );
     }
 }

@@ -23,15 +23,34 @@ pub fn analyse(llm: Option<&dyn Analyst>, holdings: &[Holding]) -> Analysis {
     if let Some(llm) = llm {
         match llm.analyse(holdings, &metrics) {
             Ok(commentary) => {
-                log::event("analysis.done", &[("provider", &llm.name()), ("holdings", &holdings.len())]);
-                return Analysis { commentary, provider: llm.name(), metrics, note };
+                log::event(
+                    "analysis.done",
+                    &[("provider", &llm.name()), ("holdings", &holdings.len())],
+                );
+                return Analysis {
+                    commentary,
+                    provider: llm.name(),
+                    metrics,
+                    note,
+                };
             }
             Err(why) => {
                 log::event("analysis.llm_failed", &[("error", &why)]);
-                note = Some("The AI analyst could not answer just now, so this is the built-in commentary.".into());
+                note = Some(
+                    "The AI analyst could not answer just now, so this is the built-in commentary."
+                        .into(),
+                );
             }
         }
     }
-    log::event("analysis.done", &[("provider", &Builtin.name()), ("holdings", &holdings.len())]);
-    Analysis { commentary: analyst::commentary(holdings, &metrics), provider: Builtin.name(), metrics, note }
+    log::event(
+        "analysis.done",
+        &[("provider", &Builtin.name()), ("holdings", &holdings.len())],
+    );
+    Analysis {
+        commentary: analyst::commentary(holdings, &metrics),
+        provider: Builtin.name(),
+        metrics,
+        note,
+    }
 }

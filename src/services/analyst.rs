@@ -419,12 +419,12 @@ fn finite(x: f64) -> f64 {
 }
 
 /// Money with thousands separators and two decimals: `-1,234.00`.
-fn money(x: f64) -> String {
+pub fn money(x: f64) -> String {
     let digits = format!("{:.2}", finite(x).abs());
     let (whole, cents) = digits.split_once('.').unwrap_or((&digits, "00"));
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -443,7 +443,7 @@ fn signed_money(x: f64) -> String {
 }
 
 /// A fraction as a percentage with one decimal: 0.1234 → `12.3%`.
-fn percent(fraction: f64) -> String {
+pub fn percent(fraction: f64) -> String {
     let text = format!("{:.1}", finite(fraction) * 100.0);
     if text == "-0.0" {
         "0.0%".to_string()

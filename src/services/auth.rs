@@ -40,7 +40,9 @@ pub fn normalise_email(raw: &str) -> Result<String, &'static str> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -78,18 +80,29 @@ pub struct IssuedCode {
 
 /// Issues a new code for `email` (which must be normalised), replacing any
 /// earlier one, unless the email has asked too often.
-pub fn request_code(conn: &Connection, keys: &Keys, email: &str, now: Timestamp) -> Result<IssuedCode> {
+pub fn request_code(
+    conn: &Connection,
+    keys: &Keys,
+    email: &str,
+    now: Timestamp,
+) -> Result<IssuedCode> {
     db::write(conn, |tx| {
         let (count, newest, oldest) = codes::sent_since(tx, email, now.plus(-HOUR))?;
         if let Some(newest) = newest {
             let wait = newest.secs() + CODE_INTERVAL - now.secs();
             if wait > 0 {
-                return Err(too_many(wait, "A code was sent a moment ago. Check your inbox, or ask again in a minute."));
+                return Err(too_many(
+                    wait,
+                    "A code was sent a moment ago. Check your inbox, or ask again in a minute.",
+                ));
             }
         }
         if count >= CODES_PER_HOUR {
             let wait = oldest.map_or(HOUR, |t| t.secs() + HOUR - now.secs()).max(1);
-            return Err(too_many(wait, "Too many codes were asked for this address. Try again later."));
+            return Err(too_many(
+                wait,
+                "Too many codes were asked for this address. Try again later.",
+            ));
         }
         let code = generate_code()?;
         let expires_at = now.plus(CODE_LIFETIME);
@@ -99,13 +112,20 @@ pub fn request_code(conn: &Connection, keys: &Keys, email: &str, now: Timestamp)
 }
 
 fn too_many(retry_after: i64, message: &str) -> Error {
-    Error::TooManyRequests { retry_after: retry_after.max(1), message: message.to_string() }
+    Error::TooManyRequests {
+        retry_after: retry_after.max(1),
+        message: message.to_string(),
+    }
 }
 
 #[derive(Debug, PartialEq)]
 pub enum Verified {
     /// The code was right; `user` is the account, `created` when it is new.
-    SignedIn { user: User, created: bool, session_token: String },
+    SignedIn {
+        user: User,
+        created: bool,
+        session_token: String,
+    },
     /// The code was wrong; this many tries remain on it.
     Wrong { tries_left: i64 },
     /// That wrong try was the last one: the code no longer works.
@@ -144,7 +164,9 @@ pub fn verify_code(
             return Ok(if attempts >= TRIES_PER_CODE {
                 Verified::Burnt
             } else {
-                Verified::Wrong { tries_left: TRIES_PER_CODE - attempts }
+                Verified::Wrong {
+                    tries_left: TRIES_PER_CODE - attempts,
+                }
             });
         }
         if !codes::spend(tx, live.id, now)? {
@@ -159,13 +181,23 @@ pub fn verify_code(
             }
         };
         let session_token = start_session(tx, user.id, now)?;
-        Ok(Verified::SignedIn { user, created, session_token })
+        Ok(Verified::SignedIn {
+            user,
+            created,
+            session_token,
+        })
     })
 }
 
 fn start_session(tx: &Transaction<'_>, user_id: i64, now: Timestamp) -> Result<String> {
     let token = crypto::b64url(&crypto::random_bytes::<32>()?);
-    sessions::insert(tx, &crypto::sha256(token.as_bytes()), user_id, now, now.plus(SESSION_LIFETIME))?;
+    sessions::insert(
+        tx,
+        &crypto::sha256(token.as_bytes()),
+        user_id,
+        now,
+        now.plus(SESSION_LIFETIME),
+    )?;
     Ok(token)
 }
 
@@ -178,7 +210,9 @@ pub fn session_user(conn: &Connection, token: &str, now: Timestamp) -> Result<Op
 }
 
 pub fn end_session(conn: &Connection, token: &str) -> Result<()> {
-    db::write(conn, |tx| sessions::delete(tx, &crypto::sha256(token.as_bytes())))
+    db::write(conn, |tx| {
+        sessions::delete(tx, &crypto::sha256(token.as_bytes()))
+    })
 }
 
 /// Forgets expired sessions and codes whose limits have run out.
@@ -211,12 +245,32 @@ mod tests {
 
     #[test]
     fn email_normalisation_and_validation() {
-        assert_eq!(normalise_email("  Alice@Example.COM "), Ok("alice@example.com".into()));
-        assert_eq!(normalise_email("a.b+tag@sub.example.co.uk"), Ok("a.b+tag@sub.example.co.uk".into()));
+        assert_eq!(
+            normalise_email("  Alice@Example.COM "),
+            Ok("alice@example.com".into())
+        );
+        assert_eq!(
+            normalise_email("a.b+tag@sub.example.co.uk"),
+            Ok("a.b+tag@sub.example.co.uk".into())
+        );
         for bad in [
-            "", "   ", "alice", "@example.com", "alice@", "alice@example", "a b@example.com",
-            "a@b.c\r\nBcc: x@y.z", "a@@b.com", "a@b..com", ".a@b.com", "a.@b.com", "a@-b.com",
-            "a@b.com\0", "é@b.com", "a@b_c.com", "a\"b@c.com",
+            "",
+            "   ",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "a@b.c\r\nBcc: x@y.z",
+            "a@@b.com",
+            "a@b..com",
+            ".a@b.com",
+            "a.@b.com",
+            "a@-b.com",
+            "a@b.com\0",
+            "é@b.com",
+            "a@b_c.com",
+            "a\"b@c.com",
         ] {
             assert!(normalise_email(bad).is_err(), "{bad:?} should be refused");
         }
@@ -228,10 +282,19 @@ mod tests {
 
     #[test]
     fn codes_are_six_ascii_digits_and_vary() {
-        let codes: std::collections::HashSet<String> = (0..200).map(|_| generate_code().unwrap()).collect();
+        let codes: std::collections::HashSet<String> =
+            (0..200).map(|_| generate_code().unwrap()).collect();
         assert!(codes.len() > 190, "codes repeat too often");
         assert!(codes.iter().all(|c| is_code_shaped(c)));
-        for s in ["12345", "1234567", "abcdef", "１２３４５６", "12 345", "-12345", "+12345"] {
+        for s in [
+            "12345",
+            "1234567",
+            "abcdef",
+            "１２３４５６",
+            "12 345",
+            "-12345",
+            "+12345",
+        ] {
             assert!(!is_code_shaped(s), "{s}");
         }
     }
@@ -241,30 +304,55 @@ mod tests {
         let conn = test_db();
         let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
         assert_eq!(issued.expires_at, T0.plus(600));
-        assert!(users::by_email(&conn, "a@b.co").unwrap().is_none(), "no account before verify");
-        let Verified::SignedIn { user, created, session_token } = verify(&conn, "a@b.co", &issued.code, T0.plus(5)) else {
+        assert!(
+            users::by_email(&conn, "a@b.co").unwrap().is_none(),
+            "no account before verify"
+        );
+        let Verified::SignedIn {
+            user,
+            created,
+            session_token,
+        } = verify(&conn, "a@b.co", &issued.code, T0.plus(5))
+        else {
             panic!("should sign in");
         };
         assert!(created);
         assert_eq!(user.email, "a@b.co");
-        assert_eq!(session_user(&conn, &session_token, T0.plus(6)).unwrap(), Some(user.clone()));
-        assert_eq!(verify(&conn, "a@b.co", &issued.code, T0.plus(7)), Verified::NoCode, "single use");
+        assert_eq!(
+            session_user(&conn, &session_token, T0.plus(6)).unwrap(),
+            Some(user.clone())
+        );
+        assert_eq!(
+            verify(&conn, "a@b.co", &issued.code, T0.plus(7)),
+            Verified::NoCode,
+            "single use"
+        );
     }
 
     #[test]
     fn code_expires_after_ten_minutes() {
         let conn = test_db();
         let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        assert_eq!(verify(&conn, "a@b.co", &issued.code, T0.plus(600)), Verified::NoCode);
+        assert_eq!(
+            verify(&conn, "a@b.co", &issued.code, T0.plus(600)),
+            Verified::NoCode
+        );
     }
 
     #[test]
     fn wrong_code_five_times_burns_it() {
         let conn = test_db();
         let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        let wrong = if issued.code == "000000" { "111111" } else { "000000" };
+        let wrong = if issued.code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
         for left in (1..=4).rev() {
-            assert_eq!(verify(&conn, "a@b.co", wrong, T0), Verified::Wrong { tries_left: left });
+            assert_eq!(
+                verify(&conn, "a@b.co", wrong, T0),
+                Verified::Wrong { tries_left: left }
+            );
         }
         assert_eq!(verify(&conn, "a@b.co", wrong, T0), Verified::Burnt);
         assert_eq!(verify(&conn, "a@b.co", &issued.code, T0), Verified::NoCode);
@@ -287,7 +375,10 @@ mod tests {
         // a day later the count has run out
         let later = now.plus(DAY + HOUR);
         let issued = request_code(&conn, &keys(), "a@b.co", later).unwrap();
-        assert!(matches!(verify(&conn, "a@b.co", &issued.code, later), Verified::SignedIn { .. }));
+        assert!(matches!(
+            verify(&conn, "a@b.co", &issued.code, later),
+            Verified::SignedIn { .. }
+        ));
     }
 
     #[test]
@@ -296,22 +387,50 @@ mod tests {
         let first = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
         let second = request_code(&conn, &keys(), "a@b.co", T0.plus(61)).unwrap();
         if first.code != second.code {
-            assert!(matches!(verify(&conn, "a@b.co", &first.code, T0.plus(62)), Verified::Wrong { .. }));
+            assert!(matches!(
+                verify(&conn, "a@b.co", &first.code, T0.plus(62)),
+                Verified::Wrong { .. }
+            ));
         }
-        assert!(matches!(verify(&conn, "a@b.co", &second.code, T0.plus(63)), Verified::SignedIn { .. }));
+        assert!(matches!(
+            verify(&conn, "a@b.co", &second.code, T0.plus(63)),
+            Verified::SignedIn { .. }
+        ));
     }
 
     #[test]
     fn code_requests_are_limited_per_minute_and_hour() {
         let conn = test_db();
         request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        let err = request_code(&conn, &keys(), "a@b.co", T0.plus(30)).err().unwrap();
-        assert!(matches!(err, Error::TooManyRequests { retry_after: 30, .. }), "{err:?}");
+        let err = request_code(&conn, &keys(), "a@b.co", T0.plus(30))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                Error::TooManyRequests {
+                    retry_after: 30,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         for i in 1..5 {
             request_code(&conn, &keys(), "a@b.co", T0.plus(i * 61)).unwrap();
         }
-        let err = request_code(&conn, &keys(), "a@b.co", T0.plus(5 * 61)).err().unwrap();
-        assert!(matches!(err, Error::TooManyRequests { retry_after: 3295, .. }), "{err:?}");
+        let err = request_code(&conn, &keys(), "a@b.co", T0.plus(5 * 61))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                Error::TooManyRequests {
+                    retry_after: 3295,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         request_code(&conn, &keys(), "a@b.co", T0.plus(HOUR + 1)).unwrap();
         request_code(&conn, &keys(), "other@b.co", T0.plus(30)).unwrap();
     }
@@ -320,11 +439,20 @@ mod tests {
     fn sessions_end_and_expire() {
         let conn = test_db();
         let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        let Verified::SignedIn { session_token, .. } = verify(&conn, "a@b.co", &issued.code, T0) else {
+        let Verified::SignedIn { session_token, .. } = verify(&conn, "a@b.co", &issued.code, T0)
+        else {
             panic!()
         };
-        assert!(session_user(&conn, &session_token, T0.plus(SESSION_LIFETIME - 1)).unwrap().is_some());
-        assert!(session_user(&conn, &session_token, T0.plus(SESSION_LIFETIME)).unwrap().is_none());
+        assert!(
+            session_user(&conn, &session_token, T0.plus(SESSION_LIFETIME - 1))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            session_user(&conn, &session_token, T0.plus(SESSION_LIFETIME))
+                .unwrap()
+                .is_none()
+        );
         assert!(session_user(&conn, "not-a-token", T0).unwrap().is_none());
         end_session(&conn, &session_token).unwrap();
         assert!(session_user(&conn, &session_token, T0).unwrap().is_none());

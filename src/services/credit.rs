@@ -30,9 +30,12 @@ pub struct Actor {
 impl Actor {
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>, note: Option<String>) -> Actor {
         Actor {
-            name: env("SUDO_USER").or_else(|| env("USER")).unwrap_or_else(|| "unknown".into()),
+            name: env("SUDO_USER")
+                .or_else(|| env("USER"))
+                .unwrap_or_else(|| "unknown".into()),
             // "client_ip client_port server_ip server_port"
-            client: env("SSH_CONNECTION").and_then(|c| c.split_whitespace().next().map(str::to_string)),
+            client: env("SSH_CONNECTION")
+                .and_then(|c| c.split_whitespace().next().map(str::to_string)),
             note,
         }
     }
@@ -75,27 +78,52 @@ pub fn check_grant(grant: Grant, now: Timestamp) -> Result<()> {
     }
 }
 
-pub fn grant_credit(conn: &Connection, email: &str, grant: Grant, actor: &Actor, now: Timestamp) -> Result<Change> {
+pub fn grant_credit(
+    conn: &Connection,
+    email: &str,
+    grant: Grant,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Change> {
     check_grant(grant, now)?;
     change(conn, email, "grant_credit", actor, now, |tx, user| {
         let until = extended(user.credit_until, grant, now);
         users::set_credit_until(tx, user.id, Some(until))?;
-        Ok((user.credit_until.map(|t| t.to_string()), Some(until.to_string())))
+        Ok((
+            user.credit_until.map(|t| t.to_string()),
+            Some(until.to_string()),
+        ))
     })
 }
 
 /// Ends a running credit now. A credit that already ended stays as it was.
-pub fn revoke_credit(conn: &Connection, email: &str, actor: &Actor, now: Timestamp) -> Result<Change> {
+pub fn revoke_credit(
+    conn: &Connection,
+    email: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Change> {
     change(conn, email, "revoke_credit", actor, now, |tx, user| {
         let after = user.credit_until.map(|until| until.min(now));
         users::set_credit_until(tx, user.id, after)?;
-        Ok((user.credit_until.map(|t| t.to_string()), after.map(|t| t.to_string())))
+        Ok((
+            user.credit_until.map(|t| t.to_string()),
+            after.map(|t| t.to_string()),
+        ))
     })
 }
 
-pub fn set_tier(conn: &Connection, email: &str, tier: &str, actor: &Actor, now: Timestamp) -> Result<Change> {
+pub fn set_tier(
+    conn: &Connection,
+    email: &str,
+    tier: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Change> {
     if tier != "free" && tier != "paid" {
-        return Err(Error::Usage(format!("--tier takes free or paid, not {tier:?}")));
+        return Err(Error::Usage(format!(
+            "--tier takes free or paid, not {tier:?}"
+        )));
     }
     change(conn, email, "set_tier", actor, now, |tx, user| {
         users::set_tier(tx, user.id, tier)?;
@@ -131,7 +159,11 @@ fn change(
             },
         )?;
         let user = users::by_id(tx, user.id)?.ok_or_else(|| unknown_email(&email))?;
-        Ok(Change { user, before, after })
+        Ok(Change {
+            user,
+            before,
+            after,
+        })
     })
 }
 
@@ -155,7 +187,11 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_800_000_000);
 
     fn actor() -> Actor {
-        Actor { name: "ops".into(), client: Some("203.0.113.9".into()), note: Some("support ticket 12".into()) }
+        Actor {
+            name: "ops".into(),
+            client: Some("203.0.113.9".into()),
+            note: Some("support ticket 12".into()),
+        }
     }
 
     fn setup() -> Connection {
@@ -182,7 +218,10 @@ mod tests {
 
     #[test]
     fn expired_credit_restarts_from_now() {
-        assert_eq!(extended(Some(NOW.plus(-5 * DAY)), Grant::Days(2), NOW), NOW.plus(2 * DAY));
+        assert_eq!(
+            extended(Some(NOW.plus(-5 * DAY)), Grant::Days(2), NOW),
+            NOW.plus(2 * DAY)
+        );
         assert_eq!(extended(None, Grant::Days(2), NOW), NOW.plus(2 * DAY));
     }
 
@@ -195,7 +234,10 @@ mod tests {
         let earlier = parse_date("2027-02-01").unwrap();
         let c = grant_credit(&conn, "a@b.co", Grant::Until(earlier), &actor(), NOW).unwrap();
         assert!(!c.changed());
-        assert_eq!(c.user.credit_until.map(|t| t.to_string()).as_deref(), Some("2027-03-01T23:59:59Z"));
+        assert_eq!(
+            c.user.credit_until.map(|t| t.to_string()).as_deref(),
+            Some("2027-03-01T23:59:59Z")
+        );
     }
 
     #[test]
@@ -229,10 +271,19 @@ mod tests {
         assert_eq!(log[0].new_value, Some(NOW.plus(3 * DAY).to_string()));
         assert_eq!(log[2].old_value.as_deref(), Some("free"));
         assert_eq!(log[2].new_value.as_deref(), Some("paid"));
-        assert!(log.iter().all(|e| e.actor == "ops" && e.client.as_deref() == Some("203.0.113.9")));
+        assert!(log
+            .iter()
+            .all(|e| e.actor == "ops" && e.client.as_deref() == Some("203.0.113.9")));
         assert_eq!(log[0].note.as_deref(), Some("support ticket 12"));
-        assert!(conn.execute("DELETE FROM access_audit", []).is_err(), "append-only");
-        assert!(conn.execute("UPDATE access_audit SET actor = 'x'", []).is_err(), "append-only");
+        assert!(
+            conn.execute("DELETE FROM access_audit", []).is_err(),
+            "append-only"
+        );
+        assert!(
+            conn.execute("UPDATE access_audit SET actor = 'x'", [])
+                .is_err(),
+            "append-only"
+        );
     }
 
     #[test]
@@ -244,8 +295,14 @@ mod tests {
             _ => None,
         };
         let a = Actor::from_env(&env, None);
-        assert_eq!((a.name.as_str(), a.client.as_deref()), ("alice", Some("198.51.100.7")));
-        let a = Actor::from_env(&|k| (k == "USER").then(|| "deploy".to_string()), Some("n".into()));
+        assert_eq!(
+            (a.name.as_str(), a.client.as_deref()),
+            ("alice", Some("198.51.100.7"))
+        );
+        let a = Actor::from_env(
+            &|k| (k == "USER").then(|| "deploy".to_string()),
+            Some("n".into()),
+        );
         assert_eq!((a.name.as_str(), a.client), ("deploy", None));
     }
 

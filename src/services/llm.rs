@@ -43,11 +43,16 @@ impl Analyst for Llm {
 
     fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String> {
         let body = request_body(&self.config.model, holdings, metrics);
-        let mut request = self.agent.post(&self.endpoint()).header("Content-Type", "application/json");
+        let mut request = self
+            .agent
+            .post(&self.endpoint())
+            .header("Content-Type", "application/json");
         if let Some(key) = &self.config.api_key {
             request = request.header("Authorization", &format!("Bearer {key}"));
         }
-        let mut response = request.send(body.to_string()).map_err(|e| format!("request failed: {e}"))?;
+        let mut response = request
+            .send(body.to_string())
+            .map_err(|e| format!("request failed: {e}"))?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
@@ -101,7 +106,8 @@ pub fn request_body(model: &str, holdings: &[Holding], metrics: &Metrics) -> Val
 
 /// `choices[0].message.content`, trimmed and capped; anything else is an error.
 pub fn commentary_from_reply(text: &str) -> Result<String, String> {
-    let reply: Value = serde_json::from_str(text).map_err(|_| "the reply is not JSON".to_string())?;
+    let reply: Value =
+        serde_json::from_str(text).map_err(|_| "the reply is not JSON".to_string())?;
     let content = reply
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
@@ -123,16 +129,34 @@ mod tests {
     fn reads_the_openai_reply_shape() {
         let ok = r#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"  Fine.  "}}]}"#;
         assert_eq!(commentary_from_reply(ok), Ok("Fine.".into()));
-        for junk in ["", "not json", "{}", r#"{"choices":[]}"#, r#"{"choices":[{"message":{"content":""}}]}"#, r#"{"choices":[{"message":{"content":7}}]}"#] {
+        for junk in [
+            "",
+            "not json",
+            "{}",
+            r#"{"choices":[]}"#,
+            r#"{"choices":[{"message":{"content":""}}]}"#,
+            r#"{"choices":[{"message":{"content":7}}]}"#,
+        ] {
             assert!(commentary_from_reply(junk).is_err(), "{junk}");
         }
-        let long = format!(r#"{{"choices":[{{"message":{{"content":"{}"}}}}]}}"#, "a".repeat(10_000));
-        assert_eq!(commentary_from_reply(&long).map(|c| c.len()), Ok(MAX_COMMENTARY_CHARS));
+        let long = format!(
+            r#"{{"choices":[{{"message":{{"content":"{}"}}}}]}}"#,
+            "a".repeat(10_000)
+        );
+        assert_eq!(
+            commentary_from_reply(&long).map(|c| c.len()),
+            Ok(MAX_COMMENTARY_CHARS)
+        );
     }
 
     #[test]
     fn request_carries_model_holdings_and_metrics() {
-        let holdings = vec![Holding { symbol: "AAPL".into(), quantity: 2.0, price: 100.0, cost_basis: Some(50.0) }];
+        let holdings = vec![Holding {
+            symbol: "AAPL".into(),
+            quantity: 2.0,
+            price: 100.0,
+            cost_basis: Some(50.0),
+        }];
         let metrics = crate::services::analyst::metrics(&holdings);
         let body = request_body("llama3", &holdings, &metrics);
         assert_eq!(body["model"], "llama3");

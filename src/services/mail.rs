@@ -43,7 +43,9 @@ impl Mailer {
     /// Starts the mail worker. `smtp_url` as in `APP_SMTP_URL`.
     pub fn start(smtp_url: Option<&str>, from: &str) -> Result<Mailer> {
         let from: Mailbox = from.parse().map_err(|e| {
-            Error::Usage(format!("APP_MAIL_FROM {from:?} is not an email address: {e}"))
+            Error::Usage(format!(
+                "APP_MAIL_FROM {from:?} is not an email address: {e}"
+            ))
         })?;
         let delivery = match smtp_url {
             Some(url) => {
@@ -59,7 +61,10 @@ impl Mailer {
         let worker = std::thread::Builder::new()
             .name("mail".into())
             .spawn(move || run_worker(rx, delivery, from))?;
-        Ok(Mailer { queue: Mutex::new(tx), worker: Mutex::new(Some(worker)) })
+        Ok(Mailer {
+            queue: Mutex::new(tx),
+            worker: Mutex::new(Some(worker)),
+        })
     }
 
     /// Queues a message; the caller never waits for the network.
@@ -72,7 +77,11 @@ impl Mailer {
 
     /// Sends what is queued, then stops the worker.
     pub fn shutdown(&self) {
-        let _ = self.queue.lock().unwrap_or_else(|p| p.into_inner()).send(Job::Stop);
+        let _ = self
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(Job::Stop);
         if let Some(worker) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = worker.join();
         }
@@ -91,49 +100,83 @@ fn run_worker(rx: Receiver<Job>, delivery: Delivery, from: Mailbox) {
 fn log_instead(email: &Email) {
     log::event(
         "mail.logged",
-        &[("to", &email.to), ("subject", &email.subject), ("note", &"APP_SMTP_URL is unset, so the message is printed here")],
+        &[
+            ("to", &email.to),
+            ("subject", &email.subject),
+            (
+                "note",
+                &"APP_SMTP_URL is unset, so the message is printed here",
+            ),
+        ],
     );
-    eprintln!("----- mail to {} -----\n{}\n----- end of mail -----", email.to, email.text);
+    eprintln!(
+        "----- mail to {} -----\n{}\n----- end of mail -----",
+        email.to, email.text
+    );
 }
 
 fn send_with_retries(transport: &SmtpTransport, from: &Mailbox, email: &Email) {
     let message = match build(from, email) {
         Ok(m) => m,
         Err(e) => {
-            log::event("mail.failed", &[("to", &email.to), ("error", &e), ("attempt", &0)]);
+            log::event(
+                "mail.failed",
+                &[("to", &email.to), ("error", &e), ("attempt", &0)],
+            );
             return;
         }
     };
     for attempt in 1..=ATTEMPTS {
         match transport.send(&message) {
             Ok(_) => {
-                log::event("mail.sent", &[("to", &email.to), ("subject", &email.subject)]);
+                log::event(
+                    "mail.sent",
+                    &[("to", &email.to), ("subject", &email.subject)],
+                );
                 return;
             }
             Err(e) => {
                 // lettre's error names the server's reply, never the message body.
-                log::event("mail.failed", &[("to", &email.to), ("attempt", &attempt), ("error", &e)]);
+                log::event(
+                    "mail.failed",
+                    &[("to", &email.to), ("attempt", &attempt), ("error", &e)],
+                );
                 if attempt < ATTEMPTS {
                     std::thread::sleep(Duration::from_secs(u64::from(attempt * 2)));
                 }
             }
         }
     }
-    log::event("mail.given_up", &[("to", &email.to), ("subject", &email.subject)]);
+    log::event(
+        "mail.given_up",
+        &[("to", &email.to), ("subject", &email.subject)],
+    );
 }
 
 fn build(from: &Mailbox, email: &Email) -> Result<Message, String> {
-    let to: Mailbox = email.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+    let to: Mailbox = email
+        .to
+        .parse()
+        .map_err(|e| format!("bad recipient: {e}"))?;
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(email.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
         .map_err(|e| e.to_string())
 }
 
 /// The sign-in code message, in plain text and simple HTML.
-pub fn sign_in_code(to: &str, code: &str, expires_at: Timestamp, now: Timestamp, base_url: &str) -> Email {
+pub fn sign_in_code(
+    to: &str,
+    code: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+    base_url: &str,
+) -> Email {
     let minutes = (expires_at.secs() - now.secs()).max(0) / 60;
     let text = format!(
         "Your sign-in code is {code}\n\n\

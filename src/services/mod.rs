@@ -2,8 +2,8 @@
 //! A service never sees an HTTP request.
 
 pub mod access;
-pub mod analysis;
 pub mod account;
+pub mod analysis;
 pub mod analyst;
 pub mod auth;
 pub mod credit;

@@ -36,7 +36,9 @@ pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
 /// Adds a holding or updates the one with its symbol, keeping the 500 limit.
 pub fn save(conn: &Connection, user_id: i64, holding: &Holding, now: Timestamp) -> Result<()> {
     db::write(conn, |tx| {
-        if !holdings::exists(tx, user_id, &holding.symbol)? && holdings::count(tx, user_id)? >= MAX_HOLDINGS {
+        if !holdings::exists(tx, user_id, &holding.symbol)?
+            && holdings::count(tx, user_id)? >= MAX_HOLDINGS
+        {
             return Err(Error::BadRequest(format!(
                 "A portfolio holds at most {MAX_HOLDINGS} holdings; delete one first."
             )));
@@ -68,7 +70,9 @@ pub fn normalise_symbol(raw: &str) -> std::result::Result<String, String> {
         return Err("a symbol is required".into());
     }
     if symbol.len() > MAX_SYMBOL_LEN
-        || !symbol.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        || !symbol
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
     {
         return Err("a symbol is 1 to 16 of the letters A-Z, digits, '.' and '-'".into());
     }
@@ -86,8 +90,14 @@ pub fn check_amount(name: &str, x: f64) -> std::result::Result<f64, String> {
 
 /// Parses an amount typed into a form ("1,234.50" is fine, "1e3" too).
 pub fn parse_amount(name: &str, raw: &str) -> std::result::Result<f64, String> {
-    let cleaned: String = raw.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
-    let x: f64 = cleaned.parse().map_err(|_| format!("{name} must be a number from 0 to 1e12"))?;
+    let cleaned: String = raw
+        .trim()
+        .chars()
+        .filter(|c| *c != ',' && *c != '_')
+        .collect();
+    let x: f64 = cleaned
+        .parse()
+        .map_err(|_| format!("{name} must be a number from 0 to 1e12"))?;
     check_amount(name, x)
 }
 
@@ -102,7 +112,11 @@ pub fn from_fields(
         symbol: normalise_symbol(symbol)?,
         quantity: parse_amount("quantity", quantity)?,
         price: parse_amount("price", price)?,
-        cost_basis: if cost_basis.trim().is_empty() { None } else { Some(parse_amount("cost basis", cost_basis)?) },
+        cost_basis: if cost_basis.trim().is_empty() {
+            None
+        } else {
+            Some(parse_amount("cost basis", cost_basis)?)
+        },
     })
 }
 
@@ -114,7 +128,10 @@ pub fn from_json(body: &Value) -> std::result::Result<Vec<Holding>, String> {
         .and_then(Value::as_array)
         .ok_or("the body must be {\"holdings\": [...]}")?;
     if list.len() > MAX_HOLDINGS {
-        return Err(format!("at most {MAX_HOLDINGS} holdings, not {}", list.len()));
+        return Err(format!(
+            "at most {MAX_HOLDINGS} holdings, not {}",
+            list.len()
+        ));
     }
     let mut holdings: Vec<Holding> = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
@@ -129,19 +146,33 @@ pub fn from_json(body: &Value) -> std::result::Result<Vec<Holding>, String> {
 
 fn entry_from_json(entry: &Value) -> std::result::Result<Holding, String> {
     let obj = entry.as_object().ok_or("each holding is an object")?;
-    if let Some(unknown) = obj.keys().find(|k| !["symbol", "quantity", "price", "cost_basis"].contains(&k.as_str())) {
+    if let Some(unknown) = obj
+        .keys()
+        .find(|k| !["symbol", "quantity", "price", "cost_basis"].contains(&k.as_str()))
+    {
         return Err(format!("unknown field {unknown:?}"));
     }
-    let symbol = obj.get("symbol").and_then(Value::as_str).ok_or("symbol must be a string")?;
+    let symbol = obj
+        .get("symbol")
+        .and_then(Value::as_str)
+        .ok_or("symbol must be a string")?;
     let number = |name: &str| -> std::result::Result<f64, String> {
-        let x = obj.get(name).and_then(Value::as_f64).ok_or(format!("{name} must be a number from 0 to 1e12"))?;
+        let x = obj
+            .get(name)
+            .and_then(Value::as_f64)
+            .ok_or(format!("{name} must be a number from 0 to 1e12"))?;
         check_amount(name, x)
     };
     let cost_basis = match obj.get("cost_basis") {
         None | Some(Value::Null) => None,
         Some(_) => Some(number("cost_basis")?),
     };
-    Ok(Holding { symbol: normalise_symbol(symbol)?, quantity: number("quantity")?, price: number("price")?, cost_basis })
+    Ok(Holding {
+        symbol: normalise_symbol(symbol)?,
+        quantity: number("quantity")?,
+        price: number("price")?,
+        cost_basis,
+    })
 }
 
 #[cfg(test)]
@@ -154,8 +185,21 @@ mod tests {
         assert_eq!(normalise_symbol(" brk.b ").as_deref(), Ok("BRK.B"));
         assert_eq!(normalise_symbol("rds-a").as_deref(), Ok("RDS-A"));
         assert_eq!(normalise_symbol("A").as_deref(), Ok("A"));
-        assert_eq!(normalise_symbol(&"A".repeat(16)).as_deref(), Ok("AAAAAAAAAAAAAAAA"));
-        for bad in ["", " ", &"A".repeat(17), "A B", "A/B", "AÄ", "<script>", "A\r\nB", "$AAPL"] {
+        assert_eq!(
+            normalise_symbol(&"A".repeat(16)).as_deref(),
+            Ok("AAAAAAAAAAAAAAAA")
+        );
+        for bad in [
+            "",
+            " ",
+            &"A".repeat(17),
+            "A B",
+            "A/B",
+            "AÄ",
+            "<script>",
+            "A\r\nB",
+            "$AAPL",
+        ] {
             assert!(normalise_symbol(bad).is_err(), "{bad:?}");
         }
     }
@@ -187,14 +231,38 @@ mod tests {
     #[test]
     fn json_errors_name_the_entry() {
         let cases = [
-            (json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1}, {"symbol": "B", "quantity": -1, "price": 1}]}), "holdings[1]: quantity"),
-            (json!({"holdings": [{"symbol": "A", "quantity": "1", "price": 1}]}), "holdings[0]: quantity"),
-            (json!({"holdings": [{"symbol": "A", "quantity": 1}]}), "holdings[0]: price"),
-            (json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1e13}]}), "holdings[0]: price"),
-            (json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "cost_basis": -2}]}), "holdings[0]: cost_basis"),
-            (json!({"holdings": [{"symbol": "a b", "quantity": 1, "price": 1}]}), "holdings[0]: a symbol"),
-            (json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1}, {"symbol": "a", "quantity": 1, "price": 1}]}), "holdings[1]: A appears twice"),
-            (json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "extra": 1}]}), "holdings[0]: unknown field"),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1}, {"symbol": "B", "quantity": -1, "price": 1}]}),
+                "holdings[1]: quantity",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": "1", "price": 1}]}),
+                "holdings[0]: quantity",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1}]}),
+                "holdings[0]: price",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1e13}]}),
+                "holdings[0]: price",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "cost_basis": -2}]}),
+                "holdings[0]: cost_basis",
+            ),
+            (
+                json!({"holdings": [{"symbol": "a b", "quantity": 1, "price": 1}]}),
+                "holdings[0]: a symbol",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1}, {"symbol": "a", "quantity": 1, "price": 1}]}),
+                "holdings[1]: A appears twice",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "extra": 1}]}),
+                "holdings[0]: unknown field",
+            ),
             (json!({"holdings": [7]}), "holdings[0]: each holding"),
             (json!({"holdings": {}}), "the body must be"),
             (json!([]), "the body must be"),
@@ -203,7 +271,11 @@ mod tests {
             let err = from_json(&body).unwrap_err();
             assert!(err.starts_with(want), "{body}: {err}");
         }
-        let many: Vec<Value> = (0..501).map(|i| json!({"symbol": format!("S{i}"), "quantity": 1, "price": 1})).collect();
-        assert!(from_json(&json!({"holdings": many})).unwrap_err().contains("at most 500"));
+        let many: Vec<Value> = (0..501)
+            .map(|i| json!({"symbol": format!("S{i}"), "quantity": 1, "price": 1}))
+            .collect();
+        assert!(from_json(&json!({"holdings": many}))
+            .unwrap_err()
+            .contains("at most 500"));
     }
 }

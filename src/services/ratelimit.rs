@@ -15,7 +15,11 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(max: usize, window_secs: i64) -> Limiter {
-        Limiter { max, window: window_secs, hits: Mutex::new(HashMap::new()) }
+        Limiter {
+            max,
+            window: window_secs,
+            hits: Mutex::new(HashMap::new()),
+        }
     }
 
     /// How long `key` must wait before it is under the limit again, or
@@ -24,7 +28,12 @@ impl Limiter {
         let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
         let queue = hits.get_mut(key)?;
         self.expire(queue, now);
-        (queue.len() >= self.max).then(|| queue.front().map_or(1, |t| t + self.window - now.secs()).max(1))
+        (queue.len() >= self.max).then(|| {
+            queue
+                .front()
+                .map_or(1, |t| t + self.window - now.secs())
+                .max(1)
+        })
     }
 
     /// Counts one hit for `key`.
@@ -68,7 +77,11 @@ mod tests {
             assert_eq!(l.check_and_hit("a", t), Ok(()));
         }
         assert_eq!(l.check_and_hit("a", t.plus(10)), Err(90));
-        assert_eq!(l.check_and_hit("b", t.plus(10)), Ok(()), "keys are separate");
+        assert_eq!(
+            l.check_and_hit("b", t.plus(10)),
+            Ok(()),
+            "keys are separate"
+        );
         assert_eq!(l.check_and_hit("a", t.plus(100)), Ok(()), "window slid");
     }
 }

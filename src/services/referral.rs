@@ -46,7 +46,11 @@ pub fn assign_code_if_missing(conn: &Connection, user_id: i64) -> Result<String>
 
 /// As [`assign_code_if_missing`], with the generator injected so tests can
 /// force collisions. A taken code is retried with a fresh one.
-pub fn assign_code_with(conn: &Connection, user_id: i64, mut generate: impl FnMut() -> Result<String>) -> Result<String> {
+pub fn assign_code_with(
+    conn: &Connection,
+    user_id: i64,
+    mut generate: impl FnMut() -> Result<String>,
+) -> Result<String> {
     if let Some(code) = referrals::code_of(conn, user_id)? {
         return Ok(code);
     }
@@ -65,7 +69,9 @@ pub fn assign_code_with(conn: &Connection, user_id: i64, mut generate: impl FnMu
             return Ok(code);
         }
     }
-    Err(Error::Internal("no free referral code after many tries".into()))
+    Err(Error::Internal(
+        "no free referral code after many tries".into(),
+    ))
 }
 
 /// The user who owns an inbound code (normalised first), if any.
@@ -95,7 +101,12 @@ fn canonical_mailbox(email: &str) -> String {
 /// Links a just-created account to the owner of `code`, inside the
 /// transaction that creates the account. Unknown codes and self-referral are
 /// ignored silently. Returns the referrer's id when a link was made.
-pub fn link_new_user(tx: &Transaction<'_>, new_user: &User, code: &str, now: Timestamp) -> Result<Option<i64>> {
+pub fn link_new_user(
+    tx: &Transaction<'_>,
+    new_user: &User,
+    code: &str,
+    now: Timestamp,
+) -> Result<Option<i64>> {
     let Some((referrer_id, referrer_email)) = lookup_referrer(tx, code)? else {
         return Ok(None);
     };
@@ -108,8 +119,11 @@ pub fn link_new_user(tx: &Transaction<'_>, new_user: &User, code: &str, now: Tim
 /// A hook for `auth::verify_code` that links the new account when it came
 /// with a code, remembering the referrer so the caller can log it after the
 /// transaction commits.
-pub fn linker<'a>(code: Option<&'a str>, linked: &'a Cell<Option<i64>>, now: Timestamp)
-    -> impl FnOnce(&Transaction<'_>, &User) -> Result<()> + 'a {
+pub fn linker<'a>(
+    code: Option<&'a str>,
+    linked: &'a Cell<Option<i64>>,
+    now: Timestamp,
+) -> impl FnOnce(&Transaction<'_>, &User) -> Result<()> + 'a {
     move |tx, user| {
         if let Some(code) = code {
             linked.set(link_new_user(tx, user, code, now)?);
@@ -131,7 +145,11 @@ pub struct Stats {
 pub fn stats(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Stats> {
     let (pending, converted) = referrals::counts(conn, user_id)?;
     let active_credits = referrals::credits_since(conn, user_id, now.add_months(-REWARD_MONTHS))?;
-    Ok(Stats { pending, converted, active_credits })
+    Ok(Stats {
+        pending,
+        converted,
+        active_credits,
+    })
 }
 
 /// The invite link for a code.
@@ -159,7 +177,11 @@ mod tests {
             assert!(code.bytes().all(|b| ALPHABET.contains(&b)), "{code}");
             seen.extend(code.bytes());
         }
-        assert_eq!(seen.len(), ALPHABET.len(), "every character of the alphabet turns up");
+        assert_eq!(
+            seen.len(),
+            ALPHABET.len(),
+            "every character of the alphabet turns up"
+        );
         for banned in b"0O1IL" {
             assert!(!seen.contains(banned));
         }
@@ -173,13 +195,13 @@ mod tests {
             ("  abcd efgh ", Some("ABCDEFGH")),
             ("ABCD-EFGH", Some("ABCDEFGH")),
             ("abcd_efgh\n", Some("ABCDEFGH")),
-            ("ABC0DEFGH", Some("ABCDEFGH")),   // zero is not in the alphabet: dropped
+            ("ABC0DEFGH", Some("ABCDEFGH")), // zero is not in the alphabet: dropped
             ("ABCO1ILDEFGH", Some("ABCDEFGH")), // look-alikes dropped
-            ("ABCDEFG", None),                  // too short
-            ("ABCDEFGHJ", None),                // too long
+            ("ABCDEFG", None),               // too short
+            ("ABCDEFGHJ", None),             // too long
             ("", None),
-            ("ÄBCDEFGHJ", Some("BCDEFGHJ")),    // non-ASCII dropped
-            ("ＡBCDEFGHJ", Some("BCDEFGHJ")),   // full-width look-alike dropped
+            ("ÄBCDEFGHJ", Some("BCDEFGHJ")),  // non-ASCII dropped
+            ("ＡBCDEFGHJ", Some("BCDEFGHJ")), // full-width look-alike dropped
         ];
         for (raw, want) in cases {
             assert_eq!(normalise_code(raw).as_deref(), *want, "{raw:?}");
@@ -204,18 +226,25 @@ mod tests {
         let b = user(&conn, "b@b.co");
         assign_code_with(&conn, a.id, || Ok("AAAAAAAA".into())).unwrap();
         let mut offered = vec!["BBBBBBBB", "AAAAAAAA", "AAAAAAAA"];
-        let code = assign_code_with(&conn, b.id, || Ok(offered.pop().unwrap().to_string())).unwrap();
+        let code =
+            assign_code_with(&conn, b.id, || Ok(offered.pop().unwrap().to_string())).unwrap();
         assert_eq!(code, "BBBBBBBB");
         assert!(offered.is_empty(), "two collisions, then success");
         let c = user(&conn, "c@b.co");
-        assert!(assign_code_with(&conn, c.id, || Ok("AAAAAAAA".into())).is_err(), "gives up eventually");
+        assert!(
+            assign_code_with(&conn, c.id, || Ok("AAAAAAAA".into())).is_err(),
+            "gives up eventually"
+        );
     }
 
     #[test]
     fn same_person_rules() {
         assert!(same_person("Alice@Example.com", "alice@example.com"));
         assert!(same_person("alice+x@example.com", "alice@example.com"));
-        assert!(same_person("a.l.i.c.e@gmail.com", "alice+ref@googlemail.com"));
+        assert!(same_person(
+            "a.l.i.c.e@gmail.com",
+            "alice+ref@googlemail.com"
+        ));
         assert!(!same_person("a.lice@example.com", "alice@example.com"));
         assert!(!same_person("alice@example.com", "bob@example.com"));
     }
@@ -226,16 +255,43 @@ mod tests {
         let alice = user(&conn, "alice@gmail.com");
         let code = assign_code_if_missing(&conn, alice.id).unwrap();
         let bob = user(&conn, "bob@b.co");
-        let tx = Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate).unwrap();
-        assert_eq!(link_new_user(&tx, &bob, &code.to_lowercase(), NOW).unwrap(), Some(alice.id));
-        assert_eq!(link_new_user(&tx, &bob, &code, NOW).unwrap(), None, "referred once");
-        assert_eq!(link_new_user(&tx, &alice, &code, NOW).unwrap(), None, "self");
+        let tx =
+            Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate).unwrap();
+        assert_eq!(
+            link_new_user(&tx, &bob, &code.to_lowercase(), NOW).unwrap(),
+            Some(alice.id)
+        );
+        assert_eq!(
+            link_new_user(&tx, &bob, &code, NOW).unwrap(),
+            None,
+            "referred once"
+        );
+        assert_eq!(
+            link_new_user(&tx, &alice, &code, NOW).unwrap(),
+            None,
+            "self"
+        );
         let alias = user(&tx, "a.lice+2@googlemail.com");
-        assert_eq!(link_new_user(&tx, &alias, &code, NOW).unwrap(), None, "same person");
+        assert_eq!(
+            link_new_user(&tx, &alias, &code, NOW).unwrap(),
+            None,
+            "same person"
+        );
         let carol = user(&tx, "carol@b.co");
-        assert_eq!(link_new_user(&tx, &carol, "ZZZZZZZZ", NOW).unwrap(), None, "unknown");
+        assert_eq!(
+            link_new_user(&tx, &carol, "ZZZZZZZZ", NOW).unwrap(),
+            None,
+            "unknown"
+        );
         tx.commit().unwrap();
-        assert_eq!(stats(&conn, alice.id, NOW).unwrap(), Stats { pending: 1, converted: 0, active_credits: 0 });
+        assert_eq!(
+            stats(&conn, alice.id, NOW).unwrap(),
+            Stats {
+                pending: 1,
+                converted: 0,
+                active_credits: 0
+            }
+        );
         assert_eq!(stats(&conn, bob.id, NOW).unwrap(), Stats::default());
     }
 
@@ -247,12 +303,30 @@ mod tests {
             let u = user(&conn, &format!("u{i}@b.co"));
             referrals::insert(&conn, alice.id, u.id, NOW).unwrap();
         }
-        conn.execute("UPDATE referrals SET converted_at = ?1, credited_at = ?1 WHERE id = 1", [NOW]).unwrap();
+        conn.execute(
+            "UPDATE referrals SET converted_at = ?1, credited_at = ?1 WHERE id = 1",
+            [NOW],
+        )
+        .unwrap();
         let s = stats(&conn, alice.id, NOW.plus(10)).unwrap();
-        assert_eq!(s, Stats { pending: 2, converted: 1, active_credits: 1 });
+        assert_eq!(
+            s,
+            Stats {
+                pending: 2,
+                converted: 1,
+                active_credits: 1
+            }
+        );
         let referred = stats(&conn, 2, NOW.plus(10)).unwrap();
-        assert_eq!(referred.active_credits, 1, "the referred side's reward counts too");
+        assert_eq!(
+            referred.active_credits, 1,
+            "the referred side's reward counts too"
+        );
         let later = NOW.add_months(3).plus(1);
-        assert_eq!(stats(&conn, alice.id, later).unwrap().active_credits, 0, "three months have run");
+        assert_eq!(
+            stats(&conn, alice.id, later).unwrap().active_credits,
+            0,
+            "three months have run"
+        );
     }
 }

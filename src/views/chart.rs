@@ -25,7 +25,10 @@ pub fn rows(weights: &[(String, f64)]) -> Vec<(String, f64)> {
 pub fn allocation(weights: &[(String, f64)]) -> Markup {
     let rows = rows(weights);
     let height = ROW * rows.len() as f64 + 8.0;
-    let summary: Vec<String> = rows.iter().map(|(s, w)| format!("{s} {:.1}%", w * 100.0)).collect();
+    let summary: Vec<String> = rows
+        .iter()
+        .map(|(s, w)| format!("{s} {:.1}%", w * 100.0))
+        .collect();
     let summary = format!("Allocation by value: {}.", summary.join(", "));
     html! {
         figure class="chart" {
@@ -61,7 +64,9 @@ mod tests {
 
     #[test]
     fn tail_is_grouped_as_other() {
-        let weights: Vec<(String, f64)> = (0..15).map(|i| (format!("S{i:02}"), (i + 1) as f64 / 120.0)).collect();
+        let weights: Vec<(String, f64)> = (0..15)
+            .map(|i| (format!("S{i:02}"), (i + 1) as f64 / 120.0))
+            .collect();
         let rows = rows(&weights);
         assert_eq!(rows.len(), MAX_BARS);
         assert_eq!(rows[0].0, "S14");

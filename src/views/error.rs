@@ -31,5 +31,13 @@ pub fn page_for(frame: &Frame, status: u16, message: &str) -> Markup {
 
 /// An error page without a signed-in frame (the server's own errors).
 pub fn page(assets: &Assets, status: u16, message: &str) -> Markup {
-    page_for(&Frame { assets, user: None, csrf: "" }, status, message)
+    page_for(
+        &Frame {
+            assets,
+            user: None,
+            csrf: "",
+        },
+        status,
+        message,
+    )
 }

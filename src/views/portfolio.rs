@@ -6,7 +6,7 @@ use maud::{html, Markup};
 use super::chart;
 use super::layout::{csrf_field, field, page, Frame};
 use super::settings::upgrade_hint;
-use crate::services::analyst::Metrics;
+use crate::services::analyst::{money, percent, Metrics};
 use crate::services::portfolio::Holding;
 
 /// What the add/update form shows after a refused submission.
@@ -19,7 +19,12 @@ pub struct HoldingForm<'a> {
     pub error: Option<&'a str>,
 }
 
-pub fn portfolio(frame: &Frame, holdings: &[Holding], metrics: &Metrics, form: &HoldingForm) -> Markup {
+pub fn portfolio(
+    frame: &Frame,
+    holdings: &[Holding],
+    metrics: &Metrics,
+    form: &HoldingForm,
+) -> Markup {
     page(
         frame,
         "Portfolio",
@@ -136,23 +141,6 @@ fn pl(value: Option<f64>) -> Markup {
     }
 }
 
-/// 12345.678 → "12,345.68".
-pub fn money(x: f64) -> String {
-    let negative = x < 0.0;
-    let cents = (x.abs() * 100.0).round();
-    let whole = (cents / 100.0).trunc() as u64;
-    let frac = (cents % 100.0) as u64;
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}{grouped}.{frac:02}", if negative && cents > 0.0 { "-" } else { "" })
-}
-
 fn number(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{x:.0}")
@@ -162,19 +150,12 @@ fn number(x: f64) -> String {
     }
 }
 
-fn percent(w: f64) -> String {
-    format!("{:.1}%", w * 100.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(money(0.0), "0.00");
-        assert_eq!(money(1234567.891), "1,234,567.89");
-        assert_eq!(money(-5.0), "-5.00");
         assert_eq!(money(999.999), "1,000.00");
         assert_eq!(number(10.0), "10");
         assert_eq!(number(0.125), "0.125");

@@ -15,7 +15,11 @@ pub struct Asset {
 impl Asset {
     fn new(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8]) -> Asset {
         let hash = crypto::hex(&crypto::sha256(body)[..6]);
-        Asset { url: format!("/assets/{stem}.{hash}.{ext}"), content_type, body }
+        Asset {
+            url: format!("/assets/{stem}.{hash}.{ext}"),
+            content_type,
+            body,
+        }
     }
 }
 
@@ -27,17 +31,30 @@ pub struct Assets {
 impl Assets {
     pub fn new() -> Assets {
         Assets {
-            css: Asset::new("app", "css", "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
-            js: Asset::new("app", "js", "text/javascript; charset=utf-8", include_bytes!("../../assets/app.js")),
+            css: Asset::new(
+                "app",
+                "css",
+                "text/css; charset=utf-8",
+                include_bytes!("../../assets/app.css"),
+            ),
+            js: Asset::new(
+                "app",
+                "js",
+                "text/javascript; charset=utf-8",
+                include_bytes!("../../assets/app.js"),
+            ),
         }
     }
 
     /// The asset at `path`, if it is one of ours by its current hash.
     pub fn serve(&self, path: &str) -> Option<Resp> {
-        [&self.css, &self.js].into_iter().find(|a| a.url == path).map(|a| {
-            Resp::new(200, a.content_type, a.body)
-                .with_header("Cache-Control", "public, max-age=31536000, immutable")
-        })
+        [&self.css, &self.js]
+            .into_iter()
+            .find(|a| a.url == path)
+            .map(|a| {
+                Resp::new(200, a.content_type, a.body)
+                    .with_header("Cache-Control", "public, max-age=31536000, immutable")
+            })
     }
 }
 

@@ -46,7 +46,11 @@ pub struct PendingCookie {
 }
 
 impl PendingCookie {
-    pub fn new(email: &str, referral: Option<String>, now: Timestamp) -> crate::error::Result<PendingCookie> {
+    pub fn new(
+        email: &str,
+        referral: Option<String>,
+        now: Timestamp,
+    ) -> crate::error::Result<PendingCookie> {
         Ok(PendingCookie {
             email: email.to_string(),
             referral,
@@ -83,20 +87,33 @@ mod tests {
         let c = PendingCookie::new("a@b.co", Some("ABCDEFGH".into()), NOW).unwrap();
         let sealed = c.seal(b"key");
         assert_eq!(PendingCookie::open(b"key", &sealed, NOW), Some(c.clone()));
-        assert_eq!(PendingCookie::open(b"key", &sealed, NOW.plus(PENDING_LIFETIME - 1)), Some(c));
+        assert_eq!(
+            PendingCookie::open(b"key", &sealed, NOW.plus(PENDING_LIFETIME - 1)),
+            Some(c)
+        );
     }
 
     #[test]
     fn pending_expires() {
-        let sealed = PendingCookie::new("a@b.co", None, NOW).unwrap().seal(b"key");
-        assert_eq!(PendingCookie::open(b"key", &sealed, NOW.plus(PENDING_LIFETIME)), None);
+        let sealed = PendingCookie::new("a@b.co", None, NOW)
+            .unwrap()
+            .seal(b"key");
+        assert_eq!(
+            PendingCookie::open(b"key", &sealed, NOW.plus(PENDING_LIFETIME)),
+            None
+        );
     }
 
     #[test]
     fn pending_with_wrong_purpose_key_is_none() {
         let keys = crypto::Keys::derive(b"0123456789abcdef0123456789abcdef");
-        let sealed = PendingCookie::new("a@b.co", None, NOW).unwrap().seal(&keys.csrf);
-        assert_eq!(PendingCookie::open(&keys.pending_cookie, &sealed, NOW), None);
+        let sealed = PendingCookie::new("a@b.co", None, NOW)
+            .unwrap()
+            .seal(&keys.csrf);
+        assert_eq!(
+            PendingCookie::open(&keys.pending_cookie, &sealed, NOW),
+            None
+        );
     }
 
     #[test]
@@ -106,12 +123,22 @@ mod tests {
         let sealed = c.seal(key);
         // a payload of someone else's, signed by nobody
         let (_, tag) = sealed.split_once('.').unwrap();
-        let forged = serde_json::to_vec(&PendingCookie { email: "victim@b.co".into(), ..c.clone() }).unwrap();
+        let forged = serde_json::to_vec(&PendingCookie {
+            email: "victim@b.co".into(),
+            ..c.clone()
+        })
+        .unwrap();
         let forged = format!("{}.{tag}", crypto::b64url(&forged));
         assert_eq!(PendingCookie::open(key, &forged, NOW), None);
         // signed, but not our shape
-        assert_eq!(PendingCookie::open(key, &crypto::sign(key, b"[1,2]"), NOW), None);
-        assert_eq!(PendingCookie::open(key, &crypto::sign(key, b"\xff\xfe"), NOW), None);
+        assert_eq!(
+            PendingCookie::open(key, &crypto::sign(key, b"[1,2]"), NOW),
+            None
+        );
+        assert_eq!(
+            PendingCookie::open(key, &crypto::sign(key, b"\xff\xfe"), NOW),
+            None
+        );
         // junk and oversized values
         for junk in ["", ".", "a.b", "%%%", &"A".repeat(10_000)] {
             assert_eq!(PendingCookie::open(key, junk, NOW), None, "{junk:.20}");
@@ -120,7 +147,10 @@ mod tests {
 
     #[test]
     fn set_cookie_flags() {
-        assert_eq!(set("session", "v", 60, false), "session=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60");
+        assert_eq!(
+            set("session", "v", 60, false),
+            "session=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
         assert_eq!(
             set("pending", "v", 60, true),
             "__Host-pending=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"

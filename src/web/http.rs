@@ -99,7 +99,9 @@ impl Req {
             .map_err(|_| Error::BadRequest("The form data is not valid UTF-8 text.".into()))?;
         for (i, (name, _)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(n, _)| n == name) {
-                return Err(Error::BadRequest(format!("The form sent the field {name:?} twice.")));
+                return Err(Error::BadRequest(format!(
+                    "The form sent the field {name:?} twice."
+                )));
             }
         }
         Ok(Form { pairs })
@@ -128,7 +130,10 @@ pub struct Form {
 
 impl Form {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -257,7 +262,8 @@ mod tests {
     #[test]
     fn cookies_and_query() {
         let mut r = Req::new(Method::Get, "/login?ref=ABCD%2D1&x");
-        r.headers.push(("cookie".into(), "a=1; session=tok; session=second".into()));
+        r.headers
+            .push(("cookie".into(), "a=1; session=tok; session=second".into()));
         assert_eq!(r.cookie("session"), Some("tok"));
         assert_eq!(r.cookie("missing"), None);
         assert_eq!(r.query_param("ref").as_deref(), Some("ABCD-1"));

@@ -88,7 +88,12 @@ impl Ctx<'_> {
         let Some(token) = self.session_token(req) else {
             return Ok(None);
         };
-        Ok(auth::session_user(self.db, token, req.now)?.map(|user| Session { user, token: token.to_string() }))
+        Ok(
+            auth::session_user(self.db, token, req.now)?.map(|user| Session {
+                user,
+                token: token.to_string(),
+            }),
+        )
     }
 
     /// The signed-in user, or 401 (which pages turn into a trip to /login).
@@ -123,10 +128,17 @@ impl Ctx<'_> {
         if let Some(header) = req.header("authorization") {
             let client = req.client.to_string();
             if let Some(retry_after) = self.app.wrong_admin_tokens.retry_after(&client, req.now) {
-                return Err(Error::TooManyRequests { retry_after, message: "Too many wrong tokens. Try again later.".into() });
+                return Err(Error::TooManyRequests {
+                    retry_after,
+                    message: "Too many wrong tokens. Try again later.".into(),
+                });
             }
-            let presented = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or("");
-            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim()) {
+            let presented = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .unwrap_or("");
+            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim())
+            {
                 return Ok(Some(Caller::Admin));
             }
             self.app.wrong_admin_tokens.hit(&client, req.now);
@@ -142,8 +154,13 @@ impl Ctx<'_> {
         let caller = self.caller(req)?.ok_or(Error::Unauthorized)?;
         if let Caller::User(session) = &caller {
             if !access::is_paid_active(&access::Caller::User(&session.user), req.now) {
-                let reason = access::denial(&session.user, req.now).unwrap_or(access::Denial::FreeTier).reason();
-                return Err(Error::PaymentRequired { reason, upgrade_url: format!("{}/settings#upgrade", self.origin()) });
+                let reason = access::denial(&session.user, req.now)
+                    .unwrap_or(access::Denial::FreeTier)
+                    .reason();
+                return Err(Error::PaymentRequired {
+                    reason,
+                    upgrade_url: format!("{}/settings#upgrade", self.origin()),
+                });
             }
         }
         Ok(caller)

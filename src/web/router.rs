@@ -35,13 +35,26 @@ fn lookup(method: Method, segments: &[&str]) -> Option<Handler> {
 }
 
 pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let segments: Vec<&str> = req.path.strip_prefix('/').unwrap_or(&req.path).split('/').collect();
-    let method = if req.method == Method::Head { Method::Get } else { req.method };
+    let segments: Vec<&str> = req
+        .path
+        .strip_prefix('/')
+        .unwrap_or(&req.path)
+        .split('/')
+        .collect();
+    let method = if req.method == Method::Head {
+        Method::Get
+    } else {
+        req.method
+    };
     let Some(handler) = lookup(method, &segments) else {
         let elsewhere = [Method::Get, Method::Post, Method::Put, Method::Delete]
             .into_iter()
             .any(|m| lookup(m, &segments).is_some());
-        return Err(if elsewhere { Error::MethodNotAllowed } else { Error::NotFound });
+        return Err(if elsewhere {
+            Error::MethodNotAllowed
+        } else {
+            Error::NotFound
+        });
     };
     if req.method.is_unsafe() {
         check_origin(ctx, req)?;
@@ -61,11 +74,16 @@ pub fn is_json_api(path: &str) -> bool {
 /// A browser says where a request came from; refuse other sites.
 fn check_origin(ctx: &Ctx, req: &Req) -> Result<()> {
     const CROSS_SITE: &str = "This request came from another site, so it was refused.";
-    if req.header("sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+    if req
+        .header("sec-fetch-site")
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
         return Err(Error::Forbidden(CROSS_SITE));
     }
     match req.header("origin") {
-        Some(origin) if !origin.eq_ignore_ascii_case(ctx.origin()) => Err(Error::Forbidden(CROSS_SITE)),
+        Some(origin) if !origin.eq_ignore_ascii_case(ctx.origin()) => {
+            Err(Error::Forbidden(CROSS_SITE))
+        }
         _ => Ok(()),
     }
 }
@@ -84,7 +102,9 @@ fn check_form_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
 /// sends must still be the right one.
 fn check_header_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
     match req.header("x-csrf-token") {
-        Some(token) if !ctx.csrf_ok(req, token) => Err(Error::Forbidden("The page's security token is stale. Reload the page and try again.")),
+        Some(token) if !ctx.csrf_ok(req, token) => Err(Error::Forbidden(
+            "The page's security token is stale. Reload the page and try again.",
+        )),
         _ => Ok(()),
     }
 }

@@ -86,20 +86,26 @@ fn secret(config: &Config, conn: &Connection) -> Result<Vec<u8>> {
     Ok(stored.into_bytes())
 }
 
-fn watch_signals(server: &Arc<tiny_http::Server>, stopping: &Arc<AtomicBool>, workers: usize) -> Result<()> {
+fn watch_signals(
+    server: &Arc<tiny_http::Server>,
+    stopping: &Arc<AtomicBool>,
+    workers: usize,
+) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
     let (server, stopping) = (server.clone(), stopping.clone());
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            log::event("server.stopping", &[("signal", &signal)]);
-            stopping.store(true, Ordering::SeqCst);
-            // Each unblock wakes one waiting worker.
-            for _ in 0..workers {
-                server.unblock();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::event("server.stopping", &[("signal", &signal)]);
+                stopping.store(true, Ordering::SeqCst);
+                // Each unblock wakes one waiting worker.
+                for _ in 0..workers {
+                    server.unblock();
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -107,18 +113,20 @@ fn watch_signals(server: &Arc<tiny_http::Server>, stopping: &Arc<AtomicBool>, wo
 fn spawn_janitor(db_path: &Path, stopping: &Arc<AtomicBool>) -> Result<()> {
     let conn = db::open(db_path)?;
     let stopping = stopping.clone();
-    std::thread::Builder::new().name("janitor".into()).spawn(move || {
-        let mut next = Instant::now();
-        while !stopping.load(Ordering::SeqCst) {
-            if Instant::now() >= next {
-                if let Err(e) = auth::sweep(&conn, Timestamp::now()) {
-                    log::event("janitor.failed", &[("error", &e)]);
+    std::thread::Builder::new()
+        .name("janitor".into())
+        .spawn(move || {
+            let mut next = Instant::now();
+            while !stopping.load(Ordering::SeqCst) {
+                if Instant::now() >= next {
+                    if let Err(e) = auth::sweep(&conn, Timestamp::now()) {
+                        log::event("janitor.failed", &[("error", &e)]);
+                    }
+                    next = Instant::now() + Duration::from_secs(600);
                 }
-                next = Instant::now() + Duration::from_secs(600);
+                std::thread::sleep(Duration::from_millis(250));
             }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -140,13 +148,21 @@ fn work(server: &tiny_http::Server, app: &App, conn: &Connection, stopping: &Ato
 
 fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
     let started = Instant::now();
-    let peer = request.remote_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let peer = request
+        .remote_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     let mut req = Req {
         method: Method::parse(request.method().as_str()),
@@ -157,7 +173,11 @@ fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
         body: Vec::new(),
         now: Timestamp::now(),
     };
-    req.client = client_address(&app.config.trusted_proxies, peer, req.header("x-forwarded-for"));
+    req.client = client_address(
+        &app.config.trusted_proxies,
+        peer,
+        req.header("x-forwarded-for"),
+    );
 
     let resp = match read_body(&mut request) {
         Ok(body) => {
@@ -173,7 +193,10 @@ fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
             ("method", &request.method()),
             ("path", &req.path),
             ("status", &resp.status),
-            ("ms", &format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0)),
+            (
+                "ms",
+                &format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+            ),
             ("client", &req.client),
         ],
     );
@@ -232,7 +255,11 @@ fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
     }
     let resp = if router::is_json_api(&req.path) {
         let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
-        if let Error::PaymentRequired { reason, upgrade_url } = e {
+        if let Error::PaymentRequired {
+            reason,
+            upgrade_url,
+        } = e
+        {
             body["reason"] = (*reason).into();
             body["upgrade_url"] = upgrade_url.as_str().into();
         }
@@ -240,10 +267,15 @@ fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
     } else if matches!(e, Error::Unauthorized) {
         return Resp::redirect("/login");
     } else {
-        Resp::html(e.status(), views::error::page(&app.assets, e.status(), &e.public_message()))
+        Resp::html(
+            e.status(),
+            views::error::page(&app.assets, e.status(), &e.public_message()),
+        )
     };
     match e {
-        Error::TooManyRequests { retry_after, .. } => resp.with_header("Retry-After", &retry_after.to_string()),
+        Error::TooManyRequests { retry_after, .. } => {
+            resp.with_header("Retry-After", &retry_after.to_string())
+        }
         Error::MethodNotAllowed => resp.with_header("Allow", "GET, HEAD, POST"),
         _ => resp,
     }
@@ -276,7 +308,13 @@ fn to_tiny(resp: Resp) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
         .filter_map(|(n, v)| tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()).ok())
         .collect();
     let len = resp.body.len();
-    tiny_http::Response::new(resp.status.into(), headers, std::io::Cursor::new(resp.body), Some(len), None)
+    tiny_http::Response::new(
+        resp.status.into(),
+        headers,
+        std::io::Cursor::new(resp.body),
+        Some(len),
+        None,
+    )
 }
 
 #[cfg(test)]
@@ -322,7 +360,10 @@ mod tests {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         let fwd = Some("1.2.3.4, 5.6.7.8");
-        assert_eq!(client_address(&[proxy], proxy, fwd), "5.6.7.8".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_address(&[proxy], proxy, fwd),
+            "5.6.7.8".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(client_address(&[proxy], other, fwd), other);
         assert_eq!(client_address(&[], proxy, fwd), proxy);
         assert_eq!(client_address(&[proxy], proxy, Some("junk")), proxy);

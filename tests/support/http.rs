@@ -25,12 +25,19 @@ pub struct Resp {
 impl Resp {
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every header with this name (case-insensitive), in order.
     pub fn headers_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The raw `Set-Cookie` lines.
@@ -40,7 +47,9 @@ impl Resp {
 
     /// The raw `Set-Cookie` line for cookie `name`, if this response sets it.
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
-        self.set_cookies().into_iter().find(|line| cookie_pair(line).0 == name)
+        self.set_cookies()
+            .into_iter()
+            .find(|line| cookie_pair(line).0 == name)
     }
 
     /// The `Location` header.
@@ -73,7 +82,11 @@ pub struct Client {
 impl Clone for Client {
     /// A second client with a copy of this one's cookies.
     fn clone(&self) -> Client {
-        Client { addr: self.addr.clone(), origin: self.origin.clone(), jar: Mutex::new(self.cookies()) }
+        Client {
+            addr: self.addr.clone(),
+            origin: self.origin.clone(),
+            jar: Mutex::new(self.cookies()),
+        }
     }
 }
 
@@ -81,7 +94,11 @@ impl Client {
     /// A client for the server at `addr` ("127.0.0.1:PORT") whose form posts
     /// carry `Origin: <origin>` when `origin` is set.
     pub fn new(addr: &str, origin: Option<&str>) -> Client {
-        Client { addr: addr.to_string(), origin: origin.map(str::to_string), jar: Mutex::new(Vec::new()) }
+        Client {
+            addr: addr.to_string(),
+            origin: origin.map(str::to_string),
+            jar: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn addr(&self) -> &str {
@@ -100,7 +117,12 @@ impl Client {
 
     /// The value of cookie `name` in the jar.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.jar.lock().unwrap().iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        self.jar
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// Every cookie in the jar.
@@ -137,10 +159,18 @@ impl Client {
     }
 
     /// Like `post_form`, plus `headers`; an `Origin` among them replaces the default.
-    pub fn post_form_with(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+    pub fn post_form_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let body = form_encode(fields);
-        let mut all: Vec<(&str, &str)> = vec![("Content-Type", "application/x-www-form-urlencoded")];
-        let has_origin = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("origin"));
+        let mut all: Vec<(&str, &str)> =
+            vec![("Content-Type", "application/x-www-form-urlencoded")];
+        let has_origin = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("origin"));
         if let (Some(origin), false) = (self.origin.as_deref(), has_origin) {
             all.push(("Origin", origin));
         }
@@ -167,7 +197,10 @@ impl Client {
         body: &[u8],
     ) -> std::io::Result<Resp> {
         let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
         if !has("cookie") {
             let jar = self.cookies();
             if !jar.is_empty() {
@@ -190,7 +223,10 @@ impl Client {
         let resp = parse_response(&answer).ok_or_else(|| {
             std::io::Error::new(
                 ErrorKind::InvalidData,
-                format!("unparseable response: {:?}", String::from_utf8_lossy(&answer)),
+                format!(
+                    "unparseable response: {:?}",
+                    String::from_utf8_lossy(&answer)
+                ),
             )
         })?;
         self.store_cookies(&resp);
@@ -270,7 +306,10 @@ fn exchange(addr: &str, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 if answer.is_empty() {
-                    return Err(std::io::Error::new(ErrorKind::TimedOut, "no answer within 10 s"));
+                    return Err(std::io::Error::new(
+                        ErrorKind::TimedOut,
+                        "no answer within 10 s",
+                    ));
                 }
                 break;
             }
@@ -301,8 +340,14 @@ pub fn parse_response(bytes: &[u8]) -> Option<Resp> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
         .collect();
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let chunked = header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let chunked =
+        header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
     let body_bytes = if chunked {
         decode_chunked(rest)
     } else if let Some(len) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
@@ -311,16 +356,22 @@ pub fn parse_response(bytes: &[u8]) -> Option<Resp> {
         rest.to_vec()
     };
     let body = String::from_utf8_lossy(&body_bytes).into_owned();
-    Some(Resp { status, headers, body, body_bytes })
+    Some(Resp {
+        status,
+        headers,
+        body,
+        body_bytes,
+    })
 }
 
 fn decode_chunked(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
         let size_line = String::from_utf8_lossy(&rest[..eol]);
         let size_hex = size_line.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_hex, 16) else { break };
+        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
+            break;
+        };
         rest = &rest[eol + 2..];
         if size == 0 {
             break;
@@ -348,7 +399,9 @@ pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

@@ -11,7 +11,9 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use http::{cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp};
+pub use http::{
+    cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp,
+};
 pub use smtp::{code_in, six_digit_runs, Mail, MailSink};
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");
@@ -54,22 +56,47 @@ impl TestApp {
 
     /// The general form: `base_url_for("127.0.0.1:PORT")` gives `--base-url`,
     /// and `configure` sees the command last.
-    pub fn spawn_custom(base_url_for: impl FnOnce(&str) -> String, configure: impl FnOnce(&mut Command)) -> TestApp {
-        let dir = tempfile::Builder::new().prefix("app-test-").tempdir().expect("make a temp dir");
+    pub fn spawn_custom(
+        base_url_for: impl FnOnce(&str) -> String,
+        configure: impl FnOnce(&mut Command),
+    ) -> TestApp {
+        let dir = tempfile::Builder::new()
+            .prefix("app-test-")
+            .tempdir()
+            .expect("make a temp dir");
         let addr = format!("127.0.0.1:{}", free_port());
         let base_url = base_url_for(&addr);
         let mail = MailSink::start();
-        let mut app = TestApp { dir, addr, base_url, mail, cursor: Default::default(), child: None };
+        let mut app = TestApp {
+            dir,
+            addr,
+            base_url,
+            mail,
+            cursor: Default::default(),
+            child: None,
+        };
         app.start(configure);
         app
     }
 
     fn start(&mut self, configure: impl FnOnce(&mut Command)) {
-        let log = OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open server.log");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open server.log");
         let mut cmd = self.command();
-        cmd.args(["serve", "--addr", &self.addr, "--base-url", &self.base_url, "--workers", "4"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log));
+        cmd.args([
+            "serve",
+            "--addr",
+            &self.addr,
+            "--base-url",
+            &self.base_url,
+            "--workers",
+            "4",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
         configure(&mut cmd);
         self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("start {BIN}: {e}")));
         self.wait_until_healthy();
@@ -84,7 +111,10 @@ impl TestApp {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("APP_SMTP_URL", self.mail.url()).stdin(Stdio::null()).arg("--db").arg(self.db_path());
+        cmd.env("APP_SMTP_URL", self.mail.url())
+            .stdin(Stdio::null())
+            .arg("--db")
+            .arg(self.db_path());
         cmd
     }
 
@@ -97,12 +127,22 @@ impl TestApp {
                     return;
                 }
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("the server exited ({status}) before /healthz answered 200; log:\n{}", self.log());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "the server exited ({status}) before /healthz answered 200; log:\n{}",
+                    self.log()
+                );
             }
             if Instant::now() >= deadline {
                 self.kill();
-                panic!("/healthz did not answer 200 within {START_TIMEOUT:?}; log:\n{}", self.log());
+                panic!(
+                    "/healthz did not answer 200 within {START_TIMEOUT:?}; log:\n{}",
+                    self.log()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -150,7 +190,9 @@ impl TestApp {
 
     /// The server's stderr so far.
     pub fn log(&self) -> String {
-        std::fs::read(self.log_path()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        std::fs::read(self.log_path())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// A new client with an empty cookie jar whose form posts send
@@ -168,7 +210,9 @@ impl TestApp {
 
     /// The one integer `sql` selects, e.g. `SELECT count(*) FROM users`.
     pub fn query_i64(&self, sql: &str) -> i64 {
-        self.db().query_row(sql, [], |row| row.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.db()
+            .query_row(sql, [], |row| row.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Runs `app --db <db> ARGS` with the server's environment.
@@ -181,7 +225,8 @@ impl TestApp {
         let mut cmd = self.command();
         cmd.args(args);
         configure(&mut cmd);
-        cmd.output().unwrap_or_else(|e| panic!("run {BIN} {args:?}: {e}"))
+        cmd.output()
+            .unwrap_or_else(|e| panic!("run {BIN} {args:?}: {e}"))
     }
 
     /// The next mail to `email` not handed out yet (waiting up to 5 s).
@@ -206,8 +251,13 @@ impl TestApp {
     /// SIGKILL) if the server does not exit in time.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("the server is not running");
-        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        assert!(sent.as_ref().is_ok_and(|s| s.success()), "kill -TERM failed: {sent:?}");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert!(
+            sent.as_ref().is_ok_and(|s| s.success()),
+            "kill -TERM failed: {sent:?}"
+        );
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             if let Some(status) = child.try_wait().expect("wait for the server") {
@@ -216,7 +266,10 @@ impl TestApp {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the server did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}", self.log());
+                panic!(
+                    "the server did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}",
+                    self.log()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -276,7 +329,12 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
     while let Some(start) = rest.find("<input") {
         let tag_end = rest[start..].find('>').map(|i| start + i)?;
         let attrs = tag_attrs(&rest[start + "<input".len()..tag_end]);
-        let get = |key: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
+        let get = |key: &str| {
+            attrs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+        };
         if get("name").as_deref() == Some(name) {
             return Some(html_unescape(&get("value").unwrap_or_default()));
         }
@@ -293,7 +351,8 @@ fn tag_attrs(s: &str) -> Vec<(String, String)> {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace() && *c != '=')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace() && *c != '=')).collect();
         if key.is_empty() {
             if chars.next().is_none() {
                 return out;
@@ -336,13 +395,31 @@ fn html_unescape(s: &str) -> String {
 pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
     let form = client.get("/login");
     assert_eq!(form.status, 200, "GET /login: {}", form.summary());
-    let sent = client.post_form("/login", &[("email", email), ("csrf", &csrf_in(&form.body))]);
-    assert!(sent.is_see_other_to("/verify"), "POST /login for {email}: {}", sent.summary());
+    let sent = client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(
+        sent.is_see_other_to("/verify"),
+        "POST /login for {email}: {}",
+        sent.summary()
+    );
     let code = app.code_for(&email.trim().to_lowercase());
     let form = client.get("/verify");
     assert_eq!(form.status, 200, "GET /verify: {}", form.summary());
-    let done = client.post_form("/verify", &[("code", &code), ("csrf", &csrf_in(&form.body))]);
-    assert!(done.is_see_other_to("/"), "POST /verify for {email}: {}", done.summary());
+    let done = client.post_form(
+        "/verify",
+        &[("code", &code), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(
+        done.is_see_other_to("/"),
+        "POST /verify for {email}: {}",
+        done.summary()
+    );
     let session = app.cookie_name("session");
-    assert!(client.cookie(&session).is_some(), "no {session} cookie after sign-in: {}", done.summary());
+    assert!(
+        client.cookie(&session).is_some(),
+        "no {session} cookie after sign-in: {}",
+        done.summary()
+    );
 }

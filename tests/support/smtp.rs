@@ -58,10 +58,12 @@ impl Mail {
 /// its decoded `text/plain` part. Panics (showing the mail) when there is none.
 pub fn code_in(mail: &Mail) -> String {
     let text = mail.text();
-    six_digit_runs(&text)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no six-digit code in the mail text:\n{text}\n--- raw ---\n{}", mail.data))
+    six_digit_runs(&text).into_iter().next().unwrap_or_else(|| {
+        panic!(
+            "no six-digit code in the mail text:\n{text}\n--- raw ---\n{}",
+            mail.data
+        )
+    })
 }
 
 /// Every maximal run of exactly six ASCII digits in `text`, in order.
@@ -141,7 +143,11 @@ impl MailSink {
     /// The messages so far addressed to `to` (exact match), oldest first.
     pub fn to(&self, to: &str) -> Vec<Mail> {
         let mails = self.inbox.mails.lock().unwrap();
-        mails.iter().filter(|m| m.to.iter().any(|t| t == to)).cloned().collect()
+        mails
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .cloned()
+            .collect()
     }
 
     /// Waits `settle` for stragglers, then counts the messages to `to`.
@@ -165,7 +171,12 @@ impl MailSink {
                 let seen: Vec<_> = mails.iter().map(|m| m.to.join(",")).collect();
                 panic!("no mail #{n} to {to} within {timeout:?}; mails so far went to {seen:?}");
             }
-            mails = self.inbox.arrived.wait_timeout(mails, deadline - now).unwrap().0;
+            mails = self
+                .inbox
+                .arrived
+                .wait_timeout(mails, deadline - now)
+                .unwrap()
+                .0;
         }
     }
 
@@ -205,7 +216,11 @@ fn serve_connection(stream: TcpStream, inbox: &Inbox) -> std::io::Result<()> {
             "DATA" => {
                 out.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
                 let data = read_data(&mut reader)?;
-                let mail = Mail { from: std::mem::take(&mut from), to: std::mem::take(&mut to), data };
+                let mail = Mail {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data,
+                };
                 inbox.mails.lock().unwrap().push(mail);
                 inbox.arrived.notify_all();
                 out.write_all(b"250 OK queued\r\n")?;
@@ -243,7 +258,10 @@ fn read_data(reader: &mut impl BufRead) -> std::io::Result<String> {
     let mut lines = Vec::new();
     loop {
         let Some(line) = read_line(reader)? else {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof in DATA"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "eof in DATA",
+            ));
         };
         if line == "." {
             break;
@@ -281,10 +299,18 @@ pub fn leaf_parts(raw: &str) -> Vec<Part> {
 fn collect_parts(raw: &str, out: &mut Vec<Part>, depth: usize) {
     let (headers, body) = split_head(raw);
     let get = |name: &str| {
-        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
     };
     let ctype_full = get("content-type").unwrap_or_else(|| "text/plain".into());
-    let content_type = ctype_full.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = ctype_full
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if content_type.starts_with("multipart/") && depth < 10 {
         if let Some(boundary) = header_param(&ctype_full, "boundary") {
             for part in split_multipart(body, &boundary) {
@@ -293,13 +319,19 @@ fn collect_parts(raw: &str, out: &mut Vec<Part>, depth: usize) {
             return;
         }
     }
-    let encoding = get("content-transfer-encoding").unwrap_or_default().trim().to_ascii_lowercase();
+    let encoding = get("content-transfer-encoding")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let bytes = match encoding.as_str() {
         "base64" => decode_base64(body),
         "quoted-printable" => decode_quoted_printable(body),
         _ => body.as_bytes().to_vec(),
     };
-    out.push(Part { content_type, text: String::from_utf8_lossy(&bytes).into_owned() });
+    out.push(Part {
+        content_type,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    });
 }
 
 /// Headers (unfolded) and the body after the first empty line.
@@ -328,7 +360,9 @@ fn split_head(raw: &str) -> (Vec<(String, String)>, &str) {
 fn header_param(value: &str, name: &str) -> Option<String> {
     value.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
     })
 }
 
@@ -343,7 +377,11 @@ fn split_multipart<'a>(body: &'a str, boundary: &str) -> Vec<&'a str> {
             if let Some(start) = current {
                 // The CRLF before the delimiter belongs to the delimiter.
                 let part = &body[start..offset];
-                parts.push(part.strip_suffix("\r\n").or(part.strip_suffix('\n')).unwrap_or(part));
+                parts.push(
+                    part.strip_suffix("\r\n")
+                        .or(part.strip_suffix('\n'))
+                        .unwrap_or(part),
+                );
             }
             if bare[delimiter.len()..].starts_with("--") {
                 return parts;
@@ -426,7 +464,12 @@ impl MailCursor {
     pub fn next(&self, sink: &MailSink, to: &str, timeout: Duration) -> Mail {
         let n = *self.handed_out.lock().unwrap().get(to).unwrap_or(&0);
         let mail = sink.wait_for_nth(to, n, timeout);
-        *self.handed_out.lock().unwrap().entry(to.to_string()).or_insert(0) = n + 1;
+        *self
+            .handed_out
+            .lock()
+            .unwrap()
+            .entry(to.to_string())
+            .or_insert(0) = n + 1;
         mail
     }
 }

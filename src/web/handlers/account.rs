@@ -11,11 +11,17 @@ pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let me = account::me(ctx.db, &session.user, &ctx.app.config.base_url, req.now)?;
     let csrf = ctx.csrf_token(req);
-    Ok(Resp::html(200, views::settings::settings(&frame(ctx, Some(&session), &csrf), &me)))
+    Ok(Resp::html(
+        200,
+        views::settings::settings(&frame(ctx, Some(&session), &csrf), &me),
+    ))
 }
 
 pub fn api_me(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let me = account::me(ctx.db, &session.user, &ctx.app.config.base_url, req.now)?;
-    Ok(Resp::json(200, &serde_json::to_value(&me).unwrap_or_default()))
+    Ok(Resp::json(
+        200,
+        &serde_json::to_value(&me).unwrap_or_default(),
+    ))
 }

@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::services::auth::{self, Verified};
 use crate::services::{mail, referral};
-use crate::views::auth::{LoginForm, VerifyForm};
 use crate::views;
+use crate::views::auth::{LoginForm, VerifyForm};
 use crate::web::cookies::{self, PendingCookie};
 use crate::web::http::{Req, Resp};
 use crate::web::Ctx;
@@ -22,7 +22,11 @@ pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
         Some(raw) => referral::lookup_referrer(ctx.db, &raw)?.and(referral::normalise_code(&raw)),
         None => None,
     };
-    let form = LoginForm { email: "", error: None, invited_by_code: invited.as_deref() };
+    let form = LoginForm {
+        email: "",
+        error: None,
+        invited_by_code: invited.as_deref(),
+    };
     Ok(login_page(ctx, req, 200, &form))
 }
 
@@ -34,10 +38,18 @@ fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Resp {
 pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let form = req.form()?;
     let raw_email = form.get("email").unwrap_or("");
-    let shown_email = if raw_email.len() <= 254 { raw_email } else { "" };
+    let shown_email = if raw_email.len() <= 254 {
+        raw_email
+    } else {
+        ""
+    };
     let raw_ref = form.get("ref").unwrap_or("");
     if raw_ref.len() > 64 {
-        let form = LoginForm { email: shown_email, error: Some("That invite code is not valid."), invited_by_code: None };
+        let form = LoginForm {
+            email: shown_email,
+            error: Some("That invite code is not valid."),
+            invited_by_code: None,
+        };
         return Ok(login_page(ctx, req, 400, &form));
     }
     let referral = match referral::normalise_code(raw_ref) {
@@ -47,23 +59,47 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let email = match auth::normalise_email(raw_email) {
         Ok(email) => email,
         Err(message) => {
-            let form = LoginForm { email: shown_email, error: Some(message), invited_by_code: referral.as_deref() };
+            let form = LoginForm {
+                email: shown_email,
+                error: Some(message),
+                invited_by_code: referral.as_deref(),
+            };
             return Ok(login_page(ctx, req, 400, &form));
         }
     };
     let limited = |retry_after: i64, message: &str| {
-        let form = LoginForm { email: &email, error: Some(message), invited_by_code: referral.as_deref() };
+        let form = LoginForm {
+            email: &email,
+            error: Some(message),
+            invited_by_code: referral.as_deref(),
+        };
         login_page(ctx, req, 429, &form).with_header("Retry-After", &retry_after.to_string())
     };
     let client = req.client.to_string();
-    if let Some(wait) = ctx.app.code_requests_per_client.retry_after(&client, req.now) {
-        log::event("auth.code_rate_limited", &[("by", &"client"), ("client", &client)]);
-        return Ok(limited(wait, "Too many sign-in codes were asked for from your network. Try again later."));
+    if let Some(wait) = ctx
+        .app
+        .code_requests_per_client
+        .retry_after(&client, req.now)
+    {
+        log::event(
+            "auth.code_rate_limited",
+            &[("by", &"client"), ("client", &client)],
+        );
+        return Ok(limited(
+            wait,
+            "Too many sign-in codes were asked for from your network. Try again later.",
+        ));
     }
     let issued = match auth::request_code(ctx.db, &ctx.app.keys, &email, req.now) {
         Ok(issued) => issued,
-        Err(Error::TooManyRequests { retry_after, message }) => {
-            log::event("auth.code_rate_limited", &[("by", &"email"), ("email", &email)]);
+        Err(Error::TooManyRequests {
+            retry_after,
+            message,
+        }) => {
+            log::event(
+                "auth.code_rate_limited",
+                &[("by", &"email"), ("email", &email)],
+            );
             return Ok(limited(retry_after, &message));
         }
         Err(e) => return Err(e),
@@ -98,7 +134,10 @@ pub fn verify_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
 
 fn verify_page(ctx: &Ctx, req: &Req, status: u16, email: &str, error: Option<&str>) -> Resp {
     let csrf = ctx.csrf_token(req);
-    Resp::html(status, views::auth::verify(&frame(ctx, None, &csrf), &VerifyForm { email, error }))
+    Resp::html(
+        status,
+        views::auth::verify(&frame(ctx, None, &csrf), &VerifyForm { email, error }),
+    )
 }
 
 pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
@@ -113,7 +152,10 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let outcome = auth::verify_code(ctx.db, &ctx.app.keys, email, code, req.now, link);
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(Error::TooManyRequests { retry_after, message }) => {
+        Err(Error::TooManyRequests {
+            retry_after,
+            message,
+        }) => {
             log::event("auth.verify_rate_limited", &[("email", &email)]);
             return Ok(verify_page(ctx, req, 429, email, Some(&message))
                 .with_header("Retry-After", &retry_after.to_string()));
@@ -121,20 +163,41 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
         Err(e) => return Err(e),
     };
     match outcome {
-        Verified::SignedIn { user, created, session_token } => {
-            log::event("auth.signed_in", &[("user_id", &user.id), ("new_account", &created)]);
+        Verified::SignedIn {
+            user,
+            created,
+            session_token,
+        } => {
+            log::event(
+                "auth.signed_in",
+                &[("user_id", &user.id), ("new_account", &created)],
+            );
             if let Some(referrer_id) = linked.get() {
-                log::event("referral.linked", &[("referrer_user_id", &referrer_id), ("referred_user_id", &user.id)]);
+                log::event(
+                    "referral.linked",
+                    &[
+                        ("referrer_user_id", &referrer_id),
+                        ("referred_user_id", &user.id),
+                    ],
+                );
             }
             Ok(Resp::redirect("/")
                 .with_header(
                     "Set-Cookie",
-                    &cookies::set(cookies::SESSION, &session_token, auth::SESSION_LIFETIME, ctx.https()),
+                    &cookies::set(
+                        cookies::SESSION,
+                        &session_token,
+                        auth::SESSION_LIFETIME,
+                        ctx.https(),
+                    ),
                 )
                 .with_header("Set-Cookie", &cookies::clear(cookies::PENDING, ctx.https())))
         }
         Verified::Wrong { tries_left } => {
-            log::event("auth.code_wrong", &[("email", &email), ("tries_left", &tries_left)]);
+            log::event(
+                "auth.code_wrong",
+                &[("email", &email), ("tries_left", &tries_left)],
+            );
             let plural = if tries_left == 1 { "try" } else { "tries" };
             let message = format!("That code is not right. {tries_left} {plural} left.");
             Ok(verify_page(ctx, req, 400, email, Some(&message)))
@@ -145,9 +208,13 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 "That was the last try for this code, so it no longer works. Start again to get a new code.",
             )))
         }
-        Verified::NoCode => Ok(verify_page(ctx, req, 400, email, Some(
-            "This code has expired or was already used. Start again to get a new code.",
-        ))),
+        Verified::NoCode => Ok(verify_page(
+            ctx,
+            req,
+            400,
+            email,
+            Some("This code has expired or was already used. Start again to get a new code."),
+        )),
     }
 }
 
@@ -156,5 +223,6 @@ pub fn logout(ctx: &Ctx, req: &Req) -> Result<Resp> {
         auth::end_session(ctx.db, &session.token)?;
         log::event("auth.signed_out", &[("user_id", &session.user.id)]);
     }
-    Ok(Resp::redirect("/").with_header("Set-Cookie", &cookies::clear(cookies::SESSION, ctx.https())))
+    Ok(Resp::redirect("/")
+        .with_header("Set-Cookie", &cookies::clear(cookies::SESSION, ctx.https())))
 }

@@ -10,6 +10,9 @@ use crate::web::{Ctx, Session};
 
 /// The page frame for this request.
 pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> Frame<'a> {
-    Frame { assets: &ctx.app.assets, user: session.map(|s| &s.user), csrf }
+    Frame {
+        assets: &ctx.app.assets,
+        user: session.map(|s| &s.user),
+        csrf,
+    }
 }
-

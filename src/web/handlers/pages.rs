@@ -11,11 +11,17 @@ pub fn landing(ctx: &Ctx, req: &Req) -> Result<Resp> {
         return Ok(Resp::redirect("/portfolio"));
     }
     let csrf = ctx.csrf_token(req);
-    Ok(Resp::html(200, views::landing::landing(&frame(ctx, None, &csrf))))
+    Ok(Resp::html(
+        200,
+        views::landing::landing(&frame(ctx, None, &csrf)),
+    ))
 }
 
 pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
-    let one: i64 = ctx.db.prepare_cached("SELECT 1")?.query_row([], |r| r.get(0))?;
+    let one: i64 = ctx
+        .db
+        .prepare_cached("SELECT 1")?
+        .query_row([], |r| r.get(0))?;
     if one != 1 {
         return Err(Error::Internal("database answered oddly".into()));
     }

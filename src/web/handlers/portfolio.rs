@@ -13,14 +13,23 @@ use crate::web::{Caller, Ctx, Session};
 
 pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
-    Ok(render(ctx, req, &session, 200, &HoldingForm::default())?)
+    render(ctx, req, &session, 200, &HoldingForm::default())
 }
 
-fn render(ctx: &Ctx, req: &Req, session: &Session, status: u16, form: &HoldingForm) -> Result<Resp> {
+fn render(
+    ctx: &Ctx,
+    req: &Req,
+    session: &Session,
+    status: u16,
+    form: &HoldingForm,
+) -> Result<Resp> {
     let holdings = portfolio::list(ctx.db, session.user.id)?;
     let metrics = analyst::metrics(&holdings);
     let csrf = ctx.csrf_token(req);
-    Ok(Resp::html(status, views::portfolio::portfolio(&frame(ctx, Some(session), &csrf), &holdings, &metrics, form)))
+    Ok(Resp::html(
+        status,
+        views::portfolio::portfolio(&frame(ctx, Some(session), &csrf), &holdings, &metrics, form),
+    ))
 }
 
 /// `POST /portfolio/holdings`: add or update one holding from the form.
@@ -39,7 +48,12 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
         };
         render(ctx, req, &session, 400, &form)
     };
-    let holding = match portfolio::from_fields(field("symbol"), field("quantity"), field("price"), field("cost_basis")) {
+    let holding = match portfolio::from_fields(
+        field("symbol"),
+        field("quantity"),
+        field("price"),
+        field("cost_basis"),
+    ) {
         Ok(h) => h,
         Err(message) => return refused(&capitalise(&message)),
     };
@@ -48,7 +62,10 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
         Err(Error::BadRequest(message)) => return refused(&message),
         Err(e) => return Err(e),
     }
-    log::event("portfolio.saved", &[("user_id", &session.user.id), ("symbol", &holding.symbol)]);
+    log::event(
+        "portfolio.saved",
+        &[("user_id", &session.user.id), ("symbol", &holding.symbol)],
+    );
     Ok(Resp::redirect("/portfolio"))
 }
 
@@ -60,7 +77,10 @@ pub fn delete(ctx: &Ctx, req: &Req) -> Result<Resp> {
     if !portfolio::remove(ctx.db, session.user.id, &symbol)? {
         return Err(Error::NotFound);
     }
-    log::event("portfolio.deleted", &[("user_id", &session.user.id), ("symbol", &symbol)]);
+    log::event(
+        "portfolio.deleted",
+        &[("user_id", &session.user.id), ("symbol", &symbol)],
+    );
     Ok(Resp::redirect("/portfolio"))
 }
 
@@ -76,7 +96,10 @@ pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let body: Value = req.json()?;
     let holdings = portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?;
     portfolio::replace(ctx.db, session.user.id, &holdings, req.now)?;
-    log::event("portfolio.replaced", &[("user_id", &session.user.id), ("holdings", &holdings.len())]);
+    log::event(
+        "portfolio.replaced",
+        &[("user_id", &session.user.id), ("holdings", &holdings.len())],
+    );
     let saved = portfolio::list(ctx.db, session.user.id)?;
     Ok(Resp::json(200, &json!({ "holdings": saved })))
 }
@@ -89,30 +112,47 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     } else {
         let body: Value = req.json()?;
         match body.get("holdings") {
-            Some(_) => Some(portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?),
+            Some(_) => {
+                Some(portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?)
+            }
             None if body.is_object() => None,
-            None => return Err(Error::BadRequest("The body must be {\"holdings\": [...]} or empty.".into())),
+            None => {
+                return Err(Error::BadRequest(
+                    "The body must be {\"holdings\": [...]} or empty.".into(),
+                ))
+            }
         }
     };
     let holdings = match (posted, &caller) {
         (Some(list), _) => list,
         (None, Caller::User(session)) => portfolio::list(ctx.db, session.user.id)?,
         (None, Caller::Admin) => {
-            return Err(Error::BadRequest("An admin call must send {\"holdings\": [...]}.".into()))
+            return Err(Error::BadRequest(
+                "An admin call must send {\"holdings\": [...]}.".into(),
+            ))
         }
     };
     if holdings.is_empty() {
-        return Err(Error::BadRequest("There are no holdings to analyse: add a holding first.".into()));
+        return Err(Error::BadRequest(
+            "There are no holdings to analyse: add a holding first.".into(),
+        ));
     }
     let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
     let result = analysis::analyse(llm, &holdings);
-    Ok(Resp::json(200, &serde_json::to_value(&result).unwrap_or_default()))
+    Ok(Resp::json(
+        200,
+        &serde_json::to_value(&result).unwrap_or_default(),
+    ))
 }
 
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str().trim_end_matches('.')),
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            chars.as_str().trim_end_matches('.')
+        ),
         None => String::new(),
     }
 }
