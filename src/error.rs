@@ -18,6 +18,10 @@ pub enum Error {
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
+    /// A body sent without `Content-Length` (chunked), which we do not take.
+    LengthRequired,
+    /// The client took too long to send its request.
+    RequestTimeout,
     UnsupportedMediaType,
     TooManyRequests {
         retry_after: i64,
@@ -43,6 +47,8 @@ impl Error {
             Error::NotFound => 404,
             Error::MethodNotAllowed => 405,
             Error::PayloadTooLarge => 413,
+            Error::LengthRequired => 411,
+            Error::RequestTimeout => 408,
             Error::UnsupportedMediaType => 415,
             Error::TooManyRequests { .. } => 429,
             Error::Db(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => 500,
@@ -59,6 +65,8 @@ impl Error {
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
+            Error::LengthRequired => "length_required",
+            Error::RequestTimeout => "request_timeout",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyRequests { .. } => "rate_limited",
             _ => "internal",
@@ -80,6 +88,8 @@ impl Error {
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed => "This address does not take that method.".into(),
             Error::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            Error::LengthRequired => "Send the body with a Content-Length header.".into(),
+            Error::RequestTimeout => "The request took too long to arrive.".into(),
             Error::UnsupportedMediaType => "Send the body as application/json.".into(),
             Error::TooManyRequests { message, .. } => message.clone(),
             _ => "Something went wrong on our side. Please try again.".into(),

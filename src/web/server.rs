@@ -25,11 +25,14 @@ use super::http::{Method, Req, Resp};
 use super::{router, App, Ctx, BODY_LIMIT};
 
 const SECRET_KEY: &str = "app_secret";
+/// How long a request body may take to arrive, once its head has.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests
 /// and the mail queue, and returns.
 pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
+    log_panics_as_events();
     let conn = db::open_and_migrate(db_path)?;
     let keys = Keys::derive(&secret(&config, &conn)?);
     if config.smtp_url.is_none() {
@@ -74,6 +77,22 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     app.mailer.shutdown();
     log::event("server.stopped", &[]);
     Ok(())
+}
+
+/// A panic in a handler is caught and answered with a 500; this makes its
+/// report one log line like every other event.
+fn log_panics_as_events() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        log::event("panic", &[("thread", &thread), ("at", &at), ("message", &message)]);
+    }));
 }
 
 /// `APP_SECRET`, else the one generated on first start and kept in the file.
@@ -179,7 +198,7 @@ fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
         req.header("x-forwarded-for"),
     );
 
-    let resp = match read_body(&mut request) {
+    let resp = match read_body(&mut request, &req.headers) {
         Ok(body) => {
             req.body = body;
             dispatch(app, conn, &req)
@@ -204,18 +223,34 @@ fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
 }
 
 /// The body, refused with 413 past 64 KiB before more than that is read.
-fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
+/// Bodies that size are normally read already, on the connection's own
+/// thread (vendor/tiny_http); what is read here is bounded in time too, so a
+/// slow client cannot hold a worker.
+fn read_body(request: &mut tiny_http::Request, headers: &[(String, String)]) -> Result<Vec<u8>> {
     if request.body_length().is_some_and(|n| n > BODY_LIMIT) {
         return Err(Error::PayloadTooLarge);
     }
+    if headers.iter().any(|(n, _)| n == "transfer-encoding") {
+        return Err(Error::LengthRequired);
+    }
+    let started = Instant::now();
     let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(BODY_LIMIT as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|_| Error::BadRequest("The request body could not be read.".into()))?;
-    if body.len() > BODY_LIMIT {
-        return Err(Error::PayloadTooLarge);
+    let mut reader = request.as_reader().take(BODY_LIMIT as u64 + 1);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = reader
+            .read(&mut chunk)
+            .map_err(|_| Error::BadRequest("The request body could not be read.".into()))?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+        if body.len() > BODY_LIMIT {
+            return Err(Error::PayloadTooLarge);
+        }
+        if started.elapsed() > BODY_DEADLINE {
+            return Err(Error::RequestTimeout);
+        }
     }
     Ok(body)
 }
