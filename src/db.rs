@@ -15,6 +15,7 @@ pub mod holdings;
 pub mod meta;
 pub mod referrals;
 pub mod sessions;
+pub mod stats;
 pub mod users;
 
 mod embedded {

@@ -2,8 +2,9 @@
 //! sends it over SMTP (lettre), retrying a few times. Without `APP_SMTP_URL`
 //! messages are written to the log instead, for trying the app out.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ enum Delivery {
 pub struct Mailer {
     queue: Mutex<Sender<Job>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    failures: Arc<AtomicU64>,
 }
 
 impl Mailer {
@@ -58,12 +60,15 @@ impl Mailer {
             None => Delivery::Log,
         };
         let (tx, rx) = mpsc::channel();
+        let failures = Arc::new(AtomicU64::new(0));
+        let counted = failures.clone();
         let worker = std::thread::Builder::new()
             .name("mail".into())
-            .spawn(move || run_worker(rx, delivery, from))?;
+            .spawn(move || run_worker(rx, delivery, from, &counted))?;
         Ok(Mailer {
             queue: Mutex::new(tx),
             worker: Mutex::new(Some(worker)),
+            failures,
         })
     }
 
@@ -75,24 +80,51 @@ impl Mailer {
         }
     }
 
-    /// Sends what is queued, then stops the worker.
-    pub fn shutdown(&self) {
+    /// Failed send attempts since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Sends what is queued, then stops the worker, waiting at most `wait`;
+    /// what could not be sent by then is logged, never dropped silently.
+    pub fn shutdown(&self, wait: Duration) {
         let _ = self
             .queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send(Job::Stop);
-        if let Some(worker) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let Some(worker) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + wait;
+        while !worker.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if worker.is_finished() {
             let _ = worker.join();
+        } else {
+            log::event(
+                "mail.shutdown_timeout",
+                &[("note", &"mail still queued at exit was not sent")],
+            );
         }
     }
 }
 
-fn run_worker(rx: Receiver<Job>, delivery: Delivery, from: Mailbox) {
+fn run_worker(rx: Receiver<Job>, delivery: Delivery, from: Mailbox, failures: &AtomicU64) {
     while let Ok(Job::Send(email)) = rx.recv() {
         match &delivery {
             Delivery::Log => log_instead(&email),
-            Delivery::Smtp(transport) => send_with_retries(transport, &from, &email),
+            Delivery::Smtp(transport) => send_with_retries(transport, &from, &email, failures),
+        }
+    }
+    // Whatever was queued after the stop is said, not silently lost.
+    for job in rx.try_iter() {
+        if let Job::Send(email) = job {
+            log::event(
+                "mail.unsent",
+                &[("to", &email.to), ("subject", &email.subject)],
+            );
         }
     }
 }
@@ -115,7 +147,12 @@ fn log_instead(email: &Email) {
     );
 }
 
-fn send_with_retries(transport: &SmtpTransport, from: &Mailbox, email: &Email) {
+fn send_with_retries(
+    transport: &SmtpTransport,
+    from: &Mailbox,
+    email: &Email,
+    failures: &AtomicU64,
+) {
     let message = match build(from, email) {
         Ok(m) => m,
         Err(e) => {
@@ -136,6 +173,7 @@ fn send_with_retries(transport: &SmtpTransport, from: &Mailbox, email: &Email) {
                 return;
             }
             Err(e) => {
+                failures.fetch_add(1, Ordering::Relaxed);
                 // lettre's error names the server's reply, never the message body.
                 log::event(
                     "mail.failed",

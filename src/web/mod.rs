@@ -15,6 +15,7 @@ pub mod assets;
 pub mod cookies;
 mod handlers;
 pub mod http;
+pub mod metrics;
 pub mod router;
 pub mod server;
 
@@ -34,6 +35,7 @@ pub struct App {
     pub assets: assets::Assets,
     /// The LLM analyst, when `APP_LLM_URL` is set.
     pub llm: Option<Llm>,
+    pub metrics: metrics::Metrics,
 }
 
 impl App {
@@ -45,6 +47,7 @@ impl App {
             wrong_admin_tokens: Limiter::new(10, 600),
             assets: assets::Assets::new(),
             llm: config.llm.clone().map(Llm::new),
+            metrics: metrics::Metrics::default(),
             config,
         }
     }

@@ -9,44 +9,55 @@ use super::Ctx;
 
 type Handler = fn(&Ctx, &Req) -> Result<Resp>;
 
-/// The handler for a method and path, if there is one.
-fn lookup(method: Method, segments: &[&str]) -> Option<Handler> {
+/// The handler for a method and path, with the route's name for metrics.
+fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> {
     use Method::*;
-    let handler: Handler = match (method, segments) {
-        (Get, [""]) => pages::landing,
-        (Get, ["healthz"]) => pages::healthz,
-        (Get, ["assets", _]) => pages::asset,
-        (Get, ["login"]) => auth::login_form,
-        (Post, ["login"]) => auth::login,
-        (Get, ["verify"]) => auth::verify_form,
-        (Post, ["verify"]) => auth::verify,
-        (Post, ["logout"]) => auth::logout,
-        (Get, ["portfolio"]) => portfolio::page,
-        (Post, ["portfolio", "holdings"]) => portfolio::save,
-        (Post, ["portfolio", "holdings", _, "delete"]) => portfolio::delete,
-        (Get, ["api", "portfolio"]) => portfolio::api_get,
-        (Put, ["api", "portfolio"]) => portfolio::api_put,
-        (Post, ["api", "analyze"]) => portfolio::analyze,
-        (Get, ["settings"]) => account::settings,
-        (Get, ["api", "me"]) => account::api_me,
+    let route: (&'static str, Handler) = match (method, segments) {
+        (Get, [""]) => ("GET /", pages::landing),
+        (Get, ["healthz"]) => ("GET /healthz", pages::healthz),
+        (Get, ["metrics"]) => ("GET /metrics", pages::metrics),
+        (Get, ["assets", _]) => ("GET /assets/{file}", pages::asset),
+        (Get, ["login"]) => ("GET /login", auth::login_form),
+        (Post, ["login"]) => ("POST /login", auth::login),
+        (Get, ["verify"]) => ("GET /verify", auth::verify_form),
+        (Post, ["verify"]) => ("POST /verify", auth::verify),
+        (Post, ["logout"]) => ("POST /logout", auth::logout),
+        (Get, ["portfolio"]) => ("GET /portfolio", portfolio::page),
+        (Post, ["portfolio", "holdings"]) => ("POST /portfolio/holdings", portfolio::save),
+        (Post, ["portfolio", "holdings", _, "delete"]) => (
+            "POST /portfolio/holdings/{symbol}/delete",
+            portfolio::delete,
+        ),
+        (Get, ["settings"]) => ("GET /settings", account::settings),
+        (Get, ["api", "me"]) => ("GET /api/me", account::api_me),
+        (Get, ["api", "portfolio"]) => ("GET /api/portfolio", portfolio::api_get),
+        (Put, ["api", "portfolio"]) => ("PUT /api/portfolio", portfolio::api_put),
+        (Post, ["api", "analyze"]) => ("POST /api/analyze", portfolio::analyze),
         _ => return None,
     };
-    Some(handler)
+    Some(route)
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_prefix('/').unwrap_or(path).split('/').collect()
+}
+
+fn effective(method: Method) -> Method {
+    if method == Method::Head {
+        Method::Get
+    } else {
+        method
+    }
+}
+
+/// The route's name (`GET /login`), or `other` for paths no route takes.
+pub fn route_name(req: &Req) -> &'static str {
+    lookup(effective(req.method), &segments(&req.path)).map_or("other", |(name, _)| name)
 }
 
 pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let segments: Vec<&str> = req
-        .path
-        .strip_prefix('/')
-        .unwrap_or(&req.path)
-        .split('/')
-        .collect();
-    let method = if req.method == Method::Head {
-        Method::Get
-    } else {
-        req.method
-    };
-    let Some(handler) = lookup(method, &segments) else {
+    let segments = segments(&req.path);
+    let Some((_, handler)) = lookup(effective(req.method), &segments) else {
         let elsewhere = [Method::Get, Method::Post, Method::Put, Method::Delete]
             .into_iter()
             .any(|m| lookup(m, &segments).is_some());
@@ -68,7 +79,7 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 pub fn is_json_api(path: &str) -> bool {
-    path.starts_with("/api/")
+    path.starts_with("/api/") || path == "/metrics"
 }
 
 /// A browser says where a request came from; refuse other sites.

@@ -74,7 +74,7 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         let _ = worker.join();
     }
     drop(server);
-    app.mailer.shutdown();
+    app.mailer.shutdown(Duration::from_secs(20));
     log::event("server.stopped", &[]);
     Ok(())
 }
@@ -83,15 +83,24 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
 /// report one log line like every other event.
 fn log_panics_as_events() {
     std::panic::set_hook(Box::new(|info| {
-        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = info
             .payload()
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
-        log::event("panic", &[("thread", &thread), ("at", &at), ("message", &message)]);
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        log::event(
+            "panic",
+            &[("thread", &thread), ("at", &at), ("message", &message)],
+        );
     }));
 }
 
@@ -206,6 +215,8 @@ fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
         Err(e) => error_response(app, &req, &e),
     };
     let resp = with_security_headers(resp);
+    app.metrics
+        .observe(router::route_name(&req), resp.status, started.elapsed());
     log::event(
         "request",
         &[

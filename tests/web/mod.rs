@@ -1,3 +1,6 @@
+mod analyze;
 mod hostile;
+mod ops;
+mod portfolio;
 mod referrals;
 mod signin;

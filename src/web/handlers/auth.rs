@@ -11,6 +11,7 @@ use crate::views;
 use crate::views::auth::{LoginForm, VerifyForm};
 use crate::web::cookies::{self, PendingCookie};
 use crate::web::http::{Req, Resp};
+use crate::web::metrics::Metrics;
 use crate::web::Ctx;
 
 pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
@@ -113,6 +114,7 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         &ctx.app.config.base_url,
     ));
     log::event("auth.code_sent", &[("email", &email)]);
+    Metrics::count(&ctx.app.metrics.codes_sent);
     let pending = PendingCookie::new(&email, referral.clone(), req.now)?;
     Ok(Resp::redirect("/verify").with_header(
         "Set-Cookie",
@@ -168,6 +170,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             created,
             session_token,
         } => {
+            Metrics::count(&ctx.app.metrics.codes_verified);
             log::event(
                 "auth.signed_in",
                 &[("user_id", &user.id), ("new_account", &created)],
@@ -180,6 +183,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                         ("referred_user_id", &user.id),
                     ],
                 );
+                Metrics::count(&ctx.app.metrics.referrals_linked);
             }
             Ok(Resp::redirect("/")
                 .with_header(
@@ -194,6 +198,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 .with_header("Set-Cookie", &cookies::clear(cookies::PENDING, ctx.https())))
         }
         Verified::Wrong { tries_left } => {
+            Metrics::count(&ctx.app.metrics.codes_failed);
             log::event(
                 "auth.code_wrong",
                 &[("email", &email), ("tries_left", &tries_left)],
@@ -203,6 +208,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             Ok(verify_page(ctx, req, 400, email, Some(&message)))
         }
         Verified::Burnt => {
+            Metrics::count(&ctx.app.metrics.codes_failed);
             log::event("auth.code_burnt", &[("email", &email)]);
             Ok(verify_page(ctx, req, 400, email, Some(
                 "That was the last try for this code, so it no longer works. Start again to get a new code.",

@@ -1,9 +1,12 @@
 //! The landing page, health check, static assets and signed-in pages.
 
 use super::frame;
+use crate::db;
 use crate::error::{Error, Result};
 use crate::views;
 use crate::web::http::{Req, Resp};
+use crate::web::metrics::Totals;
+use crate::web::Caller;
 use crate::web::Ctx;
 
 pub fn landing(ctx: &Ctx, req: &Req) -> Result<Resp> {
@@ -30,4 +33,30 @@ pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
 
 pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
     ctx.app.assets.serve(&req.path).ok_or(Error::NotFound)
+}
+
+/// Prometheus metrics, for the machine itself (loopback) or the admin token.
+pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let allowed = match req.header("authorization") {
+        Some(_) => matches!(ctx.caller(req)?, Some(Caller::Admin)),
+        None => req.client.is_loopback(),
+    };
+    if !allowed {
+        return Err(Error::Forbidden(
+            "Metrics are served to this machine or to the admin token only.",
+        ));
+    }
+    let (users, paid_users, referrals, credit_grants) = db::stats::totals(ctx.db)?;
+    let totals = Totals {
+        users,
+        paid_users,
+        referrals,
+        credit_grants,
+        mail_failures: ctx.app.mailer.failures(),
+    };
+    Ok(Resp::new(
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        ctx.app.metrics.render(&totals),
+    ))
 }

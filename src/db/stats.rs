@@ -1,0 +1,17 @@
+//! Whole-database totals for `/metrics`.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// `(users, paid users, referrals, credit grants)`.
+pub fn totals(conn: &Connection) -> Result<(i64, i64, i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM users),
+                    (SELECT count(*) FROM users WHERE tier = 'paid'),
+                    (SELECT count(*) FROM referrals),
+                    (SELECT count(*) FROM access_audit WHERE action = 'grant_credit')",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
+}

@@ -1,0 +1,192 @@
+//! `GET /metrics` in the Prometheus text format: requests by route and
+//! status, a latency histogram, and the product's own counters. Counters
+//! for things the CLI does too (grants) are read from the database, so they
+//! include what was done over SSH.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    latency: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_micros: AtomicU64,
+    pub codes_sent: AtomicU64,
+    pub codes_verified: AtomicU64,
+    pub codes_failed: AtomicU64,
+    pub referrals_linked: AtomicU64,
+}
+
+/// Totals read from the database when the metrics are scraped.
+pub struct Totals {
+    pub users: i64,
+    pub paid_users: i64,
+    pub referrals: i64,
+    pub credit_grants: i64,
+    pub mail_failures: u64,
+}
+
+impl Metrics {
+    pub fn observe(&self, route: &'static str, status: u16, took: Duration) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((route, status))
+            .or_default() += 1;
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.latency[i].fetch_add(1, Relaxed);
+        }
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub fn render(&self, totals: &Totals) -> String {
+        let mut out = String::new();
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        out.push_str(
+            "# HELP app_http_requests_total HTTP requests answered, by route and status.\n",
+        );
+        out.push_str("# TYPE app_http_requests_total counter\n");
+        for ((route, status), n) in &requests {
+            let _ = writeln!(
+                out,
+                "app_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let payment_required: u64 = requests
+            .iter()
+            .filter(|((_, s), _)| *s == 402)
+            .map(|(_, n)| n)
+            .sum();
+
+        out.push_str("# HELP app_http_request_duration_seconds Time from request to answer.\n");
+        out.push_str("# TYPE app_http_request_duration_seconds histogram\n");
+        let mut cumulative = 0;
+        for (bound, count) in BUCKETS.iter().zip(&self.latency) {
+            cumulative += count.load(Relaxed);
+            let _ = writeln!(
+                out,
+                "app_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let total = self.latency_count.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "app_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {total}"
+        );
+        let _ = writeln!(
+            out,
+            "app_http_request_duration_seconds_sum {}",
+            self.latency_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "app_http_request_duration_seconds_count {total}");
+
+        let counters: [(&str, &str, u64); 6] = [
+            (
+                "app_sign_in_codes_sent_total",
+                "Sign-in codes emailed.",
+                self.codes_sent.load(Relaxed),
+            ),
+            (
+                "app_sign_in_codes_verified_total",
+                "Sign-ins completed with a right code.",
+                self.codes_verified.load(Relaxed),
+            ),
+            (
+                "app_sign_in_codes_failed_total",
+                "Wrong codes entered.",
+                self.codes_failed.load(Relaxed),
+            ),
+            (
+                "app_payment_required_total",
+                "Answers of 402 from the paid gate.",
+                payment_required,
+            ),
+            (
+                "app_referrals_linked_total",
+                "New accounts linked to a referrer since start.",
+                self.referrals_linked.load(Relaxed),
+            ),
+            (
+                "app_mail_failures_total",
+                "Failed attempts to send mail since start.",
+                totals.mail_failures,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
+        let gauges: [(&str, &str, i64); 4] = [
+            ("app_users", "Accounts.", totals.users),
+            (
+                "app_paid_users",
+                "Accounts on the paid tier.",
+                totals.paid_users,
+            ),
+            ("app_referrals", "Referrals recorded.", totals.referrals),
+            (
+                "app_credit_grants",
+                "Credit grants in the audit log, from the CLI included.",
+                totals.credit_grants,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = Metrics::default();
+        m.observe("GET /login", 200, Duration::from_micros(300));
+        m.observe("GET /login", 200, Duration::from_millis(3));
+        m.observe("POST /api/analyze", 402, Duration::from_millis(2));
+        Metrics::count(&m.codes_sent);
+        let text = m.render(&Totals {
+            users: 3,
+            paid_users: 1,
+            referrals: 2,
+            credit_grants: 4,
+            mail_failures: 0,
+        });
+        assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
+        assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.005\"} 3"));
+        assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
+        assert!(text.contains("app_payment_required_total 1"));
+        assert!(text.contains("app_sign_in_codes_sent_total 1"));
+        assert!(text.contains("app_credit_grants 4"));
+    }
+}
