@@ -5,7 +5,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use crate::support::{cookie_attrs, cookie_pair, csrf_in, input_value, raw, sign_in, Client, Resp, TestApp};
+use crate::support::{
+    cookie_attrs, cookie_pair, csrf_in, input_value, raw, sign_in, Client, Resp, TestApp,
+};
 
 /// How long to wait before concluding that a mail was not sent.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -16,14 +18,21 @@ const SETTLE: Duration = Duration::from_millis(500);
 fn request_code(client: &Client, email: &str) -> Resp {
     let form = client.get("/login");
     assert_eq!(form.status, 200, "GET /login: {}", form.summary());
-    client.post_form("/login", &[("email", email), ("csrf", &csrf_in(&form.body))])
+    client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&form.body))],
+    )
 }
 
 /// A new client holding a pending cookie for `email`, and the code mailed to it.
 fn pending_client(app: &TestApp, email: &str) -> (Client, String) {
     let client = app.client();
     let sent = request_code(&client, email);
-    assert!(sent.is_see_other_to("/verify"), "POST /login for {email}: {}", sent.summary());
+    assert!(
+        sent.is_see_other_to("/verify"),
+        "POST /login for {email}: {}",
+        sent.summary()
+    );
     (client, app.code_for(email))
 }
 
@@ -48,7 +57,12 @@ fn other_code(code: &str) -> String {
 /// The csrf token of a signed-in page (the top bar's sign-out form).
 fn signed_in_csrf(client: &Client) -> String {
     let page = client.get("/portfolio");
-    assert_eq!(page.status, 200, "GET /portfolio signed in: {}", page.summary());
+    assert_eq!(
+        page.status,
+        200,
+        "GET /portfolio signed in: {}",
+        page.summary()
+    );
     csrf_in(&page.body)
 }
 
@@ -65,8 +79,13 @@ fn flip_char(value: &str, at: usize) -> String {
 
 /// The integer seconds of `Retry-After`, which must be there and positive.
 fn retry_after(resp: &Resp) -> u64 {
-    let value = resp.header("retry-after").unwrap_or_else(|| panic!("429 without Retry-After: {}", resp.summary()));
-    let secs: u64 = value.trim().parse().unwrap_or_else(|_| panic!("Retry-After is not integer seconds: {value:?}"));
+    let value = resp
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("429 without Retry-After: {}", resp.summary()));
+    let secs: u64 = value
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Retry-After is not integer seconds: {value:?}"));
     assert!(secs > 0 && secs <= 3600, "Retry-After out of range: {secs}");
     secs
 }
@@ -80,7 +99,12 @@ fn users(app: &TestApp) -> Vec<String> {
 
 fn assert_healthy(app: &TestApp) {
     let health = app.client().get("/healthz");
-    assert_eq!(health.status, 200, "the server stopped serving; log:\n{}", app.log());
+    assert_eq!(
+        health.status,
+        200,
+        "the server stopped serving; log:\n{}",
+        app.log()
+    );
 }
 
 /// CSP with `default-src`, `frame-ancestors 'none'` and no inline script;
@@ -98,15 +122,38 @@ fn assert_security_headers(resp: &Resp, what: &str) {
             (name.to_ascii_lowercase(), value.trim().to_string())
         })
         .collect();
-    let directive = |name: &str| directives.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-    assert!(directive("default-src").is_some(), "{what}: CSP without default-src: {csp}");
-    assert_eq!(directive("frame-ancestors"), Some("'none'"), "{what}: CSP frame-ancestors: {csp}");
-    let script = directive("script-src").or(directive("default-src")).unwrap();
-    assert!(!script.contains("'unsafe-inline'"), "{what}: CSP allows inline script: {csp}");
+    let directive = |name: &str| {
+        directives
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert!(
+        directive("default-src").is_some(),
+        "{what}: CSP without default-src: {csp}"
+    );
+    assert_eq!(
+        directive("frame-ancestors"),
+        Some("'none'"),
+        "{what}: CSP frame-ancestors: {csp}"
+    );
+    let script = directive("script-src")
+        .or(directive("default-src"))
+        .unwrap();
+    assert!(
+        !script.contains("'unsafe-inline'"),
+        "{what}: CSP allows inline script: {csp}"
+    );
     let nosniff = resp.header("x-content-type-options");
-    assert!(nosniff.is_some_and(|v| v.eq_ignore_ascii_case("nosniff")), "{what}: X-Content-Type-Options {nosniff:?}");
+    assert!(
+        nosniff.is_some_and(|v| v.eq_ignore_ascii_case("nosniff")),
+        "{what}: X-Content-Type-Options {nosniff:?}"
+    );
     let referrer = resp.header("referrer-policy");
-    assert!(referrer.is_some_and(|v| v.eq_ignore_ascii_case("same-origin")), "{what}: Referrer-Policy {referrer:?}");
+    assert!(
+        referrer.is_some_and(|v| v.eq_ignore_ascii_case("same-origin")),
+        "{what}: Referrer-Policy {referrer:?}"
+    );
 }
 
 fn has_attr(line: &str, name: &str) -> bool {
@@ -114,17 +161,27 @@ fn has_attr(line: &str, name: &str) -> bool {
 }
 
 fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// HttpOnly, SameSite=Lax, Path=/, no Domain, and Secure exactly when `secure`.
 fn assert_cookie_flags(line: &str, secure: bool) {
     let attrs = cookie_attrs(line);
     assert!(has_attr(line, "httponly"), "not HttpOnly: {line}");
-    assert!(attr(&attrs, "samesite").is_some_and(|v| v.eq_ignore_ascii_case("lax")), "not SameSite=Lax: {line}");
+    assert!(
+        attr(&attrs, "samesite").is_some_and(|v| v.eq_ignore_ascii_case("lax")),
+        "not SameSite=Lax: {line}"
+    );
     assert_eq!(attr(&attrs, "path"), Some("/"), "not Path=/: {line}");
     assert!(!has_attr(line, "domain"), "has a Domain: {line}");
-    assert_eq!(has_attr(line, "secure"), secure, "Secure should be {secure}: {line}");
+    assert_eq!(
+        has_attr(line, "secure"),
+        secure,
+        "Secure should be {secure}: {line}"
+    );
 }
 
 /// Whether `code` appears in `text` as a run of digits of its own.
@@ -143,8 +200,17 @@ fn login_page_has_an_email_field_and_a_csrf_token() {
     let app = TestApp::spawn();
     let page = app.client().get("/login");
     assert_eq!(page.status, 200, "{}", page.summary());
-    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{}", page.summary());
-    assert!(input_value(&page.body, "email").is_some(), "no email input: {}", page.body);
+    assert!(
+        page.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{}",
+        page.summary()
+    );
+    assert!(
+        input_value(&page.body, "email").is_some(),
+        "no email input: {}",
+        page.body
+    );
     assert!(!csrf_in(&page.body).is_empty(), "empty csrf token");
 }
 
@@ -153,7 +219,11 @@ fn landing_page_links_to_sign_in_when_signed_out() {
     let app = TestApp::spawn();
     let page = app.client().get("/");
     assert_eq!(page.status, 200, "{}", page.summary());
-    assert!(page.body.contains("href=\"/login"), "no sign-in link: {}", page.body);
+    assert!(
+        page.body.contains("href=\"/login"),
+        "no sign-in link: {}",
+        page.body
+    );
 }
 
 #[test]
@@ -163,7 +233,11 @@ fn signing_in_with_the_emailed_code_starts_a_session() {
 
     let sent = request_code(&client, "carol@example.com");
     assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
-    assert!(sent.set_cookie("pending").is_some(), "no pending cookie: {}", sent.summary());
+    assert!(
+        sent.set_cookie("pending").is_some(),
+        "no pending cookie: {}",
+        sent.summary()
+    );
 
     let mail = app.next_mail("carol@example.com");
     assert_eq!(mail.to, vec!["carol@example.com".to_string()]);
@@ -172,16 +246,40 @@ fn signing_in_with_the_emailed_code_starts_a_session() {
 
     let form = client.get("/verify");
     assert_eq!(form.status, 200, "{}", form.summary());
-    assert!(input_value(&form.body, "code").is_some(), "no code input: {}", form.body);
+    assert!(
+        input_value(&form.body, "code").is_some(),
+        "no code input: {}",
+        form.body
+    );
 
-    let done = client.post_form("/verify", &[("code", &code), ("csrf", &csrf_in(&form.body))]);
+    let done = client.post_form(
+        "/verify",
+        &[("code", &code), ("csrf", &csrf_in(&form.body))],
+    );
     assert!(done.is_see_other_to("/"), "{}", done.summary());
-    assert!(done.set_cookie("session").is_some_and(|l| !cookie_pair(l).1.is_empty()), "{}", done.summary());
-    assert!(done.set_cookie("pending").is_some(), "pending cookie not cleared: {}", done.summary());
-    assert_eq!(client.cookie("pending"), None, "pending cookie survived the sign-in");
+    assert!(
+        done.set_cookie("session")
+            .is_some_and(|l| !cookie_pair(l).1.is_empty()),
+        "{}",
+        done.summary()
+    );
+    assert!(
+        done.set_cookie("pending").is_some(),
+        "pending cookie not cleared: {}",
+        done.summary()
+    );
+    assert_eq!(
+        client.cookie("pending"),
+        None,
+        "pending cookie survived the sign-in"
+    );
 
     let home = client.get("/");
-    assert!(home.is_see_other_to("/portfolio"), "GET / signed in: {}", home.summary());
+    assert!(
+        home.is_see_other_to("/portfolio"),
+        "GET / signed in: {}",
+        home.summary()
+    );
     let portfolio = client.get("/portfolio");
     assert_eq!(portfolio.status, 200, "{}", portfolio.summary());
     assert_eq!(users(&app), vec!["carol@example.com"]);
@@ -192,14 +290,32 @@ fn malformed_email_gets_the_form_back_with_400() {
     let app = TestApp::spawn();
     let client = app.client();
     let too_long = format!("{}@example.com", "a".repeat(243)); // 255 bytes
-    for email in ["", "not-an-email", "a b@example.com", "@example.com", "alice@", too_long.as_str()] {
+    for email in [
+        "",
+        "not-an-email",
+        "a b@example.com",
+        "@example.com",
+        "alice@",
+        too_long.as_str(),
+    ] {
         let resp = request_code(&client, email);
         assert_eq!(resp.status, 400, "email {email:?}: {}", resp.summary());
-        assert!(input_value(&resp.body, "email").is_some(), "email {email:?}: no form back: {}", resp.body);
-        assert!(resp.set_cookie("pending").is_none(), "email {email:?}: pending cookie set");
+        assert!(
+            input_value(&resp.body, "email").is_some(),
+            "email {email:?}: no form back: {}",
+            resp.body
+        );
+        assert!(
+            resp.set_cookie("pending").is_none(),
+            "email {email:?}: pending cookie set"
+        );
     }
     std::thread::sleep(SETTLE);
-    assert!(app.mail.all().is_empty(), "mail sent for a malformed email: {:?}", app.mail.all());
+    assert!(
+        app.mail.all().is_empty(),
+        "mail sent for a malformed email: {:?}",
+        app.mail.all()
+    );
 }
 
 #[test]
@@ -229,7 +345,11 @@ fn same_answer_whether_or_not_the_email_has_an_account() {
             })
             .collect()
     };
-    assert_eq!(shape(&known), shape(&fresh), "cookies differ:\n{known:?}\n{fresh:?}");
+    assert_eq!(
+        shape(&known),
+        shape(&fresh),
+        "cookies differ:\n{known:?}\n{fresh:?}"
+    );
     app.code_for("known@example.com");
     app.code_for("fresh@example.com");
 }
@@ -238,7 +358,10 @@ fn same_answer_whether_or_not_the_email_has_an_account() {
 fn account_is_created_only_at_a_successful_verify() {
     let app = TestApp::spawn();
     let (client, code) = pending_client(&app, "dave@example.com");
-    assert!(users(&app).is_empty(), "an account exists before the email is proven");
+    assert!(
+        users(&app).is_empty(),
+        "an account exists before the email is proven"
+    );
     let wrong = submit_code(&client, &other_code(&code));
     assert_eq!(wrong.status, 400, "{}", wrong.summary());
     assert!(users(&app).is_empty(), "a wrong code created an account");
@@ -275,14 +398,23 @@ fn logout_ends_the_session_on_the_server() {
 
     let out = client.post_form("/logout", &[("csrf", &signed_in_csrf(&client))]);
     assert!(out.is_see_other_to("/"), "{}", out.summary());
-    assert_eq!(client.cookie("session"), None, "session cookie not cleared: {}", out.summary());
+    assert_eq!(
+        client.cookie("session"),
+        None,
+        "session cookie not cleared: {}",
+        out.summary()
+    );
     let after = client.get("/portfolio");
     assert!(after.is_see_other_to("/login"), "{}", after.summary());
 
     let replay = app.client();
     replay.set_cookie_raw("session", &session);
     let resp = replay.get("/portfolio");
-    assert!(resp.is_see_other_to("/login"), "old session still works: {}", resp.summary());
+    assert!(
+        resp.is_see_other_to("/login"),
+        "old session still works: {}",
+        resp.summary()
+    );
 }
 
 #[test]
@@ -294,7 +426,11 @@ fn logout_without_csrf_is_403_and_keeps_the_session() {
     assert_eq!(out.status, 403, "{}", out.summary());
     let out = client.post_form("/logout", &[("csrf", "forged")]);
     assert_eq!(out.status, 403, "{}", out.summary());
-    assert_eq!(client.get("/portfolio").status, 200, "the session ended without a valid csrf token");
+    assert_eq!(
+        client.get("/portfolio").status,
+        200,
+        "the session ended without a valid csrf token"
+    );
 }
 
 // ------------------------------------------------------------ wrong codes
@@ -304,11 +440,23 @@ fn wrong_code_says_tries_left() {
     let app = TestApp::spawn();
     let (client, code) = pending_client(&app, "gina@example.com");
     let wrong = other_code(&code);
-    for (attempt, left) in [(1, "4 tries left"), (2, "3 tries left"), (3, "2 tries left"), (4, "1 try left")] {
+    for (attempt, left) in [
+        (1, "4 tries left"),
+        (2, "3 tries left"),
+        (3, "2 tries left"),
+        (4, "1 try left"),
+    ] {
         let resp = submit_code(&client, &wrong);
         assert_eq!(resp.status, 400, "wrong try {attempt}: {}", resp.summary());
-        assert!(resp.body.contains(left), "wrong try {attempt} should say {left:?}: {}", resp.body);
-        assert!(input_value(&resp.body, "code").is_some(), "wrong try {attempt}: no form back");
+        assert!(
+            resp.body.contains(left),
+            "wrong try {attempt} should say {left:?}: {}",
+            resp.body
+        );
+        assert!(
+            input_value(&resp.body, "code").is_some(),
+            "wrong try {attempt}: no form back"
+        );
         assert!(resp.set_cookie("session").is_none());
     }
 }
@@ -322,7 +470,12 @@ fn fifth_wrong_try_burns_the_code() {
         assert_eq!(resp.status, 400, "wrong try {attempt}: {}", resp.summary());
     }
     let late = submit_code(&client, &code);
-    assert_eq!(late.status, 400, "the right code still works after 5 wrong tries: {}", late.summary());
+    assert_eq!(
+        late.status,
+        400,
+        "the right code still works after 5 wrong tries: {}",
+        late.summary()
+    );
     assert!(late.set_cookie("session").is_none(), "{}", late.summary());
     assert_eq!(client.cookie("session"), None);
     assert!(users(&app).is_empty());
@@ -339,20 +492,38 @@ fn twenty_wrong_tries_a_day_then_429() {
     let client = app.client();
     for round in 1..=4 {
         let sent = request_code(&client, email);
-        assert!(sent.is_see_other_to("/verify"), "code {round}: {}", sent.summary());
+        assert!(
+            sent.is_see_other_to("/verify"),
+            "code {round}: {}",
+            sent.summary()
+        );
         let code = app.code_for(email);
         for attempt in 1..=5 {
             let resp = submit_code(&client, &other_code(&code));
-            assert_eq!(resp.status, 400, "code {round}, wrong try {attempt}: {}", resp.summary());
+            assert_eq!(
+                resp.status,
+                400,
+                "code {round}, wrong try {attempt}: {}",
+                resp.summary()
+            );
         }
         age_login_codes(&app, email, 120);
     }
     // Twenty wrong tries so far: even a fresh code, rightly typed, is refused.
     let sent = request_code(&client, email);
-    assert!(sent.is_see_other_to("/verify"), "code 5: {}", sent.summary());
+    assert!(
+        sent.is_see_other_to("/verify"),
+        "code 5: {}",
+        sent.summary()
+    );
     let code = app.code_for(email);
     let capped = submit_code(&client, &code);
-    assert_eq!(capped.status, 429, "after 20 wrong tries today: {}", capped.summary());
+    assert_eq!(
+        capped.status,
+        429,
+        "after 20 wrong tries today: {}",
+        capped.summary()
+    );
     assert!(capped.set_cookie("session").is_none());
     assert_security_headers(&capped, "429 on /verify");
     assert!(users(&app).is_empty());
@@ -375,14 +546,34 @@ fn age_login_codes(app: &TestApp, email: &str, secs: i64) {
 fn non_digit_or_wrong_length_codes_never_match() {
     let app = TestApp::spawn();
     let (client, code) = pending_client(&app, "jack@example.com");
-    let full_width: String = code.chars().map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap()).collect();
-    let near_misses = [code[..5].to_string(), format!("{code}0"), "abcdef".to_string(), full_width];
+    let full_width: String = code
+        .chars()
+        .map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap())
+        .collect();
+    let near_misses = [
+        code[..5].to_string(),
+        format!("{code}0"),
+        "abcdef".to_string(),
+        full_width,
+    ];
     for (i, attempt) in near_misses.iter().enumerate() {
         let resp = submit_code(&client, attempt);
-        assert_eq!(resp.status, 400, "code {attempt:?} (the real one is {code}): {}", resp.summary());
-        assert!(resp.set_cookie("session").is_none(), "code {attempt:?} signed in");
+        assert_eq!(
+            resp.status,
+            400,
+            "code {attempt:?} (the real one is {code}): {}",
+            resp.summary()
+        );
+        assert!(
+            resp.set_cookie("session").is_none(),
+            "code {attempt:?} signed in"
+        );
         if i == 3 {
-            assert!(resp.body.contains("1 try left"), "near misses must count as wrong tries: {}", resp.body);
+            assert!(
+                resp.body.contains("1 try left"),
+                "near misses must count as wrong tries: {}",
+                resp.body
+            );
         }
     }
     let done = submit_code(&client, &code);
@@ -399,7 +590,8 @@ fn one_code_makes_one_session_even_when_sent_twice_at_once() {
         let barrier = Arc::new(Barrier::new(4));
         let racers: Vec<_> = (0..4)
             .map(|_| {
-                let (twin, code, csrf, barrier) = (client.clone(), code.clone(), csrf.clone(), barrier.clone());
+                let (twin, code, csrf, barrier) =
+                    (client.clone(), code.clone(), csrf.clone(), barrier.clone());
                 thread::spawn(move || {
                     barrier.wait();
                     twin.post_form("/verify", &[("code", &code), ("csrf", &csrf)])
@@ -407,10 +599,16 @@ fn one_code_makes_one_session_even_when_sent_twice_at_once() {
             })
             .collect();
         let answers: Vec<Resp> = racers.into_iter().map(|r| r.join().unwrap()).collect();
-        let sessions = answers.iter().filter(|r| r.is_see_other_to("/") && r.set_cookie("session").is_some()).count();
+        let sessions = answers
+            .iter()
+            .filter(|r| r.is_see_other_to("/") && r.set_cookie("session").is_some())
+            .count();
         let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
         assert_eq!(sessions, 1, "round {round}: {statuses:?}");
-        assert!(statuses.iter().all(|s| *s < 500), "round {round}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s < 500),
+            "round {round}: {statuses:?}"
+        );
     }
 }
 
@@ -425,8 +623,17 @@ fn second_code_request_within_a_minute_is_429() {
     retry_after(&again);
     assert_security_headers(&again, "429 on /login");
     let elsewhere = request_code(&app.client(), "kim@example.com");
-    assert_eq!(elsewhere.status, 429, "the limit is per email, not per cookie: {}", elsewhere.summary());
-    assert_eq!(app.mail.count_to_after("kim@example.com", SETTLE), 1, "a second code was mailed");
+    assert_eq!(
+        elsewhere.status,
+        429,
+        "the limit is per email, not per cookie: {}",
+        elsewhere.summary()
+    );
+    assert_eq!(
+        app.mail.count_to_after("kim@example.com", SETTLE),
+        1,
+        "a second code was mailed"
+    );
 }
 
 #[test]
@@ -435,12 +642,17 @@ fn thirty_first_code_request_from_one_address_is_429() {
     let client = app.client();
     for i in 1..=30 {
         let resp = request_code(&client, &format!("user{i}@example.com"));
-        assert!(resp.is_see_other_to("/verify"), "request {i}: {}", resp.summary());
+        assert!(
+            resp.is_see_other_to("/verify"),
+            "request {i}: {}",
+            resp.summary()
+        );
     }
     let over = request_code(&client, "user31@example.com");
     assert_eq!(over.status, 429, "{}", over.summary());
     retry_after(&over);
-    app.mail.wait_for("user30@example.com", Duration::from_secs(5));
+    app.mail
+        .wait_for("user30@example.com", Duration::from_secs(5));
     assert_eq!(app.mail.count_to_after("user31@example.com", SETTLE), 0);
     assert_eq!(app.mail.all().len(), 30);
 }
@@ -465,7 +677,11 @@ fn login_without_a_valid_csrf_token_is_403() {
         assert!(resp.set_cookie("pending").is_none());
         assert_security_headers(&resp, "403 on /login");
     }
-    assert_eq!(app.mail.count_to_after("liz@example.com", SETTLE), 0, "mailed without a csrf token");
+    assert_eq!(
+        app.mail.count_to_after("liz@example.com", SETTLE),
+        0,
+        "mailed without a csrf token"
+    );
     // The same form with its token goes through.
     let ok = client.post_form("/login", &[("email", "liz@example.com"), ("csrf", &token)]);
     assert!(ok.is_see_other_to("/verify"), "{}", ok.summary());
@@ -480,8 +696,17 @@ fn login_from_another_site_is_403() {
     let evil = client.post_form_with("/login", &fields, &[("Origin", "http://evil.example")]);
     assert_eq!(evil.status, 403, "Origin evil: {}", evil.summary());
     let cross = client.post_form_with("/login", &fields, &[("Sec-Fetch-Site", "cross-site")]);
-    assert_eq!(cross.status, 403, "Sec-Fetch-Site cross-site: {}", cross.summary());
-    assert_eq!(app.mail.count_to_after("max@example.com", SETTLE), 0, "mailed on a cross-site post");
+    assert_eq!(
+        cross.status,
+        403,
+        "Sec-Fetch-Site cross-site: {}",
+        cross.summary()
+    );
+    assert_eq!(
+        app.mail.count_to_after("max@example.com", SETTLE),
+        0,
+        "mailed on a cross-site post"
+    );
     let own = client.post_form_with("/login", &fields, &[("Sec-Fetch-Site", "same-origin")]);
     assert!(own.is_see_other_to("/verify"), "{}", own.summary());
 }
@@ -497,8 +722,16 @@ fn verify_without_a_valid_csrf_token_or_from_another_site_is_403() {
         client.post_form("/verify", &[("code", wrong.as_str())]),
         client.post_form("/verify", &[("code", &wrong), ("csrf", "not-a-token")]),
         client.post_form("/verify", &[("code", &wrong), ("csrf", &tampered)]),
-        client.post_form_with("/verify", &[("code", &wrong), ("csrf", &token)], &[("Origin", "http://evil.example")]),
-        client.post_form_with("/verify", &[("code", &wrong), ("csrf", &token)], &[("Sec-Fetch-Site", "cross-site")]),
+        client.post_form_with(
+            "/verify",
+            &[("code", &wrong), ("csrf", &token)],
+            &[("Origin", "http://evil.example")],
+        ),
+        client.post_form_with(
+            "/verify",
+            &[("code", &wrong), ("csrf", &token)],
+            &[("Sec-Fetch-Site", "cross-site")],
+        ),
     ];
     for (i, resp) in refused.iter().enumerate() {
         assert_eq!(resp.status, 403, "attempt {i}: {}", resp.summary());
@@ -506,7 +739,11 @@ fn verify_without_a_valid_csrf_token_or_from_another_site_is_403() {
     // Refused posts are not tries.
     let first_real_try = submit_code(&client, &wrong);
     assert_eq!(first_real_try.status, 400, "{}", first_real_try.summary());
-    assert!(first_real_try.body.contains("4 tries left"), "a 403 counted as a try: {}", first_real_try.body);
+    assert!(
+        first_real_try.body.contains("4 tries left"),
+        "a 403 counted as a try: {}",
+        first_real_try.body
+    );
     let done = submit_code(&client, &code);
     assert!(done.is_see_other_to("/"), "{}", done.summary());
 }
@@ -518,10 +755,14 @@ fn cookies_are_http_only_lax_and_not_secure_over_http() {
     let app = TestApp::spawn();
     let client = app.client();
     let sent = request_code(&client, "olga@example.com");
-    let pending = sent.set_cookie("pending").unwrap_or_else(|| panic!("no pending cookie: {}", sent.summary()));
+    let pending = sent
+        .set_cookie("pending")
+        .unwrap_or_else(|| panic!("no pending cookie: {}", sent.summary()));
     assert_cookie_flags(pending, false);
     let done = submit_code(&client, &app.code_for("olga@example.com"));
-    let session = done.set_cookie("session").unwrap_or_else(|| panic!("no session cookie: {}", done.summary()));
+    let session = done
+        .set_cookie("session")
+        .unwrap_or_else(|| panic!("no session cookie: {}", done.summary()));
     assert_cookie_flags(session, false);
     assert!(done.set_cookie("__Host-session").is_none());
 }
@@ -532,14 +773,26 @@ fn https_base_url_gives_secure_host_prefixed_cookies() {
     let client = app.client();
     let sent = request_code(&client, "pia@example.com");
     assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
-    assert!(sent.set_cookie("pending").is_none(), "unprefixed cookie over https: {}", sent.summary());
-    let pending = sent.set_cookie("__Host-pending").unwrap_or_else(|| panic!("no __Host-pending: {}", sent.summary()));
+    assert!(
+        sent.set_cookie("pending").is_none(),
+        "unprefixed cookie over https: {}",
+        sent.summary()
+    );
+    let pending = sent
+        .set_cookie("__Host-pending")
+        .unwrap_or_else(|| panic!("no __Host-pending: {}", sent.summary()));
     assert_cookie_flags(pending, true);
 
     let done = submit_code(&client, &app.code_for("pia@example.com"));
     assert!(done.is_see_other_to("/"), "{}", done.summary());
-    assert!(done.set_cookie("session").is_none(), "unprefixed cookie over https: {}", done.summary());
-    let session = done.set_cookie("__Host-session").unwrap_or_else(|| panic!("no __Host-session: {}", done.summary()));
+    assert!(
+        done.set_cookie("session").is_none(),
+        "unprefixed cookie over https: {}",
+        done.summary()
+    );
+    let session = done
+        .set_cookie("__Host-session")
+        .unwrap_or_else(|| panic!("no __Host-session: {}", done.summary()));
     assert_cookie_flags(session, true);
     assert!(client.get("/").is_see_other_to("/portfolio"));
 }
@@ -552,8 +805,17 @@ fn https_base_url_is_the_origin_the_csrf_check_expects() {
     let fields = [("email", "quinn@example.com"), ("csrf", token.as_str())];
     let plain_origin = format!("http://{}", app.addr());
     let wrong_scheme = client.post_form_with("/login", &fields, &[("Origin", &plain_origin)]);
-    assert_eq!(wrong_scheme.status, 403, "Origin {plain_origin} vs an https base URL: {}", wrong_scheme.summary());
-    let right = client.post_form_with("/login", &fields, &[("Origin", &format!("https://{}", app.addr()))]);
+    assert_eq!(
+        wrong_scheme.status,
+        403,
+        "Origin {plain_origin} vs an https base URL: {}",
+        wrong_scheme.summary()
+    );
+    let right = client.post_form_with(
+        "/login",
+        &fields,
+        &[("Origin", &format!("https://{}", app.addr()))],
+    );
     assert!(right.is_see_other_to("/verify"), "{}", right.summary());
 }
 
@@ -578,11 +840,19 @@ fn tampered_pending_cookie_counts_as_none() {
         let attacker = app.client();
         attacker.set_cookie_raw("pending", forged);
         let page = attacker.get("/verify");
-        assert!(page.is_see_other_to("/login"), "pending {forged:?} was accepted: {}", page.summary());
+        assert!(
+            page.is_see_other_to("/login"),
+            "pending {forged:?} was accepted: {}",
+            page.summary()
+        );
         let csrf = csrf_in(&attacker.get("/login").body);
         let post = attacker.post_form("/verify", &[("code", &code), ("csrf", &csrf)]);
         assert!(post.status < 500, "pending {forged:?}: {}", post.summary());
-        assert!(post.set_cookie("session").is_none(), "pending {forged:?} signed in: {}", post.summary());
+        assert!(
+            post.set_cookie("session").is_none(),
+            "pending {forged:?} signed in: {}",
+            post.summary()
+        );
     }
     // The genuine cookie and code still work.
     let done = submit_code(&client, &code);
@@ -609,11 +879,24 @@ fn tampered_session_cookie_counts_as_signed_out() {
         let attacker = app.client();
         attacker.set_cookie_raw("session", forged);
         let page = attacker.get("/portfolio");
-        assert!(page.is_see_other_to("/login"), "session {forged:?}: {}", page.summary());
+        assert!(
+            page.is_see_other_to("/login"),
+            "session {forged:?}: {}",
+            page.summary()
+        );
         let home = attacker.get("/");
-        assert_eq!(home.status, 200, "session {forged:?} on /: {}", home.summary());
+        assert_eq!(
+            home.status,
+            200,
+            "session {forged:?} on /: {}",
+            home.summary()
+        );
     }
-    assert_eq!(client.get("/portfolio").status, 200, "the real session stopped working");
+    assert_eq!(
+        client.get("/portfolio").status,
+        200,
+        "the real session stopped working"
+    );
 }
 
 // ---------------------------------------------------------------- headers
@@ -629,9 +912,18 @@ fn every_response_has_security_headers() {
         ("GET /healthz", client.get("/healthz")),
         ("GET /verify (303)", client.get("/verify")),
         ("GET /nope (404)", client.get("/nope")),
-        ("DELETE /login (405)", client.request("DELETE", "/login", &[], b"")),
-        ("POST /login no csrf (403)", client.post_form("/login", &[("email", "a@example.com")])),
-        ("POST /login bad email (400)", client.post_form("/login", &[("email", "bad"), ("csrf", &token)])),
+        (
+            "DELETE /login (405)",
+            client.request("DELETE", "/login", &[], b""),
+        ),
+        (
+            "POST /login no csrf (403)",
+            client.post_form("/login", &[("email", "a@example.com")]),
+        ),
+        (
+            "POST /login bad email (400)",
+            client.post_form("/login", &[("email", "bad"), ("csrf", &token)]),
+        ),
     ];
     for (what, resp) in &responses {
         assert_security_headers(resp, what);
@@ -647,10 +939,17 @@ fn sign_in_and_personal_pages_are_not_cached() {
     let verify = pending.get("/verify");
     sign_in(&app, &client, "walt@example.com");
     let portfolio = client.get("/portfolio");
-    for (what, resp) in [("/login", login), ("/verify", verify), ("/portfolio", portfolio)] {
+    for (what, resp) in [
+        ("/login", login),
+        ("/verify", verify),
+        ("/portfolio", portfolio),
+    ] {
         assert_eq!(resp.status, 200, "{what}: {}", resp.summary());
         let cache = resp.header("cache-control").unwrap_or("");
-        assert!(cache.to_ascii_lowercase().contains("no-store"), "{what}: Cache-Control {cache:?}");
+        assert!(
+            cache.to_ascii_lowercase().contains("no-store"),
+            "{what}: Cache-Control {cache:?}"
+        );
     }
 }
 
@@ -668,7 +967,12 @@ fn unknown_path_is_404() {
 fn wrong_method_is_405() {
     let app = TestApp::spawn();
     let client = app.client();
-    for (method, path) in [("DELETE", "/login"), ("PUT", "/login"), ("PUT", "/verify"), ("GET", "/logout")] {
+    for (method, path) in [
+        ("DELETE", "/login"),
+        ("PUT", "/login"),
+        ("PUT", "/verify"),
+        ("GET", "/logout"),
+    ] {
         let resp = client.request(method, path, &[], b"");
         assert_eq!(resp.status, 405, "{method} {path}: {}", resp.summary());
     }
@@ -680,7 +984,14 @@ fn login_body_over_64_kib_is_413() {
     let client = app.client();
     let token = csrf_in(&client.get("/login").body);
     let padding = "a".repeat(70 * 1024);
-    let resp = client.post_form("/login", &[("email", "xena@example.com"), ("csrf", &token), ("ref", &padding)]);
+    let resp = client.post_form(
+        "/login",
+        &[
+            ("email", "xena@example.com"),
+            ("csrf", &token),
+            ("ref", &padding),
+        ],
+    );
     assert_eq!(resp.status, 413, "{}", resp.summary());
     assert_security_headers(&resp, "413 on /login");
     assert_eq!(app.mail.count_to_after("xena@example.com", SETTLE), 0);
@@ -695,28 +1006,56 @@ fn hostile_login_input_gets_4xx_and_no_mail() {
     let client = app.client();
     let token = csrf_in(&client.get("/login").body);
     let origin = app.origin();
-    let form_headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", origin.as_str())];
+    let form_headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Origin", origin.as_str()),
+    ];
 
     let encoded = [
-        ("CRLF in email", crate::support::form_encode(&[("email", "a@b.c\r\nBcc: x@y.z"), ("csrf", &token)])),
-        ("NUL in email", crate::support::form_encode(&[("email", "a\0b@example.com"), ("csrf", &token)])),
+        (
+            "CRLF in email",
+            crate::support::form_encode(&[("email", "a@b.c\r\nBcc: x@y.z"), ("csrf", &token)]),
+        ),
+        (
+            "NUL in email",
+            crate::support::form_encode(&[("email", "a\0b@example.com"), ("csrf", &token)]),
+        ),
         (
             "two email fields",
-            crate::support::form_encode(&[("email", "one@example.com"), ("email", "two@example.com"), ("csrf", &token)]),
+            crate::support::form_encode(&[
+                ("email", "one@example.com"),
+                ("email", "two@example.com"),
+                ("csrf", &token),
+            ]),
         ),
-        ("percent-encoded non-UTF-8", format!("email=caf%E9%FF%40example.com&csrf={token}")),
+        (
+            "percent-encoded non-UTF-8",
+            format!("email=caf%E9%FF%40example.com&csrf={token}"),
+        ),
     ];
     for (what, body) in &encoded {
         let resp = client.request("POST", "/login", &form_headers, body.as_bytes());
-        assert!((400..500).contains(&resp.status), "{what}: {}", resp.summary());
+        assert!(
+            (400..500).contains(&resp.status),
+            "{what}: {}",
+            resp.summary()
+        );
     }
     let mut raw_bytes = b"email=caf\xe9\xff@example.com&csrf=".to_vec();
     raw_bytes.extend_from_slice(token.as_bytes());
     let resp = client.request("POST", "/login", &form_headers, &raw_bytes);
-    assert!((400..500).contains(&resp.status), "raw non-UTF-8 body: {}", resp.summary());
+    assert!(
+        (400..500).contains(&resp.status),
+        "raw non-UTF-8 body: {}",
+        resp.summary()
+    );
 
     std::thread::sleep(SETTLE);
-    assert!(app.mail.all().is_empty(), "hostile input was mailed: {:?}", app.mail.all());
+    assert!(
+        app.mail.all().is_empty(),
+        "hostile input was mailed: {:?}",
+        app.mail.all()
+    );
     assert_healthy(&app);
 }
 
@@ -726,16 +1065,34 @@ fn ten_kb_ref_is_refused_without_mail() {
     let client = app.client();
     let token = csrf_in(&client.get("/login").body);
     let long_ref = "r".repeat(10 * 1024);
-    let resp = client.post_form("/login", &[("email", "yuri@example.com"), ("ref", &long_ref), ("csrf", &token)]);
-    assert!((400..500).contains(&resp.status), "10 KB ref: {}", resp.summary());
-    assert_eq!(app.mail.count_to_after("yuri@example.com", SETTLE), 0, "mailed despite a 10 KB ref");
+    let resp = client.post_form(
+        "/login",
+        &[
+            ("email", "yuri@example.com"),
+            ("ref", &long_ref),
+            ("csrf", &token),
+        ],
+    );
+    assert!(
+        (400..500).contains(&resp.status),
+        "10 KB ref: {}",
+        resp.summary()
+    );
+    assert_eq!(
+        app.mail.count_to_after("yuri@example.com", SETTLE),
+        0,
+        "mailed despite a 10 KB ref"
+    );
     assert_healthy(&app);
 }
 
 #[test]
 fn garbage_requests_do_not_stop_the_server() {
     let app = TestApp::spawn();
-    let long_header = format!("GET /login HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n", "h".repeat(200 * 1024));
+    let long_header = format!(
+        "GET /login HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+        "h".repeat(200 * 1024)
+    );
     let attacks: [&[u8]; 5] = [
         b"\x00\xff\xfe garbage\r\n\r\n",
         b"GET /login HTTP/1.1\r\nHost: x\r\n",
@@ -763,7 +1120,10 @@ fn log_never_holds_a_code_token_or_cookie() {
     let client = app.client();
     let login = client.get("/login");
     let login_csrf = csrf_in(&login.body);
-    let sent = client.post_form("/login", &[("email", "zoe@example.com"), ("csrf", &login_csrf)]);
+    let sent = client.post_form(
+        "/login",
+        &[("email", "zoe@example.com"), ("csrf", &login_csrf)],
+    );
     assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
     let pending = client.cookie("pending").unwrap();
     let code = app.code_for("zoe@example.com");
@@ -777,11 +1137,26 @@ fn log_never_holds_a_code_token_or_cookie() {
     thread::sleep(Duration::from_millis(200));
 
     let log = app.log();
-    assert!(log.contains("/verify"), "no request lines in the log:\n{log}");
-    assert!(!contains_code(&log, &code), "the code {code} is in the log:\n{log}");
-    assert!(!log.contains(&pending), "the pending cookie is in the log:\n{log}");
-    assert!(!log.contains(&session), "the session cookie is in the log:\n{log}");
+    assert!(
+        log.contains("/verify"),
+        "no request lines in the log:\n{log}"
+    );
+    assert!(
+        !contains_code(&log, &code),
+        "the code {code} is in the log:\n{log}"
+    );
+    assert!(
+        !log.contains(&pending),
+        "the pending cookie is in the log:\n{log}"
+    );
+    assert!(
+        !log.contains(&session),
+        "the session cookie is in the log:\n{log}"
+    );
     for token in [&login_csrf, &verify_csrf, &logout_csrf] {
-        assert!(token.len() < 16 || !log.contains(token.as_str()), "a csrf token is in the log:\n{log}");
+        assert!(
+            token.len() < 16 || !log.contains(token.as_str()),
+            "a csrf token is in the log:\n{log}"
+        );
     }
 }
