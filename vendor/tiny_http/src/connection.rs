@@ -29,6 +29,9 @@ impl Listener {
             Self::Tcp(l) => l.accept().map(|(conn, addr)| {
                 let _ = conn.set_read_timeout(Some(crate::limits::SOCKET_TIMEOUT));
                 let _ = conn.set_write_timeout(Some(crate::limits::SOCKET_TIMEOUT));
+                // app patch: answers go out in a few writes; without this,
+                // Nagle and delayed ACKs add 40 ms to every kept-alive request.
+                let _ = conn.set_nodelay(true);
                 (Connection::from(conn), Some(addr))
             }),
             #[cfg(unix)]

@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // app patch: queue the task only while more threads are idle than
+        // tasks already queued for them. Upstream queued whenever one thread
+        // was idle, so two connections arriving together could both be
+        // queued for it, and with keep-alive the second one waited until some
+        // other connection closed.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
