@@ -66,7 +66,8 @@ async function getCommentary(button) {
       status.textContent = "";
       showCommentary(out, data);
     } else if (response.status === 402) {
-      status.textContent = data.message || "Commentary is a paid feature.";
+      // The hint below says it all; the status line stays quiet.
+      status.textContent = data.reason === "credit_expired" ? "Your complimentary access has ended." : "";
       upgrade.hidden = false;
     } else if (response.status === 401) {
       status.textContent = "Your session has ended. Sign in again to get commentary.";
@@ -96,11 +97,12 @@ function showCommentary(out, data) {
   const grid = document.createElement("div");
   grid.className = "metrics";
   const money = (x) => x.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const signed = (x) => (x > 0 ? "+" : "") + money(x);
   const items = [
     ["Total value", money(m.total_value || 0)],
     ["Top weight", ((m.top_weight || 0) * 100).toFixed(1) + "%"],
     ["Effective positions", (m.effective_positions || 0).toFixed(1)],
-    ["Unrealised P/L", m.unrealized_pl == null ? "—" : money(m.unrealized_pl)],
+    ["Unrealised P/L", m.unrealized_pl == null ? "—" : signed(m.unrealized_pl)],
   ];
   for (const [label, value] of items) {
     const stat = document.createElement("div");
@@ -108,6 +110,7 @@ function showCommentary(out, data) {
     const v = document.createElement("div");
     v.className = "stat-value";
     v.textContent = value;
+    if (label === "Unrealised P/L" && m.unrealized_pl) v.classList.add(m.unrealized_pl > 0 ? "gain" : "loss");
     const l = document.createElement("div");
     l.className = "stat-label";
     l.textContent = label;

@@ -5,10 +5,10 @@ use maud::{html, Markup};
 
 /// The largest positions get a bar each; the rest share one "Other" bar.
 const MAX_BARS: usize = 10;
-const ROW: f64 = 30.0;
-const LABEL_W: f64 = 96.0;
-const BAR_W: f64 = 400.0;
-const WIDTH: f64 = 580.0;
+const ROW: f64 = 32.0;
+const LABEL_W: f64 = 100.0;
+const BAR_W: f64 = 270.0;
+const WIDTH: f64 = 440.0;
 
 /// `(label, weight 0..1)` rows, largest first, with an "Other" row for the tail.
 pub fn rows(weights: &[(String, f64)]) -> Vec<(String, f64)> {
@@ -40,10 +40,10 @@ pub fn allocation(weights: &[(String, f64)]) -> Markup {
                     @let y = 4.0 + ROW * i as f64;
                     @let w = (weight * BAR_W).max(if *weight > 0.0 { 2.0 } else { 0.0 });
                     g class="bar" {
-                        text x="0" y=(fmt(y + 19.0)) font-size="13" font-family="ui-monospace, monospace" fill="#1c2430" { (label) }
+                        text x="0" y=(fmt(y + 19.0)) font-size="16" font-family="ui-monospace, monospace" fill="#1c2430" { (label) }
                         rect x=(fmt(LABEL_W)) y=(fmt(y + 4.0)) width=(fmt(w)) height="20" rx="3"
                             fill=(if i % 2 == 0 { "#2f5bea" } else { "#7d97f0" }) {}
-                        text x=(fmt(LABEL_W + w + 6.0)) y=(fmt(y + 19.0)) font-size="13" fill="#1c2430" {
+                        text x=(fmt(LABEL_W + w + 6.0)) y=(fmt(y + 19.0)) font-size="16" fill="#1c2430" {
                             (format!("{:.1}%", weight * 100.0))
                         }
                     }

@@ -87,12 +87,12 @@ fn table(frame: &Frame, holdings: &[Holding], metrics: &Metrics) -> Markup {
                 thead {
                     tr {
                         th scope="col" { "Symbol" }
-                        th scope="col" { "Quantity" }
-                        th scope="col" { "Price" }
-                        th scope="col" { "Cost basis" }
+                        th scope="col" class="hide-narrow" { "Quantity" }
+                        th scope="col" class="hide-narrow" { "Price" }
+                        th scope="col" class="hide-narrow" { "Cost basis" }
                         th scope="col" { "Value" }
                         th scope="col" { "Weight" }
-                        th scope="col" { "Unrealised P/L" }
+                        th scope="col" { span class="hide-narrow" { "Unrealised " } "P/L" }
                         th scope="col" { span class="visually-hidden" { "Actions" } }
                     }
                 }
@@ -100,16 +100,16 @@ fn table(frame: &Frame, holdings: &[Holding], metrics: &Metrics) -> Markup {
                     @for (h, p) in holdings.iter().zip(&metrics.positions) {
                         tr data-symbol=(h.symbol) {
                             td { strong { (h.symbol) } }
-                            td { (number(h.quantity)) }
-                            td { (money(h.price)) }
-                            td { @if let Some(c) = h.cost_basis { (money(c)) } @else { span class="muted" { "—" } } }
+                            td class="hide-narrow" { (number(h.quantity)) }
+                            td class="hide-narrow" { (money(h.price)) }
+                            td class="hide-narrow" { @if let Some(c) = h.cost_basis { (money(c)) } @else { span class="muted" { "—" } } }
                             td { (money(p.value)) }
                             td { (percent(p.weight)) }
                             td { (pl(p.unrealized_pl)) }
                             td {
                                 form method="post" action=(format!("/portfolio/holdings/{}/delete", h.symbol)) class="inline" {
                                     (csrf_field(frame.csrf))
-                                    button type="submit" class="button danger" aria-label=(format!("Delete {}", h.symbol)) { "Delete" }
+                                    button type="submit" class="button danger" aria-label=(format!("Delete {}", h.symbol)) { span class="hide-narrow" { "Delete" } span class="show-narrow" aria-hidden="true" { "✕" } }
                                 }
                             }
                         }
@@ -118,7 +118,7 @@ fn table(frame: &Frame, holdings: &[Holding], metrics: &Metrics) -> Markup {
                 tfoot {
                     tr {
                         td { "Total" }
-                        td {} td {} td {}
+                        td class="hide-narrow" {} td class="hide-narrow" {} td class="hide-narrow" {}
                         td { (money(metrics.total_value)) }
                         td { (percent(if metrics.total_value > 0.0 { 1.0 } else { 0.0 })) }
                         td { (pl(metrics.unrealized_pl)) }

@@ -59,9 +59,10 @@ fn stat(label: &str, value: i64) -> Markup {
 /// Shown wherever a person without paid access meets a paid feature.
 pub fn upgrade_hint() -> Markup {
     html! {
-        div class="banner warn upgrade-hint" role="note" {
+        div class="banner warn upgrade-hint" id="upgrade" role="note" {
             strong { "Commentary is a paid feature." }
-            " Upgrade to get plain-language commentary on your portfolio. "
+            " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
+            "to get plain-language commentary on your portfolio. "
             "Invited by a friend? Your first three months are half price."
         }
     }
