@@ -90,3 +90,65 @@ pub fn test_db() -> Connection {
     migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     conn
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::services::{access, referral};
+
+    #[test]
+    fn a_database_from_before_referrals_and_credit_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // the schema as the first release left it, with a user in it
+            let mut conn = open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(1))
+                .run(&mut conn)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO users (email, tier, created_at) VALUES ('old@b.co', 'free', '2025-01-01T00:00:00Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let conn = open_and_migrate(&path).unwrap();
+        let user = users::by_email(&conn, "old@b.co").unwrap().unwrap();
+        assert_eq!(user.credit_until, None);
+        assert_eq!(
+            referrals::code_of(&conn, user.id).unwrap(),
+            None,
+            "no backfill"
+        );
+        let code = referral::assign_code_if_missing(&conn, user.id).unwrap();
+        assert_eq!(
+            referral::normalise_code(&code),
+            Some(code.clone()),
+            "a code on first use"
+        );
+        let now = Timestamp::now();
+        assert!(!access::user_paid_status(&user, now).active);
+        // running the migrations again is a no-op
+        drop(conn);
+        open_and_migrate(&path).unwrap();
+    }
+
+    #[test]
+    fn connections_use_wal_full_sync_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_and_migrate(&dir.path().join("p.db")).unwrap();
+        let number = |pragma: &str| -> i64 {
+            conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(number("synchronous"), 2, "FULL");
+        assert_eq!(number("foreign_keys"), 1);
+        assert!(number("busy_timeout") >= 5000);
+    }
+}

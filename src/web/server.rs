@@ -35,6 +35,8 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     log_panics_as_events();
     let conn = db::open_and_migrate(db_path)?;
     let keys = Keys::derive(&secret(&config, &conn)?);
+    let server = tiny_http::Server::http(&config.addr)
+        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     if config.smtp_url.is_none() {
         log::event(
             "mail.warning",
@@ -42,8 +44,6 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         );
     }
     let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
-    let server = tiny_http::Server::http(&config.addr)
-        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     let server = Arc::new(server);
     let app = Arc::new(App::new(config, keys, mailer));
     let stopping = Arc::new(AtomicBool::new(false));
