@@ -116,7 +116,11 @@ pub fn commentary(holdings: &[Holding], m: &Metrics) -> String {
         sentences.push(single_holding(only));
     } else {
         sentences.push(concentration(&valued, m.top_weight));
-        sentences.push(diversification(valued.len(), m.effective_positions));
+        sentences.push(diversification(
+            valued.len(),
+            m.effective_positions,
+            m.top_weight,
+        ));
         sentences.extend(cash(&valued, m.total_value));
     }
     sentences.extend(profit_and_loss(holdings, m));
@@ -242,12 +246,14 @@ fn weight_comment(weight: f64, pronoun: &str) -> String {
     }
 }
 
-fn diversification(count: usize, effective: f64) -> String {
+fn diversification(count: usize, effective: f64, top_weight: f64) -> String {
     let ratio = effective / count as f64;
     if ratio >= 0.9995 {
         return format!("In effect that is {count} equally weighted positions, as spread out as {count} holdings can be.");
     }
-    let spread = if ratio >= 0.8 {
+    // A portfolio whose largest holding is very concentrated is never called
+    // evenly spread, however few holdings it has.
+    let spread = if ratio >= 0.8 && top_weight <= VERY_CONCENTRATED {
         "so the value is spread fairly evenly"
     } else if ratio >= 0.5 {
         "so the weights are noticeably uneven"
@@ -719,6 +725,14 @@ mod tests {
             analyst.analyse(&holdings, &m),
             Ok(commentary(&holdings, &m))
         );
+    }
+
+    #[test]
+    fn a_very_concentrated_pair_is_not_called_evenly_spread() {
+        let h = vec![holding("A", 1.0, 10.0, None), holding("B", 3.0, 10.0, None)];
+        let text = commentary(&h, &metrics(&h));
+        assert!(text.contains("very concentrated"), "{text}");
+        assert!(!text.contains("fairly evenly"), "{text}");
     }
 
     #[test]
