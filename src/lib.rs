@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod format;
 pub mod log;
 pub mod services;
 pub mod views;

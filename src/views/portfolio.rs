@@ -6,7 +6,8 @@ use maud::{html, Markup};
 use super::chart;
 use super::layout::{csrf_field, field, page, Frame};
 use super::settings::upgrade_hint;
-use crate::services::analyst::{money, percent, Metrics};
+use crate::format::{money, percent};
+use crate::services::analyst::Metrics;
 use crate::services::portfolio::Holding;
 
 /// What the add/update form shows after a refused submission.

@@ -1,108 +1,9 @@
-//! The built-in analyst: portfolio metrics (weights, concentration, profit and
-//! loss) and a short plain-language commentary written from them, behind the
-//! `Analyst` trait that an LLM-backed analyst can also implement.
+//! The built-in analyst's words: 3 to 6 plain sentences on concentration,
+//! diversification, cash, and winners and losers, following the numbers.
 
-use serde::Serialize;
-
+use super::{is_cash, Metrics, Position, NOTABLE, VERY_CONCENTRATED};
+use crate::format::{money, percent};
 use crate::services::portfolio::Holding;
-
-/// The numbers behind a commentary, serialized as the `metrics` object of
-/// `POST /api/analyze`. Nothing is rounded; nothing is NaN or infinite.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Metrics {
-    pub total_value: f64,
-    /// One per holding, in input order.
-    pub positions: Vec<Position>,
-    /// The largest weight, 0 when there is no value.
-    pub top_weight: f64,
-    /// 1 / Σ weight² (the inverse Herfindahl index), 0 when there is no value.
-    pub effective_positions: f64,
-    /// Sum over the holdings that have a cost basis; null when none has one.
-    pub unrealized_pl: Option<f64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Position {
-    pub symbol: String,
-    pub value: f64,
-    /// Fraction 0..=1 of the total value.
-    pub weight: f64,
-    /// (price − cost basis) × quantity; null without a cost basis.
-    pub unrealized_pl: Option<f64>,
-}
-
-/// Something that turns holdings and their metrics into commentary.
-pub trait Analyst {
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String>;
-    /// The `provider` reported by `POST /api/analyze`.
-    fn name(&self) -> &'static str;
-}
-
-/// The analyst that needs nothing but the numbers; it never fails, so it is
-/// also the fallback when another analyst does.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Builtin;
-
-impl Analyst for Builtin {
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String> {
-        Ok(commentary(holdings, metrics))
-    }
-
-    fn name(&self) -> &'static str {
-        "builtin"
-    }
-}
-
-/// Symbols counted as cash, besides any ending in `-CASH`.
-const CASH_SYMBOLS: [&str; 6] = ["CASH", "USD", "EUR", "GBP", "CHF", "JPY"];
-
-/// Above this share one holding makes the portfolio very concentrated.
-const VERY_CONCENTRATED: f64 = 0.40;
-/// Above this share one holding is a notable concentration.
-const NOTABLE: f64 = 0.25;
-
-/// Computes the metrics of a list of validated holdings.
-pub fn metrics(holdings: &[Holding]) -> Metrics {
-    let values: Vec<f64> = holdings.iter().map(|h| finite(h.value())).collect();
-    let total_value = finite(values.iter().sum());
-    let positions: Vec<Position> = holdings
-        .iter()
-        .zip(&values)
-        .map(|(h, &value)| Position {
-            symbol: h.symbol.clone(),
-            value,
-            // All-zero portfolios have no weights to speak of: 0, never NaN.
-            weight: if total_value > 0.0 {
-                finite(value / total_value)
-            } else {
-                0.0
-            },
-            unrealized_pl: h
-                .cost_basis
-                .map(|cost| finite((h.price - cost) * h.quantity)),
-        })
-        .collect();
-    let top_weight = positions.iter().map(|p| p.weight).fold(0.0, f64::max);
-    let sum_of_squares: f64 = positions.iter().map(|p| p.weight * p.weight).sum();
-    let effective_positions = if sum_of_squares > 0.0 {
-        finite(1.0 / sum_of_squares)
-    } else {
-        0.0
-    };
-    let with_cost: Vec<f64> = positions.iter().filter_map(|p| p.unrealized_pl).collect();
-    let unrealized_pl = if with_cost.is_empty() {
-        None
-    } else {
-        Some(finite(with_cost.iter().sum()))
-    };
-    Metrics {
-        total_value,
-        positions,
-        top_weight,
-        effective_positions,
-        unrealized_pl,
-    }
-}
 
 /// Writes 3 to 6 plain sentences about the portfolio, as one paragraph.
 /// `m` must be `metrics(holdings)`.
@@ -405,39 +306,9 @@ fn winners_and_losers(gains: &[Gain]) -> Option<String> {
     }
 }
 
-/// True for symbols that are cash rather than an investment.
-fn is_cash(symbol: &str) -> bool {
-    CASH_SYMBOLS.contains(&symbol) || symbol.ends_with("-CASH")
-}
-
 /// Less than half a cent either way reads as zero.
 fn is_flat(x: f64) -> bool {
     x.abs() < 0.005
-}
-
-/// Replaces NaN and infinities by 0 so the JSON never carries them.
-fn finite(x: f64) -> f64 {
-    if x.is_finite() {
-        x
-    } else {
-        0.0
-    }
-}
-
-/// Money with thousands separators and two decimals: `-1,234.00`.
-pub fn money(x: f64) -> String {
-    let digits = format!("{:.2}", finite(x).abs());
-    let (whole, cents) = digits.split_once('.').unwrap_or((&digits, "00"));
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    // No "-0.00": the sign only shows when something survives the rounding.
-    let sign = if x < 0.0 && digits != "0.00" { "-" } else { "" };
-    format!("{sign}{grouped}.{cents}")
 }
 
 fn signed_money(x: f64) -> String {
@@ -445,16 +316,6 @@ fn signed_money(x: f64) -> String {
         format!("+{}", money(x))
     } else {
         money(x)
-    }
-}
-
-/// A fraction as a percentage with one decimal: 0.1234 → `12.3%`.
-pub fn percent(fraction: f64) -> String {
-    let text = format!("{:.1}", finite(fraction) * 100.0);
-    if text == "-0.0" {
-        "0.0%".to_string()
-    } else {
-        format!("{text}%")
     }
 }
 
@@ -491,128 +352,9 @@ fn names(symbols: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::*;
+    use super::super::metrics;
     use super::*;
-
-    fn holding(symbol: &str, quantity: f64, price: f64, cost_basis: Option<f64>) -> Holding {
-        Holding {
-            symbol: symbol.to_string(),
-            quantity,
-            price,
-            cost_basis,
-        }
-    }
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
-
-    fn sentence_count(text: &str) -> usize {
-        assert!(text.ends_with('.'), "{text}");
-        assert!(!text.contains("  ") && !text.contains('\n'), "{text}");
-        text.matches(". ").count() + 1
-    }
-
-    /// Four holdings, one of them cash, three with a cost basis.
-    fn mixed() -> Vec<Holding> {
-        vec![
-            holding("AAPL", 50.0, 190.0, Some(150.0)),
-            holding("MSFT", 10.0, 400.0, Some(420.0)),
-            holding("VWRL", 40.0, 110.0, Some(100.0)),
-            holding("CASH", 2500.0, 1.0, None),
-        ]
-    }
-
-    #[test]
-    fn metrics_of_a_known_portfolio() {
-        let m = metrics(&mixed());
-        assert!(close(m.total_value, 9500.0 + 4000.0 + 4400.0 + 2500.0));
-        assert!(close(m.positions.iter().map(|p| p.weight).sum(), 1.0));
-        let symbols: Vec<&str> = m.positions.iter().map(|p| p.symbol.as_str()).collect();
-        assert_eq!(symbols, ["AAPL", "MSFT", "VWRL", "CASH"]);
-        assert!(close(m.positions[0].weight, 9500.0 / 20400.0));
-        assert!(close(m.top_weight, 9500.0 / 20400.0));
-        assert_eq!(m.positions[0].unrealized_pl, Some(2000.0));
-        assert_eq!(m.positions[1].unrealized_pl, Some(-200.0));
-        assert_eq!(m.positions[2].unrealized_pl, Some(400.0));
-        assert_eq!(m.positions[3].unrealized_pl, None);
-        assert_eq!(m.unrealized_pl, Some(2200.0));
-        let squares: f64 = m.positions.iter().map(|p| p.weight * p.weight).sum();
-        assert!(close(m.effective_positions, 1.0 / squares));
-    }
-
-    #[test]
-    fn effective_positions_count_equal_holdings() {
-        let four: Vec<Holding> = ["A", "B", "C", "D"]
-            .iter()
-            .map(|s| holding(s, 10.0, 25.0, None))
-            .collect();
-        let m = metrics(&four);
-        assert!(close(m.effective_positions, 4.0));
-        assert!(close(m.top_weight, 0.25));
-        let one = metrics(&[holding("A", 3.0, 7.0, None)]);
-        assert!(close(one.effective_positions, 1.0));
-        assert!(close(one.top_weight, 1.0));
-        assert!(close(one.total_value, 21.0));
-    }
-
-    #[test]
-    fn no_cost_basis_means_null_profit_and_loss() {
-        let m = metrics(&[holding("A", 1.0, 2.0, None), holding("B", 3.0, 4.0, None)]);
-        assert_eq!(m.unrealized_pl, None);
-        assert!(m.positions.iter().all(|p| p.unrealized_pl.is_none()));
-        let json = serde_json::to_value(&m).unwrap();
-        assert!(json["unrealized_pl"].is_null());
-        assert!(json["positions"][0]["unrealized_pl"].is_null());
-    }
-
-    #[test]
-    fn serializes_as_the_spec_metrics_object() {
-        let json = serde_json::to_value(metrics(&mixed())).unwrap();
-        let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(
-            keys,
-            [
-                "effective_positions",
-                "positions",
-                "top_weight",
-                "total_value",
-                "unrealized_pl"
-            ]
-        );
-        let mut position_keys: Vec<&String> =
-            json["positions"][0].as_object().unwrap().keys().collect();
-        position_keys.sort();
-        assert_eq!(
-            position_keys,
-            ["symbol", "unrealized_pl", "value", "weight"]
-        );
-        assert_eq!(json["unrealized_pl"], 2200.0);
-    }
-
-    #[test]
-    fn zero_value_portfolio_has_no_nan() {
-        let holdings = [
-            holding("A", 0.0, 10.0, Some(5.0)),
-            holding("B", 10.0, 0.0, None),
-        ];
-        let m = metrics(&holdings);
-        assert_eq!(m.total_value, 0.0);
-        assert_eq!(m.top_weight, 0.0);
-        assert_eq!(m.effective_positions, 0.0);
-        assert!(m.positions.iter().all(|p| p.weight == 0.0));
-        assert_eq!(m.unrealized_pl, Some(0.0));
-        let json = serde_json::to_value(&m).unwrap();
-        assert_eq!(json["effective_positions"], 0.0);
-        assert_eq!(json["positions"][1]["weight"], 0.0);
-        let text = commentary(&holdings, &m);
-        assert!(text.contains("nothing to weigh yet"), "{text}");
-        assert!((3..=6).contains(&sentence_count(&text)), "{text}");
-        let empty = metrics(&[]);
-        assert_eq!(empty.effective_positions, 0.0);
-        assert!(serde_json::to_string(&empty).is_ok());
-        assert!(commentary(&[], &empty).contains("nothing to weigh yet"));
-    }
 
     #[test]
     fn commentary_follows_concentration() {
@@ -716,37 +458,10 @@ mod tests {
     }
 
     #[test]
-    fn builtin_never_fails() {
-        let holdings = mixed();
-        let analyst: Box<dyn Analyst> = Box::new(Builtin);
-        assert_eq!(analyst.name(), "builtin");
-        let m = metrics(&holdings);
-        assert_eq!(
-            analyst.analyse(&holdings, &m),
-            Ok(commentary(&holdings, &m))
-        );
-    }
-
-    #[test]
     fn a_very_concentrated_pair_is_not_called_evenly_spread() {
         let h = vec![holding("A", 1.0, 10.0, None), holding("B", 3.0, 10.0, None)];
         let text = commentary(&h, &metrics(&h));
         assert!(text.contains("very concentrated"), "{text}");
         assert!(!text.contains("fairly evenly"), "{text}");
-    }
-
-    #[test]
-    fn money_formatting() {
-        assert_eq!(money(0.0), "0.00");
-        assert_eq!(money(1234567.891), "1,234,567.89");
-        assert_eq!(money(-5.0), "-5.00");
-        assert_eq!(money(-1234.0), "-1,234.00");
-        assert_eq!(money(12345.678), "12,345.68");
-        assert_eq!(money(999.999), "1,000.00");
-        assert_eq!(money(100.0), "100.00");
-        assert_eq!(money(-0.001), "0.00");
-        assert_eq!(money(1e12), "1,000,000,000,000.00");
-        assert_eq!(percent(0.1234), "12.3%");
-        assert_eq!(signed_percent(-0.0001), "0.0%");
     }
 }
