@@ -404,6 +404,12 @@ pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
         "POST /login for {email}: {}",
         sent.summary()
     );
+    enter_emailed_code(app, client, email);
+}
+
+/// The second half of signing in: GET /verify and POST the code mailed to
+/// `email`, which must sign the client in. Returns the POST's answer.
+pub fn enter_emailed_code(app: &TestApp, client: &Client, email: &str) -> Resp {
     let code = app.code_for(&email.trim().to_lowercase());
     let form = client.get("/verify");
     assert_eq!(form.status, 200, "GET /verify: {}", form.summary());
@@ -422,4 +428,5 @@ pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
         "no {session} cookie after sign-in: {}",
         done.summary()
     );
+    done
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
-use crate::support::{csrf_in, input_value, sign_in, Client, Resp, TestApp};
+use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestApp};
 
 /// How long to wait before concluding that a mail was not sent.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -148,7 +148,7 @@ fn sign_in_from(app: &TestApp, client: &Client, login_path: &str, email: &str) -
         "POST /login for {email}: {}",
         sent.summary()
     );
-    verify(app, client, email)
+    enter_emailed_code(app, client, email)
 }
 
 /// Moves the codes already sent to `email` two hours back, as if the earlier
@@ -161,28 +161,6 @@ fn codes_sent_long_ago(app: &TestApp, email: &str) {
             [email.trim().to_lowercase()],
         )
         .unwrap();
-}
-
-/// GET /verify and POST the mailed code; must sign in.
-fn verify(app: &TestApp, client: &Client, email: &str) -> Resp {
-    let code = app.code_for(&email.trim().to_lowercase());
-    let form = client.get("/verify");
-    assert_eq!(form.status, 200, "GET /verify: {}", form.summary());
-    let done = client.post_form(
-        "/verify",
-        &[("code", &code), ("csrf", &csrf_in(&form.body))],
-    );
-    assert!(
-        done.is_see_other_to("/"),
-        "POST /verify for {email}: {}",
-        done.summary()
-    );
-    assert!(
-        client.cookie(&app.cookie_name("session")).is_some(),
-        "not signed in: {}",
-        done.summary()
-    );
-    done
 }
 
 /// `/login?ref=CODE` for an invite link `http://…/login?ref=CODE`.
@@ -474,7 +452,7 @@ fn unknown_code_is_ignored_silently() {
         ],
     );
     assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
-    verify(&app, &client, "dan@example.com");
+    enter_emailed_code(&app, &client, "dan@example.com");
     // And one through the link itself, with junk.
     sign_in_from(
         &app,
