@@ -101,62 +101,68 @@ impl Metrics {
         );
         let _ = writeln!(out, "app_http_request_duration_seconds_count {total}");
 
-        let counters: [(&str, &str, u64); 6] = [
+        let load = |c: &AtomicU64| c.load(Relaxed) as i64;
+        let series: [(&str, &str, &str, i64); 10] = [
             (
                 "app_sign_in_codes_sent_total",
+                "counter",
                 "Sign-in codes emailed.",
-                self.codes_sent.load(Relaxed),
+                load(&self.codes_sent),
             ),
             (
                 "app_sign_in_codes_verified_total",
+                "counter",
                 "Sign-ins completed with a right code.",
-                self.codes_verified.load(Relaxed),
+                load(&self.codes_verified),
             ),
             (
                 "app_sign_in_codes_failed_total",
+                "counter",
                 "Wrong codes entered.",
-                self.codes_failed.load(Relaxed),
+                load(&self.codes_failed),
             ),
             (
                 "app_payment_required_total",
+                "counter",
                 "Answers of 402 from the paid gate.",
-                payment_required,
+                payment_required as i64,
             ),
             (
                 "app_referrals_linked_total",
+                "counter",
                 "New accounts linked to a referrer since start.",
-                self.referrals_linked.load(Relaxed),
+                load(&self.referrals_linked),
             ),
             (
                 "app_mail_failures_total",
+                "counter",
                 "Failed attempts to send mail since start.",
-                totals.mail_failures,
+                totals.mail_failures as i64,
             ),
-        ];
-        for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        }
-        let gauges: [(&str, &str, i64); 4] = [
-            ("app_users", "Accounts.", totals.users),
+            ("app_users", "gauge", "Accounts.", totals.users),
             (
                 "app_paid_users",
+                "gauge",
                 "Accounts on the paid tier.",
                 totals.paid_users,
             ),
-            ("app_referrals", "Referrals recorded.", totals.referrals),
+            (
+                "app_referrals",
+                "gauge",
+                "Referrals recorded.",
+                totals.referrals,
+            ),
             (
                 "app_credit_grants",
+                "gauge",
                 "Credit grants in the audit log, from the CLI included.",
                 totals.credit_grants,
             ),
         ];
-        for (name, help, value) in gauges {
+        for (name, kind, help, value) in series {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
         out
