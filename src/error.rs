@@ -16,7 +16,8 @@ pub enum Error {
     },
     Forbidden(&'static str),
     NotFound,
-    MethodNotAllowed,
+    /// With the methods the path does take, for the `Allow` header.
+    MethodNotAllowed(String),
     PayloadTooLarge,
     /// A body sent without `Content-Length` (chunked), which we do not take.
     LengthRequired,
@@ -45,7 +46,7 @@ impl Error {
             Error::PaymentRequired { .. } => 402,
             Error::Forbidden(_) => 403,
             Error::NotFound => 404,
-            Error::MethodNotAllowed => 405,
+            Error::MethodNotAllowed(_) => 405,
             Error::PayloadTooLarge => 413,
             Error::LengthRequired => 411,
             Error::RequestTimeout => 408,
@@ -63,7 +64,7 @@ impl Error {
             Error::PaymentRequired { .. } => "payment_required",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound => "not_found",
-            Error::MethodNotAllowed => "method_not_allowed",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
             Error::LengthRequired => "length_required",
             Error::RequestTimeout => "request_timeout",
@@ -86,7 +87,7 @@ impl Error {
             }
             Error::Forbidden(m) => (*m).into(),
             Error::NotFound => "There is nothing at this address.".into(),
-            Error::MethodNotAllowed => "This address does not take that method.".into(),
+            Error::MethodNotAllowed(_) => "This address does not take that method.".into(),
             Error::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
             Error::LengthRequired => "Send the body with a Content-Length header.".into(),
             Error::RequestTimeout => "The request took too long to arrive.".into(),

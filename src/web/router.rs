@@ -58,13 +58,20 @@ pub fn route_name(req: &Req) -> &'static str {
 pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let segments = segments(&req.path);
     let Some((_, handler)) = lookup(effective(req.method), &segments) else {
-        let elsewhere = [Method::Get, Method::Post, Method::Put, Method::Delete]
-            .into_iter()
-            .any(|m| lookup(m, &segments).is_some());
-        return Err(if elsewhere {
-            Error::MethodNotAllowed
-        } else {
+        let allowed: Vec<&str> = [
+            (Method::Get, "GET, HEAD"),
+            (Method::Post, "POST"),
+            (Method::Put, "PUT"),
+            (Method::Delete, "DELETE"),
+        ]
+        .into_iter()
+        .filter(|(m, _)| lookup(*m, &segments).is_some())
+        .map(|(_, name)| name)
+        .collect();
+        return Err(if allowed.is_empty() {
             Error::NotFound
+        } else {
+            Error::MethodNotAllowed(allowed.join(", "))
         });
     };
     if req.method.is_unsafe() {

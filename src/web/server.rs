@@ -322,7 +322,7 @@ fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
         Error::TooManyRequests { retry_after, .. } => {
             resp.with_header("Retry-After", &retry_after.to_string())
         }
-        Error::MethodNotAllowed => resp.with_header("Allow", "GET, HEAD, POST"),
+        Error::MethodNotAllowed(allowed) => resp.with_header("Allow", allowed),
         _ => resp,
     }
 }
@@ -388,6 +388,17 @@ mod tests {
         // the same connection keeps serving
         let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/healthz"));
         assert_eq!(resp.status, 200);
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_the_methods_that_are_allowed() {
+        let app = app();
+        let conn = db::test_db();
+        let resp = dispatch(&app, &conn, &Req::new(Method::Delete, "/api/portfolio"));
+        assert_eq!(resp.status, 405);
+        assert_eq!(resp.header("Allow"), Some("GET, HEAD, PUT"));
+        let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/logout"));
+        assert_eq!(resp.header("Allow"), Some("POST"));
     }
 
     #[test]
