@@ -27,17 +27,21 @@ impl Limiter {
     pub fn retry_after(&self, key: &str, now: Timestamp) -> Option<i64> {
         let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
         let queue = hits.get_mut(key)?;
-        self.expire(queue, now);
-        (queue.len() >= self.max).then(|| {
-            queue
-                .front()
-                .map_or(1, |t| t + self.window - now.secs())
-                .max(1)
-        })
+        self.wait(queue, now)
     }
 
     /// Counts one hit for `key`.
     pub fn hit(&self, key: &str, now: Timestamp) {
+        let _ = self.record(key, now, false);
+    }
+
+    /// Checks the limit and, when under it, counts the hit: one step under
+    /// one lock, so requests racing at the limit cannot both pass.
+    pub fn check_and_hit(&self, key: &str, now: Timestamp) -> Result<(), i64> {
+        self.record(key, now, true)
+    }
+
+    fn record(&self, key: &str, now: Timestamp, check: bool) -> Result<(), i64> {
         let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
         if hits.len() > 100_000 {
             // Bound memory under a flood of distinct keys: drop idle ones.
@@ -45,17 +49,24 @@ impl Limiter {
             hits.retain(|_, q| q.back().is_some_and(|t| t + window > now.secs()));
         }
         let queue = hits.entry(key.to_string()).or_default();
-        self.expire(queue, now);
+        if check {
+            if let Some(wait) = self.wait(queue, now) {
+                return Err(wait);
+            }
+        }
         queue.push_back(now.secs());
+        Ok(())
     }
 
-    /// Checks the limit and, when under it, counts the hit.
-    pub fn check_and_hit(&self, key: &str, now: Timestamp) -> Result<(), i64> {
-        if let Some(wait) = self.retry_after(key, now) {
-            return Err(wait);
-        }
-        self.hit(key, now);
-        Ok(())
+    /// Drops expired hits; how long to wait when the limit is reached.
+    fn wait(&self, queue: &mut VecDeque<i64>, now: Timestamp) -> Option<i64> {
+        self.expire(queue, now);
+        (queue.len() >= self.max).then(|| {
+            queue
+                .front()
+                .map_or(1, |t| t + self.window - now.secs())
+                .max(1)
+        })
     }
 
     fn expire(&self, queue: &mut VecDeque<i64>, now: Timestamp) {
@@ -83,5 +94,23 @@ mod tests {
             "keys are separate"
         );
         assert_eq!(l.check_and_hit("a", t.plus(100)), Ok(()), "window slid");
+    }
+
+    #[test]
+    fn racing_requests_never_pass_the_limit_together() {
+        let l = std::sync::Arc::new(Limiter::new(30, 3600));
+        let t = Timestamp(1000);
+        let passed: usize = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    (0..10).filter(|_| l.check_and_hit("ip", t).is_ok()).count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(passed, 30);
     }
 }

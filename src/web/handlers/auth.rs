@@ -77,10 +77,12 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         login_page(ctx, req, 429, &form).with_header("Retry-After", &retry_after.to_string())
     };
     let client = req.client.to_string();
-    if let Some(wait) = ctx
+    // Checked and counted in one step, so requests racing at the limit cannot
+    // both pass; a request refused below for its email still counts.
+    if let Err(wait) = ctx
         .app
         .code_requests_per_client
-        .retry_after(&client, req.now)
+        .check_and_hit(&client, req.now)
     {
         log::event(
             "auth.code_rate_limited",
@@ -105,7 +107,6 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         }
         Err(e) => return Err(e),
     };
-    ctx.app.code_requests_per_client.hit(&client, req.now);
     ctx.app.mailer.send(mail::sign_in_code(
         &email,
         &issued.code,
