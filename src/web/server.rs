@@ -33,8 +33,10 @@ const BODY_DEADLINE: Duration = Duration::from_secs(10);
 pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
     log_panics_as_events();
-    let conn = db::open_and_migrate(db_path)?;
-    let keys = Keys::derive(&secret(&config, &conn)?);
+    let keys = {
+        let conn = db::open_and_migrate(db_path)?;
+        Keys::derive(&secret(&config, &conn)?)
+    };
     let server = tiny_http::Server::http(&config.addr)
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     if config.smtp_url.is_none() {
