@@ -380,7 +380,8 @@ fn tag_attrs(s: &str) -> Vec<(String, String)> {
     }
 }
 
-fn html_unescape(s: &str) -> String {
+/// Undoes the escaping maud applies to text and attribute values.
+pub fn html_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&#x27;", "'")

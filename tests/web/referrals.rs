@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
-use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestApp};
+use crate::support::{
+    csrf_in, enter_emailed_code, html_unescape, input_value, sign_in, Client, Resp, TestApp,
+};
 
 /// How long to wait before concluding that a mail was not sent.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -42,15 +44,7 @@ fn try_text_of(html: &str, attr: &str) -> Option<String> {
     let at = html.find(attr)?;
     let open_end = at + html[at..].find('>')? + 1;
     let close = open_end + html[open_end..].find('<')?;
-    Some(unescape(html[open_end..close].trim()))
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    Some(html_unescape(html[open_end..close].trim()))
 }
 
 /// The referral code chip of the settings page.
@@ -80,7 +74,7 @@ fn invite_link_on_page(html: &str) -> String {
         .unwrap_or_else(|| panic!("#invite-link has no value: {tag}"))
         + "value=\"".len();
     let value_end = value_at + tag[value_at..].find('"').unwrap();
-    unescape(&tag[value_at..value_end])
+    html_unescape(&tag[value_at..value_end])
 }
 
 fn user_id(app: &TestApp, email: &str) -> i64 {
