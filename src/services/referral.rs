@@ -82,6 +82,15 @@ pub fn lookup_referrer(conn: &Connection, raw_code: &str) -> Result<Option<(i64,
     }
 }
 
+/// The normalised form of an inbound code, if it belongs to someone: what
+/// the invited banner shows and the pending cookie carries.
+pub fn invite_code(conn: &Connection, raw_code: &str) -> Result<Option<String>> {
+    match normalise_code(raw_code) {
+        Some(code) if referrals::owner_of(conn, &code)?.is_some() => Ok(Some(code)),
+        _ => Ok(None),
+    }
+}
+
 /// Whether two emails reach the same person: case, `+tags`, and for Gmail
 /// the dots in the local part and the googlemail.com alias do not matter.
 pub fn same_person(a: &str, b: &str) -> bool {

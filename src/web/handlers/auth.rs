@@ -20,7 +20,7 @@ pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     // A code that belongs to someone shows the invited banner; junk shows nothing.
     let invited = match req.query_param("ref") {
-        Some(raw) => referral::lookup_referrer(ctx.db, &raw)?.and(referral::normalise_code(&raw)),
+        Some(raw) => referral::invite_code(ctx.db, &raw)?,
         None => None,
     };
     let form = LoginForm {
@@ -53,10 +53,7 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         };
         return Ok(login_page(ctx, req, 400, &form));
     }
-    let referral = match referral::normalise_code(raw_ref) {
-        Some(code) if referral::lookup_referrer(ctx.db, &code)?.is_some() => Some(code),
-        _ => None,
-    };
+    let referral = referral::invite_code(ctx.db, raw_ref)?;
     let email = match auth::normalise_email(raw_email) {
         Ok(email) => email,
         Err(message) => {
