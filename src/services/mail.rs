@@ -36,7 +36,8 @@ enum Delivery {
 }
 
 pub struct Mailer {
-    queue: Mutex<Sender<Job>>,
+    /// `Sender` is `Sync`, so workers share it without a lock.
+    queue: Sender<Job>,
     worker: Mutex<Option<JoinHandle<()>>>,
     failures: Arc<AtomicU64>,
 }
@@ -66,7 +67,7 @@ impl Mailer {
             .name("mail".into())
             .spawn(move || run_worker(rx, delivery, from, &counted))?;
         Ok(Mailer {
-            queue: Mutex::new(tx),
+            queue: tx,
             worker: Mutex::new(Some(worker)),
             failures,
         })
@@ -74,8 +75,7 @@ impl Mailer {
 
     /// Queues a message; the caller never waits for the network.
     pub fn send(&self, email: Email) {
-        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if queue.send(Job::Send(email)).is_err() {
+        if self.queue.send(Job::Send(email)).is_err() {
             log::event("mail.dropped", &[("reason", &"mail worker stopped")]);
         }
     }
@@ -88,11 +88,7 @@ impl Mailer {
     /// Sends what is queued, then stops the worker, waiting at most `wait`;
     /// what could not be sent by then is logged, never dropped silently.
     pub fn shutdown(&self, wait: Duration) {
-        let _ = self
-            .queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(Job::Stop);
+        let _ = self.queue.send(Job::Stop);
         let Some(worker) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
