@@ -20,6 +20,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_app");
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const MAIL_TIMEOUT: Duration = Duration::from_secs(5);
+const PORT_ATTEMPTS: usize = 5;
+
+/// Why a start did not come up.
+#[derive(Debug, PartialEq)]
+enum Started {
+    PortTaken,
+}
 
 /// A running server with its own database, port and mail sink. Dropping it
 /// kills the server (SIGKILL) and removes the directory.
@@ -40,7 +47,7 @@ impl TestApp {
     }
 
     /// Like `spawn`, with a last word on the command (extra env vars, say).
-    pub fn spawn_with(configure: impl FnOnce(&mut Command)) -> TestApp {
+    pub fn spawn_with(configure: impl Fn(&mut Command)) -> TestApp {
         TestApp::spawn_custom(|addr| format!("http://{addr}"), configure)
     }
 
@@ -50,36 +57,54 @@ impl TestApp {
         TestApp::spawn_custom(|addr| format!("https://{addr}"), |_| {})
     }
 
-    pub fn spawn_https_with(configure: impl FnOnce(&mut Command)) -> TestApp {
+    pub fn spawn_https_with(configure: impl Fn(&mut Command)) -> TestApp {
         TestApp::spawn_custom(|addr| format!("https://{addr}"), configure)
     }
 
     /// The general form: `base_url_for("127.0.0.1:PORT")` gives `--base-url`,
     /// and `configure` sees the command last.
     pub fn spawn_custom(
-        base_url_for: impl FnOnce(&str) -> String,
-        configure: impl FnOnce(&mut Command),
+        base_url_for: impl Fn(&str) -> String,
+        configure: impl Fn(&mut Command),
     ) -> TestApp {
         let dir = tempfile::Builder::new()
             .prefix("app-test-")
             .tempdir()
             .expect("make a temp dir");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let base_url = base_url_for(&addr);
-        let mail = MailSink::start();
         let mut app = TestApp {
             dir,
-            addr,
-            base_url,
-            mail,
+            addr: String::new(),
+            base_url: String::new(),
+            mail: MailSink::start(),
             cursor: Default::default(),
             child: None,
         };
-        app.start(configure);
-        app
+        // A free port can be taken by someone else (another test's server or
+        // client) between our probe and the server's bind: then try another.
+        for _ in 0..PORT_ATTEMPTS {
+            app.addr = format!("127.0.0.1:{}", free_port());
+            app.base_url = base_url_for(&app.addr);
+            if app.try_start(&configure) != Err(Started::PortTaken) {
+                return app;
+            }
+        }
+        panic!(
+            "no free port after {PORT_ATTEMPTS} attempts; log:\n{}",
+            app.log()
+        );
     }
 
-    fn start(&mut self, configure: impl FnOnce(&mut Command)) {
+    fn start(&mut self, configure: impl Fn(&mut Command)) {
+        if self.try_start(&configure).is_err() {
+            panic!(
+                "the server could not listen on {}; log:\n{}",
+                self.addr,
+                self.log()
+            );
+        }
+    }
+
+    fn try_start(&mut self, configure: &dyn Fn(&mut Command)) -> Result<(), Started> {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -99,7 +124,7 @@ impl TestApp {
         .stderr(Stdio::from(log));
         configure(&mut cmd);
         self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("start {BIN}: {e}")));
-        self.wait_until_healthy();
+        self.wait_until_healthy()
     }
 
     /// The binary with `--db <db>`, a clean `APP_*` environment and the sink
@@ -118,13 +143,13 @@ impl TestApp {
         cmd
     }
 
-    fn wait_until_healthy(&mut self) {
+    fn wait_until_healthy(&mut self) -> Result<(), Started> {
         let deadline = Instant::now() + START_TIMEOUT;
         let probe = Client::new(&self.addr, None);
         loop {
             if let Ok(resp) = probe.try_request("GET", "/healthz", &[], b"") {
                 if resp.status == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             if let Some(status) = self
@@ -132,6 +157,10 @@ impl TestApp {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
+                self.child = None;
+                if self.log().contains("Address already in use") {
+                    return Err(Started::PortTaken);
+                }
                 panic!(
                     "the server exited ({status}) before /healthz answered 200; log:\n{}",
                     self.log()
@@ -281,7 +310,7 @@ impl TestApp {
         self.restart_with(|_| {});
     }
 
-    pub fn restart_with(&mut self, configure: impl FnOnce(&mut Command)) {
+    pub fn restart_with(&mut self, configure: impl Fn(&mut Command)) {
         self.kill();
         self.start(configure);
     }

@@ -335,7 +335,7 @@ impl FakeLlm {
     fn spawn_app(&self) -> TestApp {
         let url = self.base_url();
         TestApp::spawn_with(|cmd| {
-            cmd.env("APP_LLM_URL", url)
+            cmd.env("APP_LLM_URL", &url)
                 .env("APP_LLM_MODEL", LLM_MODEL)
                 .env("APP_LLM_API_KEY", LLM_KEY)
                 .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
@@ -900,7 +900,7 @@ fn llm_without_an_api_key_sends_no_authorization() {
     let llm = FakeLlm::answering("Fine.");
     let url = llm.base_url();
     let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_LLM_URL", url)
+        cmd.env("APP_LLM_URL", &url)
             .env("APP_LLM_MODEL", LLM_MODEL)
             .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
     });
