@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+pub mod paddle;
+pub use paddle::PaddleConfig;
+
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
 
@@ -23,6 +26,8 @@ pub struct Config {
     pub llm: Option<LlmConfig>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Paddle Billing, when all of its keys are set (SPEC §7).
+    pub paddle: Option<PaddleConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +143,7 @@ impl Config {
             mail_from,
             llm,
             trusted_proxies,
+            paddle: paddle::from_env(env)?,
         })
     }
 
