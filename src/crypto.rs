@@ -17,6 +17,8 @@ pub struct Keys {
     pub pending_cookie: [u8; 32],
     pub csrf: [u8; 32],
     pub login_code: [u8; 32],
+    /// Signs the user id a Paddle checkout carries in `custom_data`.
+    pub checkout: [u8; 32],
 }
 
 impl Keys {
@@ -25,6 +27,7 @@ impl Keys {
             pending_cookie: mac(secret, b"app/pending-cookie/v1"),
             csrf: mac(secret, b"app/csrf/v1"),
             login_code: mac(secret, b"app/login-code/v1"),
+            checkout: mac(secret, b"app/paddle-checkout/v1"),
         }
     }
 }

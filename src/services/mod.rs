@@ -6,6 +6,7 @@ pub mod account;
 pub mod analysis;
 pub mod analyst;
 pub mod auth;
+pub mod billing;
 pub mod credit;
 pub mod llm;
 pub mod mail;

@@ -1,0 +1,5 @@
+//! Billing with Paddle (SPEC §7): the checkout a page offers, the webhook
+//! that tells us who paid, the referral rewards, and the outbox of Paddle
+//! API calls a background worker makes.
+
+pub mod custom_data;
