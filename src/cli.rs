@@ -1,5 +1,5 @@
 //! The command line: argh types and dispatch, nothing else. The work lives
-//! in `services` (shared with the web), `db` and `web::server`.
+//! in `services` (shared with the web), `db` and `app` (what `serve` runs).
 
 use std::path::PathBuf;
 
@@ -9,7 +9,6 @@ use crate::clock::Timestamp;
 use crate::config::{self, Config, Flags};
 use crate::db;
 use crate::error::Result;
-use crate::web::server;
 
 mod verbs;
 
@@ -144,7 +143,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 base_url: args.base_url,
                 workers: args.workers,
             };
-            server::serve(Config::from_process_env(flags)?, &db_path)
+            crate::app::serve(Config::from_process_env(flags)?, &db_path)
         }
         Command::Migrate(_) => {
             open()?;

@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: `web` or `cli` → `services` → `db`.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 use crate::config::Config;
-use crate::crypto::{self, Keys};
+use crate::crypto::Keys;
 use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::log;
@@ -13,9 +13,11 @@ use crate::services::{access, auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod cookies;
+pub mod csrf;
 mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod respond;
 pub mod router;
 pub mod server;
 
@@ -81,7 +83,7 @@ impl Ctx<'_> {
         cookies::name(base, self.https())
     }
 
-    fn session_token<'r>(&self, req: &'r Req) -> Option<&'r str> {
+    pub(crate) fn session_token<'r>(&self, req: &'r Req) -> Option<&'r str> {
         req.cookie(&self.cookie_name(cookies::SESSION))
             .filter(|t| !t.is_empty() && t.len() <= 128)
     }
@@ -109,20 +111,9 @@ impl Ctx<'_> {
         PendingCookie::open(&self.app.keys.pending_cookie, value, req.now)
     }
 
-    /// The CSRF token for forms on this request's pages. It is bound to the
-    /// session cookie, else to the pending cookie's nonce, else to nothing
-    /// (the sign-in form, where the Origin check does the work).
+    /// The CSRF token for forms on this request's pages (see `csrf`).
     pub fn csrf_token(&self, req: &Req) -> String {
-        let binding = match (self.session_token(req), self.pending(req)) {
-            (Some(token), _) => format!("s:{}", crypto::hex(&crypto::sha256(token.as_bytes()))),
-            (None, Some(pending)) => format!("p:{}", pending.nonce),
-            (None, None) => "anon".to_string(),
-        };
-        crypto::b64url(&crypto::mac(&self.app.keys.csrf, binding.as_bytes()))
-    }
-
-    pub fn csrf_ok(&self, req: &Req, submitted: &str) -> bool {
-        crypto::secrets_equal(self.csrf_token(req).as_bytes(), submitted.as_bytes())
+        csrf::token(self, req)
     }
 
     /// The caller of a paid route: the admin bearer token or a session. A

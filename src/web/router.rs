@@ -1,8 +1,9 @@
-//! Every route, in one place, and the checks that stand in front of them:
-//! the Origin check and the CSRF token for anything that changes state.
+//! Every route, in one place, and the checks that stand in front of them
+//! (`csrf`) for anything that changes state.
 
 use crate::error::{Error, Result};
 
+use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
 use super::handlers::{account, auth, pages, portfolio};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
@@ -87,42 +88,4 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
 
 pub fn is_json_api(path: &str) -> bool {
     path.starts_with("/api/") || path == "/metrics"
-}
-
-/// A browser says where a request came from; refuse other sites.
-fn check_origin(ctx: &Ctx, req: &Req) -> Result<()> {
-    const CROSS_SITE: &str = "This request came from another site, so it was refused.";
-    if req
-        .header("sec-fetch-site")
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
-    {
-        return Err(Error::Forbidden(CROSS_SITE));
-    }
-    match req.header("origin") {
-        Some(origin) if !origin.eq_ignore_ascii_case(ctx.origin()) => {
-            Err(Error::Forbidden(CROSS_SITE))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn check_form_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
-    let form = req.form()?;
-    match form.get("csrf") {
-        Some(token) if ctx.csrf_ok(req, token) => Ok(()),
-        _ => Err(Error::Forbidden(
-            "This form has expired or did not come from this site. Go back, reload the page and try again.",
-        )),
-    }
-}
-
-/// JSON endpoints rely on the content type and Origin; a token our own script
-/// sends must still be the right one.
-fn check_header_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
-    match req.header("x-csrf-token") {
-        Some(token) if !ctx.csrf_ok(req, token) => Err(Error::Forbidden(
-            "The page's security token is stale. Reload the page and try again.",
-        )),
-        _ => Ok(()),
-    }
 }

@@ -5,162 +5,24 @@
 use std::io::Read;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use crate::clock::Timestamp;
-use crate::config::Config;
-use crate::crypto::{self, Keys};
-use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{auth, mail::Mailer};
-use crate::views;
 
 use super::http::{Method, Req, Resp};
+use super::respond::{error_response, with_security_headers};
 use super::{router, App, Ctx, BODY_LIMIT};
 
-const SECRET_KEY: &str = "app_secret";
 /// How long a request body may take to arrive, once its head has.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests
-/// and the mail queue, and returns.
-pub fn serve(config: Config, db_path: &Path) -> Result<()> {
-    let started = Instant::now();
-    log_panics_as_events();
-    let keys = {
-        let conn = db::open_and_migrate(db_path)?;
-        Keys::derive(&secret(&config, &conn)?)
-    };
-    let server = tiny_http::Server::http(&config.addr)
-        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
-    if config.smtp_url.is_none() {
-        log::event(
-            "mail.warning",
-            &[("message", &"APP_SMTP_URL is unset: sign-in emails, codes included, are printed to this log. This is for trying the app out; set APP_SMTP_URL before real people sign in.")],
-        );
-    }
-    let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
-    let server = Arc::new(server);
-    let app = Arc::new(App::new(config, keys, mailer));
-    let stopping = Arc::new(AtomicBool::new(false));
-    watch_signals(&server, &stopping, app.config.workers)?;
-    spawn_janitor(db_path, &stopping)?;
-
-    let mut workers = Vec::new();
-    for n in 0..app.config.workers {
-        let conn = db::open(db_path)?;
-        let (server, app, stopping) = (server.clone(), app.clone(), stopping.clone());
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("worker-{n}"))
-                .spawn(move || work(&server, &app, &conn, &stopping))?,
-        );
-    }
-    log::event(
-        "server.started",
-        &[
-            ("addr", &app.config.addr),
-            ("base_url", &app.config.base_url),
-            ("workers", &app.config.workers),
-            ("db", &db_path.display()),
-            ("ms", &started.elapsed().as_millis()),
-        ],
-    );
-    for worker in workers {
-        let _ = worker.join();
-    }
-    drop(server);
-    app.mailer.shutdown(Duration::from_secs(20));
-    log::event("server.stopped", &[]);
-    Ok(())
-}
-
-/// A panic in a handler is caught and answered with a 500; this makes its
-/// report one log line like every other event.
-fn log_panics_as_events() {
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        let thread = std::thread::current()
-            .name()
-            .unwrap_or("unnamed")
-            .to_string();
-        log::event(
-            "panic",
-            &[("thread", &thread), ("at", &at), ("message", &message)],
-        );
-    }));
-}
-
-/// `APP_SECRET`, else the one generated on first start and kept in the file.
-fn secret(config: &Config, conn: &Connection) -> Result<Vec<u8>> {
-    if let Some(secret) = &config.secret {
-        return Ok(secret.clone());
-    }
-    let fresh = crypto::hex(&crypto::random_bytes::<32>()?);
-    let stored = db::write(conn, |tx| db::meta::get_or_insert(tx, SECRET_KEY, &fresh))?;
-    Ok(stored.into_bytes())
-}
-
-fn watch_signals(
-    server: &Arc<tiny_http::Server>,
-    stopping: &Arc<AtomicBool>,
-    workers: usize,
-) -> Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    let (server, stopping) = (server.clone(), stopping.clone());
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::event("server.stopping", &[("signal", &signal)]);
-                stopping.store(true, Ordering::SeqCst);
-                // Each unblock wakes one waiting worker.
-                for _ in 0..workers {
-                    server.unblock();
-                }
-            }
-        })?;
-    Ok(())
-}
-
-/// Every ten minutes, forgets expired sessions and old codes.
-fn spawn_janitor(db_path: &Path, stopping: &Arc<AtomicBool>) -> Result<()> {
-    let conn = db::open(db_path)?;
-    let stopping = stopping.clone();
-    std::thread::Builder::new()
-        .name("janitor".into())
-        .spawn(move || {
-            let mut next = Instant::now();
-            while !stopping.load(Ordering::SeqCst) {
-                if Instant::now() >= next {
-                    if let Err(e) = auth::sweep(&conn, Timestamp::now()) {
-                        log::event("janitor.failed", &[("error", &e)]);
-                    }
-                    next = Instant::now() + Duration::from_secs(600);
-                }
-                std::thread::sleep(Duration::from_millis(250));
-            }
-        })?;
-    Ok(())
-}
-
-fn work(server: &tiny_http::Server, app: &App, conn: &Connection, stopping: &AtomicBool) {
+/// One worker: takes requests until the server is told to stop.
+pub fn work(server: &tiny_http::Server, app: &App, conn: &Connection, stopping: &AtomicBool) {
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
             Ok(request) => handle(app, conn, request),
@@ -297,58 +159,6 @@ fn guarded(app: &App, conn: &Connection, req: &Req, route: fn(&Ctx, &Req) -> Res
     }
 }
 
-fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
-    if e.status() >= 500 {
-        log::event("request.failed", &[("path", &req.path), ("error", e)]);
-    }
-    let resp = if router::is_json_api(&req.path) {
-        let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
-        if let Error::PaymentRequired {
-            reason,
-            upgrade_url,
-        } = e
-        {
-            body["reason"] = (*reason).into();
-            body["upgrade_url"] = upgrade_url.as_str().into();
-        }
-        Resp::json(e.status(), &body)
-    } else if matches!(e, Error::Unauthorized) {
-        return Resp::redirect("/login");
-    } else {
-        Resp::html(
-            e.status(),
-            views::error::page(&app.assets, e.status(), &e.public_message()),
-        )
-    };
-    match e {
-        Error::TooManyRequests { retry_after, .. } => {
-            resp.with_header("Retry-After", &retry_after.to_string())
-        }
-        Error::MethodNotAllowed(allowed) => resp.with_header("Allow", allowed),
-        _ => resp,
-    }
-}
-
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
-                   frame-ancestors 'none'";
-
-fn with_security_headers(mut resp: Resp) -> Resp {
-    let defaults = [
-        ("Content-Security-Policy", CSP),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "same-origin"),
-        ("X-Frame-Options", "DENY"),
-        ("Cache-Control", "no-store"),
-    ];
-    for (name, value) in defaults {
-        if resp.header(name).is_none() {
-            resp.headers.push((name.to_string(), value.to_string()));
-        }
-    }
-    resp
-}
-
 fn to_tiny(resp: Resp) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let headers = resp
         .headers
@@ -368,6 +178,9 @@ fn to_tiny(resp: Resp) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::crypto::Keys;
+    use crate::db;
     use crate::services::mail::Mailer;
 
     fn app() -> App {

@@ -1,0 +1,153 @@
+//! What `serve` builds and tears down: the keys, the listener, the mail
+//! queue, the signal watcher, the janitor and the worker threads. The
+//! request loop itself lives in `web::server`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::crypto::{self, Keys};
+use crate::db;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::services::{auth, mail::Mailer};
+use crate::web::{server, App};
+
+const SECRET_KEY: &str = "app_secret";
+
+/// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests
+/// and the mail queue, and returns.
+pub fn serve(config: Config, db_path: &Path) -> Result<()> {
+    let started = Instant::now();
+    log_panics_as_events();
+    let keys = {
+        let conn = db::open_and_migrate(db_path)?;
+        Keys::derive(&secret(&config, &conn)?)
+    };
+    let server = tiny_http::Server::http(&config.addr)
+        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
+    if config.smtp_url.is_none() {
+        log::event(
+            "mail.warning",
+            &[("message", &"APP_SMTP_URL is unset: sign-in emails, codes included, are printed to this log. This is for trying the app out; set APP_SMTP_URL before real people sign in.")],
+        );
+    }
+    let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
+    let server = Arc::new(server);
+    let app = Arc::new(App::new(config, keys, mailer));
+    let stopping = Arc::new(AtomicBool::new(false));
+    watch_signals(&server, &stopping, app.config.workers)?;
+    spawn_janitor(db_path, &stopping)?;
+
+    let mut workers = Vec::new();
+    for n in 0..app.config.workers {
+        let conn = db::open(db_path)?;
+        let (server, app, stopping) = (server.clone(), app.clone(), stopping.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{n}"))
+                .spawn(move || server::work(&server, &app, &conn, &stopping))?,
+        );
+    }
+    log::event(
+        "server.started",
+        &[
+            ("addr", &app.config.addr),
+            ("base_url", &app.config.base_url),
+            ("workers", &app.config.workers),
+            ("db", &db_path.display()),
+            ("ms", &started.elapsed().as_millis()),
+        ],
+    );
+    for worker in workers {
+        let _ = worker.join();
+    }
+    drop(server);
+    app.mailer.shutdown(Duration::from_secs(20));
+    log::event("server.stopped", &[]);
+    Ok(())
+}
+
+/// A panic in a handler is caught and answered with a 500; this makes its
+/// report one log line like every other event.
+fn log_panics_as_events() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        log::event(
+            "panic",
+            &[("thread", &thread), ("at", &at), ("message", &message)],
+        );
+    }));
+}
+
+/// `APP_SECRET`, else the one generated on first start and kept in the file.
+fn secret(config: &Config, conn: &Connection) -> Result<Vec<u8>> {
+    if let Some(secret) = &config.secret {
+        return Ok(secret.clone());
+    }
+    let fresh = crypto::hex(&crypto::random_bytes::<32>()?);
+    let stored = db::write(conn, |tx| db::meta::get_or_insert(tx, SECRET_KEY, &fresh))?;
+    Ok(stored.into_bytes())
+}
+
+fn watch_signals(
+    server: &Arc<tiny_http::Server>,
+    stopping: &Arc<AtomicBool>,
+    workers: usize,
+) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    let (server, stopping) = (server.clone(), stopping.clone());
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::event("server.stopping", &[("signal", &signal)]);
+                stopping.store(true, Ordering::SeqCst);
+                // Each unblock wakes one waiting worker.
+                for _ in 0..workers {
+                    server.unblock();
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Every ten minutes, forgets expired sessions and old codes.
+fn spawn_janitor(db_path: &Path, stopping: &Arc<AtomicBool>) -> Result<()> {
+    let conn = db::open(db_path)?;
+    let stopping = stopping.clone();
+    std::thread::Builder::new()
+        .name("janitor".into())
+        .spawn(move || {
+            let mut next = Instant::now();
+            while !stopping.load(Ordering::SeqCst) {
+                if Instant::now() >= next {
+                    if let Err(e) = auth::sweep(&conn, Timestamp::now()) {
+                        log::event("janitor.failed", &[("error", &e)]);
+                    }
+                    next = Instant::now() + Duration::from_secs(600);
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })?;
+    Ok(())
+}

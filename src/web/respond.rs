@@ -1,0 +1,61 @@
+//! How an answer leaves: errors rendered as a page or as JSON, and the
+//! security headers every response carries.
+
+use crate::error::Error;
+use crate::log;
+use crate::views;
+
+use super::http::{Req, Resp};
+use super::{router, App};
+
+pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
+    if e.status() >= 500 {
+        log::event("request.failed", &[("path", &req.path), ("error", e)]);
+    }
+    let resp = if router::is_json_api(&req.path) {
+        let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
+        if let Error::PaymentRequired {
+            reason,
+            upgrade_url,
+        } = e
+        {
+            body["reason"] = (*reason).into();
+            body["upgrade_url"] = upgrade_url.as_str().into();
+        }
+        Resp::json(e.status(), &body)
+    } else if matches!(e, Error::Unauthorized) {
+        return Resp::redirect("/login");
+    } else {
+        Resp::html(
+            e.status(),
+            views::error::page(&app.assets, e.status(), &e.public_message()),
+        )
+    };
+    match e {
+        Error::TooManyRequests { retry_after, .. } => {
+            resp.with_header("Retry-After", &retry_after.to_string())
+        }
+        Error::MethodNotAllowed(allowed) => resp.with_header("Allow", allowed),
+        _ => resp,
+    }
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
+                   frame-ancestors 'none'";
+
+pub fn with_security_headers(mut resp: Resp) -> Resp {
+    let defaults = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cache-Control", "no-store"),
+    ];
+    for (name, value) in defaults {
+        if resp.header(name).is_none() {
+            resp.headers.push((name.to_string(), value.to_string()));
+        }
+    }
+    resp
+}
