@@ -3,16 +3,17 @@
 
 use std::fmt;
 
+use crate::services::access::Denial;
+
 #[derive(Debug)]
 pub enum Error {
     /// Input that fails validation; the message is safe to show.
     BadRequest(String),
     /// No signed-in caller.
     Unauthorized,
-    /// A free caller met a paid feature; `reason` is `free_tier` or `credit_expired`.
+    /// A free caller met a paid feature; the denial says why (SPEC §5).
     PaymentRequired {
-        reason: &'static str,
-        upgrade_url: String,
+        denial: Denial,
     },
     Forbidden(&'static str),
     NotFound,
@@ -79,12 +80,7 @@ impl Error {
         match self {
             Error::BadRequest(m) | Error::Usage(m) => m.clone(),
             Error::Unauthorized => "Sign in first.".into(),
-            Error::PaymentRequired { reason, .. } if *reason == "credit_expired" => {
-                "Your complimentary access has ended. Upgrade to keep getting commentary.".into()
-            }
-            Error::PaymentRequired { .. } => {
-                "Commentary is a paid feature. Upgrade to get it.".into()
-            }
+            Error::PaymentRequired { denial } => denial.message().into(),
             Error::Forbidden(m) => (*m).into(),
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed(_) => "This address does not take that method.".into(),

@@ -6,10 +6,11 @@ use serde_json::json;
 use super::{BackupArgs, GrantCreditArgs, RevokeCreditArgs, SetTierArgs, ShowStatusArgs};
 use crate::clock::{self, Timestamp};
 use crate::config;
-use crate::db::{self, users};
+use crate::db;
+use crate::db::users::{self, Tier};
 use crate::error::{Error, Result};
 use crate::services::credit::{self, Actor, Change, Grant};
-use crate::services::{access, account};
+use crate::services::{access, account, auth};
 use rusqlite::Connection;
 
 type Env = dyn Fn(&str) -> Option<String>;
@@ -22,7 +23,7 @@ pub fn grant_credit(
 ) -> Result<()> {
     let grant = parse_grant(args.days.as_deref(), args.until.as_deref())?;
     let actor = Actor::from_env(env, args.note);
-    let change = credit::grant_credit(conn, &args.email, grant, &actor, now)?;
+    let change = credit::grant_credit(conn, &email_arg(&args.email)?, grant, &actor, now)?;
     report(&change, "grant_credit", args.json, now, |c| {
         let days = access::user_paid_status(&c.user, now)
             .days_remaining
@@ -55,7 +56,7 @@ pub fn revoke_credit(
     now: Timestamp,
 ) -> Result<()> {
     let actor = Actor::from_env(env, args.note);
-    let change = credit::revoke_credit(conn, &args.email, &actor, now)?;
+    let change = credit::revoke_credit(conn, &email_arg(&args.email)?, &actor, now)?;
     report(&change, "revoke_credit", args.json, now, |c| {
         if c.changed() {
             let access_now = access::badge(&access::user_paid_status(&c.user, now));
@@ -71,7 +72,9 @@ pub fn revoke_credit(
 
 pub fn set_tier(conn: &Connection, args: SetTierArgs, env: &Env, now: Timestamp) -> Result<()> {
     let actor = Actor::from_env(env, args.note);
-    let change = credit::set_tier(conn, &args.email, &args.tier, &actor, now)?;
+    let tier = Tier::parse(args.tier.trim())
+        .ok_or_else(|| Error::Usage(format!("--tier takes free or paid, not {:?}", args.tier)))?;
+    let change = credit::set_tier(conn, &email_arg(&args.email)?, tier, &actor, now)?;
     report(&change, "set_tier", args.json, now, |c| {
         let was = c.before.as_deref().unwrap_or("free");
         if c.changed() {
@@ -94,7 +97,7 @@ pub fn show_status(
     env: &Env,
     now: Timestamp,
 ) -> Result<()> {
-    let email = credit::find_email(&args.email)?;
+    let email = email_arg(&args.email)?;
     let user = users::by_email(conn, &email)?.ok_or_else(|| credit::unknown_email(&email))?;
     let me = account::me(conn, &user, &config::base_url_from_env(env)?, now)?;
     if args.json {
@@ -124,6 +127,11 @@ pub fn backup(conn: &Connection, args: BackupArgs) -> Result<()> {
         println!("  {table}: {rows} rows");
     }
     Ok(())
+}
+
+/// `--email`, normalised as sign-in stores it.
+fn email_arg(raw: &str) -> Result<String> {
+    auth::normalise_email(raw).map_err(|m| Error::Usage(format!("--email {raw:?}: {m}")))
 }
 
 /// `--days N` or `--until YYYY-MM-DD`, exactly one of them.

@@ -1,15 +1,61 @@
 //! The `users` table.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
+
+/// `users.tier`: the one column the paid gate reads (SPEC §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Free,
+    Paid,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Free => "free",
+            Tier::Paid => "paid",
+        }
+    }
+
+    /// `free` or `paid`, exactly as the CLI and the table spell them.
+    pub fn parse(s: &str) -> Option<Tier> {
+        match s {
+            "free" => Some(Tier::Free),
+            "paid" => Some(Tier::Paid),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for Tier {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Tier {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Tier::parse(value.as_str()?).ok_or(FromSqlError::InvalidType)
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
     pub id: i64,
     pub email: String,
-    pub tier: String,
+    pub tier: Tier,
     pub created_at: Timestamp,
     pub credit_until: Option<Timestamp>,
 }
@@ -51,7 +97,7 @@ pub fn create(conn: &Connection, email: &str, now: Timestamp) -> Result<User> {
     Ok(User {
         id,
         email: email.to_string(),
-        tier: "free".to_string(),
+        tier: Tier::Free,
         created_at: now,
         credit_until: None,
     })
@@ -63,7 +109,7 @@ pub fn set_credit_until(conn: &Connection, user_id: i64, until: Option<Timestamp
     Ok(())
 }
 
-pub fn set_tier(conn: &Connection, user_id: i64, tier: &str) -> Result<()> {
+pub fn set_tier(conn: &Connection, user_id: i64, tier: Tier) -> Result<()> {
     conn.prepare_cached("UPDATE users SET tier = ?2 WHERE id = ?1")?
         .execute(rusqlite::params![user_id, tier])?;
     Ok(())

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::clock::{Timestamp, DAY};
 use crate::crypto;
-use crate::db::users::User;
+use crate::db::users::{Tier, User};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,26 +31,60 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// The 402 body's `reason`.
     pub fn reason(self) -> &'static str {
         match self {
             Denial::FreeTier => "free_tier",
             Denial::CreditExpired => "credit_expired",
         }
     }
+
+    /// What the person is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Denial::FreeTier => "Commentary is a paid feature. Upgrade to get it.",
+            Denial::CreditExpired => {
+                "Your complimentary access has ended. Upgrade to keep getting commentary."
+            }
+        }
+    }
 }
 
 /// Who is asking for a paid feature.
-pub enum Caller<'a> {
+#[derive(Clone, Debug)]
+pub enum Caller {
     /// The operator's `APP_ADMIN_TOKEN` bearer.
     Admin,
-    User(&'a User),
+    User(User),
 }
 
 /// True for the admin token and for users with paid access.
 pub fn is_paid_active(caller: &Caller, now: Timestamp) -> bool {
     match caller {
         Caller::Admin => true,
-        Caller::User(user) => user_paid_status(user, now).active,
+        Caller::User(user) => check(user, now).is_ok(),
+    }
+}
+
+/// The paid gate, SPEC §5 as one match: the user's paid status, or why
+/// they have none.
+pub fn check(user: &User, now: Timestamp) -> Result<PaidStatus, Denial> {
+    match (user.tier, user.credit_until) {
+        (Tier::Paid, _) => Ok(PaidStatus {
+            active: true,
+            source: Some(Source::Tier),
+            expires_at: None,
+            days_remaining: None,
+        }),
+        (Tier::Free, Some(until)) if until > now => Ok(PaidStatus {
+            active: true,
+            source: Some(Source::Credit),
+            expires_at: Some(until),
+            // ceil((until - now) / 1 day)
+            days_remaining: Some((until.secs() - now.secs() + DAY - 1) / DAY),
+        }),
+        (Tier::Free, Some(_)) => Err(Denial::CreditExpired),
+        (Tier::Free, None) => Err(Denial::FreeTier),
     }
 }
 
@@ -60,45 +94,14 @@ pub fn admin_token_matches(configured: Option<&str>, presented: &str) -> bool {
     configured.is_some_and(|t| crypto::secrets_equal(t.as_bytes(), presented.as_bytes()))
 }
 
-pub fn paid_status(tier: &str, credit_until: Option<Timestamp>, now: Timestamp) -> PaidStatus {
-    let inactive = PaidStatus {
+/// [`check`] as the status `/api/me` shows: inactive when denied.
+pub fn user_paid_status(user: &User, now: Timestamp) -> PaidStatus {
+    check(user, now).unwrap_or(PaidStatus {
         active: false,
         source: None,
         expires_at: None,
         days_remaining: None,
-    };
-    if tier == "paid" {
-        return PaidStatus {
-            active: true,
-            source: Some(Source::Tier),
-            ..inactive
-        };
-    }
-    match credit_until {
-        Some(until) if until > now => PaidStatus {
-            active: true,
-            source: Some(Source::Credit),
-            expires_at: Some(until),
-            // ceil((until - now) / 1 day)
-            days_remaining: Some((until.secs() - now.secs() + DAY - 1) / DAY),
-        },
-        _ => inactive,
-    }
-}
-
-pub fn user_paid_status(user: &User, now: Timestamp) -> PaidStatus {
-    paid_status(&user.tier, user.credit_until, now)
-}
-
-/// `None` when the user has paid access, else why not.
-pub fn denial(user: &User, now: Timestamp) -> Option<Denial> {
-    if user_paid_status(user, now).active {
-        None
-    } else if user.credit_until.is_some() {
-        Some(Denial::CreditExpired)
-    } else {
-        Some(Denial::FreeTier)
-    }
+    })
 }
 
 /// The tier badge: `paid`, `free`, or `free · credit · N day(s) remaining (expires YYYY-MM-DD)`.
@@ -128,6 +131,24 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    fn user(tier: &str, credit_until: Option<Timestamp>) -> User {
+        User {
+            id: 1,
+            email: "a@b.co".into(),
+            tier: Tier::parse(tier).unwrap(),
+            created_at: NOW,
+            credit_until,
+        }
+    }
+
+    fn paid_status(tier: &str, credit_until: Option<Timestamp>, now: Timestamp) -> PaidStatus {
+        user_paid_status(&user(tier, credit_until), now)
+    }
+
+    fn denial(user: &User, now: Timestamp) -> Option<Denial> {
+        check(user, now).err()
+    }
 
     #[test]
     fn paid_tier_is_active_whatever_the_credit() {
@@ -207,20 +228,14 @@ mod tests {
         assert!(!admin_token_matches(Some("s3cret-token"), ""));
         assert!(!admin_token_matches(None, ""), "unset means no bypass");
         assert!(is_paid_active(&Caller::Admin, NOW));
-        let mut user = User {
-            id: 1,
-            email: "a@b.co".into(),
-            tier: "free".into(),
-            created_at: NOW,
-            credit_until: None,
-        };
-        assert!(!is_paid_active(&Caller::User(&user), NOW));
+        let mut user = user("free", None);
+        assert!(!is_paid_active(&Caller::User(user.clone()), NOW));
         assert_eq!(denial(&user, NOW), Some(Denial::FreeTier));
         user.credit_until = Some(NOW);
         assert_eq!(denial(&user, NOW), Some(Denial::CreditExpired));
         user.credit_until = Some(NOW.plus(1));
-        assert!(is_paid_active(&Caller::User(&user), NOW));
-        user.tier = "paid".into();
+        assert!(is_paid_active(&Caller::User(user.clone()), NOW));
+        user.tier = Tier::Paid;
         assert_eq!(denial(&user, NOW.plus(5)), None);
     }
 

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::db::users::User;
+use crate::db::users::{Tier, User};
 use crate::error::Result;
 use crate::services::access::{self, PaidStatus};
 use crate::services::referral;
@@ -13,7 +13,7 @@ use crate::services::referral;
 #[derive(Clone, Debug, Serialize)]
 pub struct Me {
     pub email: String,
-    pub tier: String,
+    pub tier: Tier,
     pub paid: PaidStatus,
     pub referral: ReferralInfo,
 }
@@ -33,7 +33,7 @@ pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Res
     let stats = referral::stats(conn, user.id, now)?;
     Ok(Me {
         email: user.email.clone(),
-        tier: user.tier.clone(),
+        tier: user.tier,
         paid: access::user_paid_status(user, now),
         referral: ReferralInfo {
             invite_url: referral::invite_url(base_url, &code),

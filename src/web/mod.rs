@@ -9,7 +9,8 @@ use crate::crypto::Keys;
 use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{access, auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
+use crate::services::access::{self, Caller};
+use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod cookies;
@@ -60,12 +61,6 @@ impl App {
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub db: &'a Connection,
-}
-
-/// Who is calling a paid route.
-pub enum Caller {
-    Admin,
-    User(Session),
 }
 
 /// A signed-in person.
@@ -139,23 +134,15 @@ impl Ctx<'_> {
             log::event("auth.admin_token_rejected", &[("client", &client)]);
             return Err(Error::Unauthorized);
         }
-        Ok(self.session(req)?.map(Caller::User))
+        Ok(self.session(req)?.map(|s| Caller::User(s.user)))
     }
 
     /// Lets through callers with paid access; 401 for no caller, 402 with
     /// the reason for a free one.
     pub fn require_paid(&self, req: &Req) -> Result<Caller> {
         let caller = self.caller(req)?.ok_or(Error::Unauthorized)?;
-        if let Caller::User(session) = &caller {
-            if !access::is_paid_active(&access::Caller::User(&session.user), req.now) {
-                let reason = access::denial(&session.user, req.now)
-                    .unwrap_or(access::Denial::FreeTier)
-                    .reason();
-                return Err(Error::PaymentRequired {
-                    reason,
-                    upgrade_url: format!("{}/settings#upgrade", self.origin()),
-                });
-            }
+        if let Caller::User(user) = &caller {
+            access::check(user, req.now).map_err(|denial| Error::PaymentRequired { denial })?;
         }
         Ok(caller)
     }

@@ -14,13 +14,9 @@ pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
     }
     let resp = if router::is_json_api(&req.path) {
         let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
-        if let Error::PaymentRequired {
-            reason,
-            upgrade_url,
-        } = e
-        {
-            body["reason"] = (*reason).into();
-            body["upgrade_url"] = upgrade_url.as_str().into();
+        if let Error::PaymentRequired { denial } = e {
+            body["reason"] = denial.reason().into();
+            body["upgrade_url"] = format!("{}/settings#upgrade", app.config.base_url).into();
         }
         Resp::json(e.status(), &body)
     } else if matches!(e, Error::Unauthorized) {

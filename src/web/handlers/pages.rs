@@ -3,10 +3,10 @@
 use super::frame;
 use crate::db;
 use crate::error::{Error, Result};
+use crate::services::access::Caller;
 use crate::views;
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Totals;
-use crate::web::Caller;
 use crate::web::Ctx;
 
 pub fn landing(ctx: &Ctx, req: &Req) -> Result<Resp> {

@@ -5,11 +5,12 @@ use serde_json::{json, Value};
 use super::frame;
 use crate::error::{Error, Result};
 use crate::log;
+use crate::services::access::Caller;
 use crate::services::{analysis, analyst, portfolio};
 use crate::views;
 use crate::views::portfolio::HoldingForm;
 use crate::web::http::{Req, Resp};
-use crate::web::{Caller, Ctx, Session};
+use crate::web::{Ctx, Session};
 
 pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
@@ -125,7 +126,7 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     };
     let holdings = match (posted, &caller) {
         (Some(list), _) => list,
-        (None, Caller::User(session)) => portfolio::list(ctx.db, session.user.id)?,
+        (None, Caller::User(user)) => portfolio::list(ctx.db, user.id)?,
         (None, Caller::Admin) => {
             return Err(Error::BadRequest(
                 "An admin call must send {\"holdings\": [...]}.".into(),
