@@ -73,6 +73,18 @@ pub fn open_and_migrate(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A query that needs nothing but a working database.
+pub fn ping(conn: &Connection) -> Result<()> {
+    let one: i64 = conn
+        .prepare_cached("SELECT 1")?
+        .query_row([], |r| r.get(0))?;
+    if one == 1 {
+        Ok(())
+    } else {
+        Err(Error::Internal("database answered oddly".into()))
+    }
+}
+
 /// Runs `f` in one `BEGIN IMMEDIATE` transaction that commits only when `f`
 /// succeeds.
 pub fn write<T>(conn: &Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {

@@ -119,3 +119,9 @@ impl From<std::io::Error> for Error {
         Error::Io(e)
     }
 }
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Internal(format!("json: {e}"))
+    }
+}

@@ -7,7 +7,7 @@ use super::{BackupArgs, GrantCreditArgs, RevokeCreditArgs, SetTierArgs, ShowStat
 use crate::clock::{self, Timestamp};
 use crate::config;
 use crate::db;
-use crate::db::users::{self, Tier};
+use crate::db::users::Tier;
 use crate::error::{Error, Result};
 use crate::services::credit::{self, Actor, Change, Grant};
 use crate::services::{access, account, auth};
@@ -98,10 +98,10 @@ pub fn show_status(
     now: Timestamp,
 ) -> Result<()> {
     let email = email_arg(&args.email)?;
-    let user = users::by_email(conn, &email)?.ok_or_else(|| credit::unknown_email(&email))?;
+    let user = account::by_email(conn, &email)?;
     let me = account::me(conn, &user, &config::base_url_from_env(env)?, now)?;
     if args.json {
-        println!("{}", serde_json::to_string(&me).unwrap_or_default());
+        println!("{}", serde_json::to_string(&me)?);
         return Ok(());
     }
     println!("{}", me.email);

@@ -2,9 +2,26 @@
 
 use rusqlite::{params, Connection};
 
+use serde::Serialize;
+
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::services::portfolio::Holding;
+
+/// One position. `cost_basis` is the average price paid per unit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Holding {
+    pub symbol: String,
+    pub quantity: f64,
+    pub price: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_basis: Option<f64>,
+}
+
+impl Holding {
+    pub fn value(&self) -> f64 {
+        self.quantity * self.price
+    }
+}
 
 pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
     let mut stmt = conn.prepare_cached(

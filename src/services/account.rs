@@ -5,10 +5,10 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::db::users::{Tier, User};
+use crate::db::users::{self, Tier, User};
 use crate::error::Result;
 use crate::services::access::{self, PaidStatus};
-use crate::services::referral;
+use crate::services::{credit, referral};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Me {
@@ -25,6 +25,12 @@ pub struct ReferralInfo {
     pub pending: i64,
     pub converted: i64,
     pub active_credits: i64,
+}
+
+/// The account with this (normalised) email, or the operator's error
+/// for an unknown one.
+pub fn by_email(conn: &Connection, email: &str) -> Result<User> {
+    users::by_email(conn, email)?.ok_or_else(|| credit::unknown_email(email))
 }
 
 /// Everything about `user`, assigning the referral code on first use.

@@ -2,7 +2,6 @@
 //! whether it comes from a form, the JSON API or the analyst.
 
 use rusqlite::Connection;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::Timestamp;
@@ -13,21 +12,7 @@ pub const MAX_HOLDINGS: usize = 500;
 pub const MAX_AMOUNT: f64 = 1e12;
 pub const MAX_SYMBOL_LEN: usize = 16;
 
-/// One position. `cost_basis` is the average price paid per unit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Holding {
-    pub symbol: String,
-    pub quantity: f64,
-    pub price: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost_basis: Option<f64>,
-}
-
-impl Holding {
-    pub fn value(&self) -> f64 {
-        self.quantity * self.price
-    }
-}
+pub use crate::db::holdings::Holding;
 
 pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
     holdings::list(conn, user_id)

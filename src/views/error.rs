@@ -2,8 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::layout::{self, Frame};
-use crate::web::assets::Assets;
+use super::layout::{self, AssetUrls, Frame};
 
 pub fn page_for(frame: &Frame, status: u16, message: &str) -> Markup {
     let title = match status {
@@ -30,7 +29,7 @@ pub fn page_for(frame: &Frame, status: u16, message: &str) -> Markup {
 }
 
 /// An error page without a signed-in frame (the server's own errors).
-pub fn page(assets: &Assets, status: u16, message: &str) -> Markup {
+pub fn page(assets: &AssetUrls, status: u16, message: &str) -> Markup {
     page_for(
         &Frame {
             assets,

@@ -3,13 +3,19 @@
 use maud::{html, Markup, DOCTYPE};
 
 use crate::db::users::User;
-use crate::web::assets::Assets;
 
 pub const PRODUCT: &str = "Folio";
 
+/// Where the page's stylesheet and script are served (content-hashed).
+#[derive(Clone, Debug)]
+pub struct AssetUrls {
+    pub css: String,
+    pub js: String,
+}
+
 /// What the frame needs to know about the request.
 pub struct Frame<'a> {
-    pub assets: &'a Assets,
+    pub assets: &'a AssetUrls,
     pub user: Option<&'a User>,
     pub csrf: &'a str,
 }
@@ -22,8 +28,8 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (PRODUCT) }
-                link rel="stylesheet" href=(frame.assets.css.url);
-                script src=(frame.assets.js.url) defer {}
+                link rel="stylesheet" href=(frame.assets.css);
+                script src=(frame.assets.js) defer {}
             }
             body {
                 (top_bar(frame))

@@ -2,6 +2,7 @@
 //! content-hashed name with a year-long cache lifetime.
 
 use crate::crypto;
+use crate::views::layout::AssetUrls;
 
 use super::http::Resp;
 
@@ -26,24 +27,29 @@ impl Asset {
 pub struct Assets {
     pub css: Asset,
     pub js: Asset,
+    /// The URLs alone, as the views take them.
+    pub urls: AssetUrls,
 }
 
 impl Assets {
     pub fn new() -> Assets {
-        Assets {
-            css: Asset::new(
-                "app",
-                "css",
-                "text/css; charset=utf-8",
-                include_bytes!("../../assets/app.css"),
-            ),
-            js: Asset::new(
-                "app",
-                "js",
-                "text/javascript; charset=utf-8",
-                include_bytes!("../../assets/app.js"),
-            ),
-        }
+        let css = Asset::new(
+            "app",
+            "css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../assets/app.css"),
+        );
+        let js = Asset::new(
+            "app",
+            "js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../assets/app.js"),
+        );
+        let urls = AssetUrls {
+            css: css.url.clone(),
+            js: js.url.clone(),
+        };
+        Assets { css, js, urls }
     }
 
     /// The asset at `path`, if it is one of ours by its current hash.

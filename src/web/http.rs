@@ -216,6 +216,16 @@ impl Resp {
         Resp::new(status, "application/json", value.to_string())
     }
 
+    /// Any serialisable value as JSON; a value that fails to serialise is a
+    /// 500, never an empty 200.
+    pub fn json_of<T: serde::Serialize>(status: u16, value: &T) -> crate::error::Result<Resp> {
+        Ok(Resp::new(
+            status,
+            "application/json",
+            serde_json::to_vec(value)?,
+        ))
+    }
+
     /// 303 See Other: after a POST the browser GETs `location`.
     pub fn redirect(location: &str) -> Resp {
         Resp::new(303, "text/plain; charset=utf-8", "").with_header("Location", location)

@@ -24,7 +24,7 @@ pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
     } else {
         Resp::html(
             e.status(),
-            views::error::page(&app.assets, e.status(), &e.public_message()),
+            views::error::page(&app.assets.urls, e.status(), &e.public_message()),
         )
     };
     match e {

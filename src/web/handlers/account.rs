@@ -20,8 +20,5 @@ pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
 pub fn api_me(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let me = account::me(ctx.db, &session.user, &ctx.app.config.base_url, req.now)?;
-    Ok(Resp::json(
-        200,
-        &serde_json::to_value(&me).unwrap_or_default(),
-    ))
+    Resp::json_of(200, &me)
 }

@@ -1,9 +1,9 @@
 //! The landing page, health check, static assets and signed-in pages.
 
 use super::frame;
-use crate::db;
 use crate::error::{Error, Result};
 use crate::services::access::Caller;
+use crate::services::ops;
 use crate::views;
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Totals;
@@ -21,13 +21,7 @@ pub fn landing(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
-    let one: i64 = ctx
-        .db
-        .prepare_cached("SELECT 1")?
-        .query_row([], |r| r.get(0))?;
-    if one != 1 {
-        return Err(Error::Internal("database answered oddly".into()));
-    }
+    ops::database_answers(ctx.db)?;
     Ok(Resp::text(200, "ok"))
 }
 
@@ -46,7 +40,7 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
             "Metrics are served to this machine or to the admin token only.",
         ));
     }
-    let (users, paid_users, referrals, credit_grants) = db::stats::totals(ctx.db)?;
+    let (users, paid_users, referrals, credit_grants) = ops::totals(ctx.db)?;
     let totals = Totals {
         users,
         paid_users,

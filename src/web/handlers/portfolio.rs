@@ -140,10 +140,7 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
     let result = analysis::analyse(llm, &holdings);
-    Ok(Resp::json(
-        200,
-        &serde_json::to_value(&result).unwrap_or_default(),
-    ))
+    Resp::json_of(200, &result)
 }
 
 fn capitalise(s: &str) -> String {
