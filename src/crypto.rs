@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 
@@ -72,10 +73,7 @@ pub fn verify(key: &[u8], signed: &str) -> Option<Vec<u8>> {
 
 /// Constant-time equality for secrets of any length (the length may leak).
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
