@@ -19,9 +19,11 @@ use crate::services::{auth, mail::Mailer};
 use crate::web::{server, App};
 
 const SECRET_KEY: &str = "app_secret";
+/// How long, at shutdown, queued and running offloaded jobs may take.
+const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 
-/// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests
-/// and the mail queue, and returns.
+/// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests,
+/// the offloaded jobs (analyses) and the mail queue, and returns.
 pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
     log_panics_as_events();
@@ -43,6 +45,7 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
     spawn_janitor(db_path, &stopping)?;
+    app.pools.start(db_path)?;
 
     let mut workers = Vec::new();
     for n in 0..app.config.workers {
@@ -68,6 +71,7 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         let _ = worker.join();
     }
     drop(server);
+    app.pools.shutdown(OFFLOAD_SHUTDOWN_WAIT);
     app.mailer.shutdown(Duration::from_secs(20));
     log::event("server.stopped", &[]);
     Ok(())

@@ -11,6 +11,11 @@ pub use paddle::PaddleConfig;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
+pub const DEFAULT_LLM_CONCURRENCY: usize = 4;
+/// The forms `APP_SMTP_URL` takes, for messages that must say so.
+pub const SMTP_URL_FORMS: &str = "smtp://host:25 (plain, a local relay), \
+     smtp://user:pass@host:587?tls=required (STARTTLS; tls=opportunistic also works) \
+     or smtps://user:pass@host:465 (implicit TLS)";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -24,6 +29,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub llm: Option<LlmConfig>,
+    /// `APP_LLM_CONCURRENCY`: analyses that may wait on the LLM at once.
+    pub llm_concurrency: usize,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// Paddle Billing, when all of its keys are set (SPEC §7).
@@ -104,11 +111,7 @@ impl Config {
 
         let smtp_url = env("APP_SMTP_URL");
         if let Some(url) = &smtp_url {
-            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-                return Err(Error::Usage(
-                    "APP_SMTP_URL must start with smtp:// or smtps://".into(),
-                ));
-            }
+            check_smtp_url(url)?;
         }
         let mail_from = env("APP_MAIL_FROM")
             .unwrap_or_else(|| format!("no-reply@{}", mail_domain(host_of(&base_url))));
@@ -118,6 +121,19 @@ impl Config {
             model: env("APP_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_string()),
             api_key: env("APP_LLM_API_KEY"),
         });
+        let llm_concurrency = match env("APP_LLM_CONCURRENCY") {
+            None => DEFAULT_LLM_CONCURRENCY,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "APP_LLM_CONCURRENCY takes a number from 1 to 64 (analyses that may wait on the LLM at once); {v:?} is not one"
+                    ))
+                })?,
+        };
 
         let trusted_proxies = match env("APP_TRUSTED_PROXY") {
             None => Vec::new(),
@@ -142,6 +158,7 @@ impl Config {
             smtp_url,
             mail_from,
             llm,
+            llm_concurrency,
             trusted_proxies,
             paddle: paddle::from_env(env)?,
         })
@@ -151,6 +168,26 @@ impl Config {
     pub fn https(&self) -> bool {
         self.base_url.starts_with("https://")
     }
+}
+
+/// The scheme and the `tls` parameter, checked here so a mistake is told in
+/// our words (the mail library's own message names its internals).
+fn check_smtp_url(url: &str) -> Result<()> {
+    if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+        return Err(Error::Usage(format!(
+            "APP_SMTP_URL must be one of: {SMTP_URL_FORMS}"
+        )));
+    }
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    for value in query.split('&').filter_map(|p| p.strip_prefix("tls=")) {
+        if !matches!(value, "required" | "opportunistic") {
+            return Err(Error::Usage(format!(
+                "APP_SMTP_URL has tls={value}, but tls= takes only required or opportunistic \
+                 (for implicit TLS write smtps://). It must be one of: {SMTP_URL_FORMS}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_base_url(url: &str) -> Result<String> {
@@ -214,6 +251,10 @@ mod tests {
         assert_eq!(c.mail_from, "no-reply@localhost");
         assert!(!c.https());
         assert!(c.secret.is_none() && c.admin_token.is_none() && c.llm.is_none());
+        assert_eq!(c.llm_concurrency, 4);
+        let c =
+            Config::from_env(Flags::default(), &env_of(&[("APP_LLM_CONCURRENCY", "2")])).unwrap();
+        assert_eq!(c.llm_concurrency, 2);
     }
 
     #[test]
@@ -242,6 +283,34 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_smtp_url_says_which_forms_are_allowed() {
+        let e = Config::from_env(
+            Flags::default(),
+            &env_of(&[("APP_SMTP_URL", "smtp://u:p@mail.example:587?tls=maybe")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("tls=maybe") && e.contains("required or opportunistic"),
+            "{e}"
+        );
+        assert!(e.contains("smtps://user:pass@host:465"), "{e}");
+        assert!(
+            !e.contains("u:p@"),
+            "the URL's password is not repeated: {e}"
+        );
+        for ok in [
+            "smtp://localhost:25",
+            "smtp://u:p@mail.example:587?tls=required",
+            "smtp://mail.example?tls=opportunistic",
+            "smtps://u:p@mail.example:465",
+        ] {
+            let env = move |k: &str| (k == "APP_SMTP_URL").then(|| ok.to_string());
+            assert!(Config::from_env(Flags::default(), &env).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_values() {
         assert!(Config::from_env(Flags::default(), &env_of(&[("APP_SECRET", "short")])).is_err());
         assert!(Config::from_env(
@@ -255,6 +324,15 @@ mod tests {
         assert!(
             Config::from_env(Flags::default(), &env_of(&[("APP_TRUSTED_PROXY", "nope")])).is_err()
         );
+        for n in ["0", "65", "four", "-1"] {
+            let env = move |k: &str| (k == "APP_LLM_CONCURRENCY").then(|| n.to_string());
+            let e = Config::from_env(Flags::default(), &env).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("APP_LLM_CONCURRENCY takes a number from 1 to 64"),
+                "{e}"
+            );
+        }
         let flags = Flags {
             workers: Some(0),
             ..Flags::default()

@@ -29,6 +29,11 @@ pub enum Error {
         retry_after: i64,
         message: String,
     },
+    /// Busy for now (a full queue): 503 with `Retry-After`.
+    Unavailable {
+        retry_after: i64,
+        message: String,
+    },
     /// Operator-facing errors of the CLI (unknown email, bad argument).
     Usage(String),
     Db(rusqlite::Error),
@@ -53,6 +58,7 @@ impl Error {
             Error::RequestTimeout => 408,
             Error::UnsupportedMediaType => 415,
             Error::TooManyRequests { .. } => 429,
+            Error::Unavailable { .. } => 503,
             Error::Db(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => 500,
         }
     }
@@ -71,6 +77,7 @@ impl Error {
             Error::RequestTimeout => "request_timeout",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyRequests { .. } => "rate_limited",
+            Error::Unavailable { .. } => "unavailable",
             _ => "internal",
         }
     }
@@ -88,7 +95,9 @@ impl Error {
             Error::LengthRequired => "Send the body with a Content-Length header.".into(),
             Error::RequestTimeout => "The request took too long to arrive.".into(),
             Error::UnsupportedMediaType => "Send the body as application/json.".into(),
-            Error::TooManyRequests { message, .. } => message.clone(),
+            Error::TooManyRequests { message, .. } | Error::Unavailable { message, .. } => {
+                message.clone()
+            }
             _ => "Something went wrong on our side. Please try again.".into(),
         }
     }

@@ -45,7 +45,11 @@ pub fn login(frame: &Frame, form: &LoginForm) -> Markup {
 pub struct VerifyForm<'a> {
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// The code's email could not be sent (every attempt failed).
+    pub mail_failed: bool,
 }
+
+pub const MAIL_FAILED: &str = "We could not send the email. Try again in a minute.";
 
 pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
     page(
@@ -54,6 +58,9 @@ pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
         html! {
             section class="card narrow" {
                 h1 { "Check your email" }
+                @if form.mail_failed {
+                    p class="banner warn" role="alert" { (MAIL_FAILED) }
+                }
                 p class="muted" {
                     "We sent a six-digit code to " strong { (form.email) } ". It expires in 10 minutes."
                 }

@@ -8,6 +8,9 @@ use maud::Markup;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 
+use super::offload::{Offload, PoolName};
+use super::Ctx;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
@@ -188,11 +191,13 @@ pub fn encode(s: &str) -> String {
     out
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Set by `Resp::offload`: no answer yet, a job for a pool to finish.
+    pub offload: Option<Offload>,
 }
 
 impl Resp {
@@ -201,6 +206,24 @@ impl Resp {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body: body.into(),
+            offload: None,
+        }
+    }
+
+    /// "Finish this on pool `pool`": the server loop hands the request to
+    /// that pool, whose thread runs `job` and answers with what it returns
+    /// (or 503 with `Retry-After` at once when the pool is full). For work
+    /// that waits on another server; see `web::offload`.
+    pub fn offload(
+        pool: PoolName,
+        job: impl FnOnce(&Ctx, &Req) -> Result<Resp> + Send + 'static,
+    ) -> Resp {
+        Resp {
+            offload: Some(Offload {
+                pool,
+                job: Box::new(job),
+            }),
+            ..Resp::new(500, "text/plain; charset=utf-8", "")
         }
     }
 

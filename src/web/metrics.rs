@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::services::mail::MailCounts;
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 11] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
@@ -20,7 +22,6 @@ pub struct Metrics {
     latency: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_micros: AtomicU64,
-    pub codes_sent: AtomicU64,
     pub codes_verified: AtomicU64,
     pub codes_failed: AtomicU64,
     pub referrals_linked: AtomicU64,
@@ -32,7 +33,8 @@ pub struct Totals {
     pub paid_users: i64,
     pub referrals: i64,
     pub credit_grants: i64,
-    pub mail_failures: u64,
+    /// From the mail worker: a code counts as sent once it was delivered.
+    pub mail: MailCounts,
 }
 
 impl Metrics {
@@ -102,12 +104,19 @@ impl Metrics {
         let _ = writeln!(out, "app_http_request_duration_seconds_count {total}");
 
         let load = |c: &AtomicU64| c.load(Relaxed) as i64;
-        let series: [(&str, &str, &str, i64); 10] = [
+        let mail = &totals.mail;
+        let series: [(&str, &str, &str, i64); 13] = [
             (
                 "app_sign_in_codes_sent_total",
                 "counter",
-                "Sign-in codes emailed.",
-                load(&self.codes_sent),
+                "Sign-in codes the mail server accepted (or, without one, logged).",
+                mail.codes_sent as i64,
+            ),
+            (
+                "app_sign_in_codes_undelivered_total",
+                "counter",
+                "Sign-in codes given up on after every attempt to send them failed.",
+                mail.codes_undelivered as i64,
             ),
             (
                 "app_sign_in_codes_verified_total",
@@ -134,10 +143,22 @@ impl Metrics {
                 load(&self.referrals_linked),
             ),
             (
+                "app_mail_sent_total",
+                "counter",
+                "Messages the mail server accepted (or, without one, logged) since start.",
+                mail.sent as i64,
+            ),
+            (
+                "app_mail_undelivered_total",
+                "counter",
+                "Messages given up on after every attempt failed, since start.",
+                mail.undelivered as i64,
+            ),
+            (
                 "app_mail_failures_total",
                 "counter",
                 "Failed attempts to send mail since start.",
-                totals.mail_failures as i64,
+                mail.failed_attempts as i64,
             ),
             ("app_users", "gauge", "Accounts.", totals.users),
             (
@@ -179,13 +200,16 @@ mod tests {
         m.observe("GET /login", 200, Duration::from_micros(300));
         m.observe("GET /login", 200, Duration::from_millis(3));
         m.observe("POST /api/analyze", 402, Duration::from_millis(2));
-        Metrics::count(&m.codes_sent);
         let text = m.render(&Totals {
             users: 3,
             paid_users: 1,
             referrals: 2,
             credit_grants: 4,
-            mail_failures: 0,
+            mail: MailCounts {
+                codes_sent: 1,
+                codes_undelivered: 2,
+                ..MailCounts::default()
+            },
         });
         assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
@@ -193,6 +217,7 @@ mod tests {
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(text.contains("app_payment_required_total 1"));
         assert!(text.contains("app_sign_in_codes_sent_total 1"));
+        assert!(text.contains("app_sign_in_codes_undelivered_total 2"));
         assert!(text.contains("app_credit_grants 4"));
     }
 }

@@ -18,6 +18,7 @@ pub mod csrf;
 mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod offload;
 pub mod respond;
 pub mod router;
 pub mod server;
@@ -26,6 +27,8 @@ use cookies::PendingCookie;
 use http::Req;
 
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// How many analyses one caller may ask of the LLM a minute.
+pub const ANALYSES_PER_MINUTE: usize = 6;
 
 /// What every worker shares: configuration, keys, the mail queue, and the
 /// in-memory per-client limits.
@@ -35,10 +38,14 @@ pub struct App {
     pub mailer: Mailer,
     pub code_requests_per_client: Limiter,
     pub wrong_admin_tokens: Limiter,
+    /// Analyses per user (or per admin client) with an LLM configured.
+    pub analyses_per_caller: Limiter,
     pub assets: assets::Assets,
     /// The LLM analyst, when `APP_LLM_URL` is set.
     pub llm: Option<Llm>,
     pub metrics: metrics::Metrics,
+    /// Threads for work that waits on another server; see `offload`.
+    pub pools: offload::Pools,
 }
 
 impl App {
@@ -48,9 +55,11 @@ impl App {
             mailer,
             code_requests_per_client: Limiter::new(30, 3600),
             wrong_admin_tokens: Limiter::new(10, 600),
+            analyses_per_caller: Limiter::new(ANALYSES_PER_MINUTE, 60),
             assets: assets::Assets::new(),
             llm: config.llm.clone().map(Llm::new),
             metrics: metrics::Metrics::default(),
+            pools: offload::Pools::new(&config),
             config,
         }
     }

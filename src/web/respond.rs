@@ -28,7 +28,7 @@ pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
         )
     };
     match e {
-        Error::TooManyRequests { retry_after, .. } => {
+        Error::TooManyRequests { retry_after, .. } | Error::Unavailable { retry_after, .. } => {
             resp.with_header("Retry-After", &retry_after.to_string())
         }
         Error::MethodNotAllowed(allowed) => resp.with_header("Allow", allowed),

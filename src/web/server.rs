@@ -6,6 +6,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -16,13 +17,15 @@ use crate::log;
 
 use super::http::{Method, Req, Resp};
 use super::respond::{error_response, with_security_headers};
-use super::{router, App, Ctx, BODY_LIMIT};
+use super::{offload, router, App, Ctx, BODY_LIMIT};
 
 /// How long a request body may take to arrive, once its head has.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// What a full pool tells the client to wait, in seconds.
+const POOL_FULL_RETRY_AFTER: i64 = 10;
 
 /// One worker: takes requests until the server is told to stop.
-pub fn work(server: &tiny_http::Server, app: &App, conn: &Connection, stopping: &AtomicBool) {
+pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopping: &AtomicBool) {
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
             Ok(request) => handle(app, conn, request),
@@ -38,7 +41,7 @@ pub fn work(server: &tiny_http::Server, app: &App, conn: &Connection, stopping: 
     server.unblock();
 }
 
-fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
+fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
     let started = Instant::now();
     let peer = request
         .remote_addr()
@@ -71,16 +74,58 @@ fn handle(app: &App, conn: &Connection, mut request: tiny_http::Request) {
         req.header("x-forwarded-for"),
     );
 
-    let resp = match read_body(&mut request, &req.headers) {
+    let mut resp = match read_body(&mut request, &req.headers) {
         Ok(body) => {
             req.body = body;
             dispatch(app, conn, &req)
         }
         Err(e) => error_response(app, &req, &e),
     };
+    match resp.offload.take() {
+        Some(later) => hand_over(app, request, req, started, later),
+        None => answer(app, request, &req, started, resp),
+    }
+}
+
+/// Hands the request and the rest of its work to the pool the handler
+/// named, whose thread answers it; a full pool is a 503, answered here.
+fn hand_over(
+    app: &Arc<App>,
+    request: tiny_http::Request,
+    req: Req,
+    started: Instant,
+    later: offload::Offload,
+) {
+    let Some(slot) = app.pools.get(later.pool).reserve() else {
+        log::event("offload.full", &[("pool", &later.pool)]);
+        let busy = Error::Unavailable {
+            retry_after: POOL_FULL_RETRY_AFTER,
+            message: "Too many requests are waiting for this just now. Try again in a few seconds."
+                .into(),
+        };
+        let busy = error_response(app, &req, &busy);
+        return answer(app, request, &req, started, busy);
+    };
+    let app = app.clone();
+    slot.run(Box::new(move |conn: &Connection| {
+        let resp = guarded(&app, conn, &req, later.job);
+        answer(&app, request, &req, started, resp);
+    }));
+}
+
+/// The one way an answer leaves, from a worker or a pool thread: security
+/// headers, metrics, the request's log line, then the bytes.
+fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, resp: Resp) {
+    let resp = if resp.offload.is_some() {
+        // A job that offloads again is a bug of ours, not a reason to hang.
+        let bug = Error::Internal("a job asked to be offloaded".into());
+        error_response(app, req, &bug)
+    } else {
+        resp
+    };
     let resp = with_security_headers(resp);
     app.metrics
-        .observe(router::route_name(&req), resp.status, started.elapsed());
+        .observe(router::route_name(req), resp.status, started.elapsed());
     log::event(
         "request",
         &[
@@ -147,7 +192,12 @@ pub fn dispatch(app: &App, conn: &Connection, req: &Req) -> Resp {
     guarded(app, conn, req, router::route)
 }
 
-fn guarded(app: &App, conn: &Connection, req: &Req, route: fn(&Ctx, &Req) -> Result<Resp>) -> Resp {
+fn guarded(
+    app: &App,
+    conn: &Connection,
+    req: &Req,
+    route: impl FnOnce(&Ctx, &Req) -> Result<Resp>,
+) -> Resp {
     let ctx = Ctx { app, db: conn };
     match catch_unwind(AssertUnwindSafe(|| route(&ctx, req))) {
         Ok(Ok(resp)) => resp,

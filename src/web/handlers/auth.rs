@@ -3,6 +3,7 @@
 use std::cell::Cell;
 
 use super::frame;
+use crate::crypto;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::auth::{self, Verified};
@@ -104,16 +105,18 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         }
         Err(e) => return Err(e),
     };
-    ctx.app.mailer.send(mail::sign_in_code(
-        &email,
-        &issued.code,
-        issued.expires_at,
-        req.now,
-        &ctx.app.config.base_url,
-    ));
-    log::event("auth.code_sent", &[("email", &email)]);
-    Metrics::count(&ctx.app.metrics.codes_sent);
     let pending = PendingCookie::new(&email, referral.clone(), req.now)?;
+    ctx.app.mailer.send(mail::Email {
+        sign_in: Some(mail_key(&pending)),
+        ..mail::sign_in_code(
+            &email,
+            &issued.code,
+            issued.expires_at,
+            req.now,
+            &ctx.app.config.base_url,
+        )
+    });
+    log::event("auth.code_sent", &[("email", &email)]);
     Ok(Resp::redirect("/verify").with_header(
         "Set-Cookie",
         &cookies::set(
@@ -132,12 +135,25 @@ pub fn verify_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
     Ok(verify_page(ctx, req, 200, &pending.email, None))
 }
 
+/// The key the mailer remembers a failed code delivery under: a hash of the
+/// pending cookie's nonce, so only that browser's verify page hears of it.
+fn mail_key(pending: &PendingCookie) -> String {
+    crypto::hex(&crypto::sha256(
+        format!("mail:{}", pending.nonce).as_bytes(),
+    ))
+}
+
 fn verify_page(ctx: &Ctx, req: &Req, status: u16, email: &str, error: Option<&str>) -> Resp {
     let csrf = ctx.csrf_token(req);
-    Resp::html(
-        status,
-        views::auth::verify(&frame(ctx, None, &csrf), &VerifyForm { email, error }),
-    )
+    let mail_failed = ctx
+        .pending(req)
+        .is_some_and(|p| ctx.app.mailer.undelivered(&mail_key(&p)));
+    let form = VerifyForm {
+        email,
+        error,
+        mail_failed,
+    };
+    Resp::html(status, views::auth::verify(&frame(ctx, None, &csrf), &form))
 }
 
 pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {

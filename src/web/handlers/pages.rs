@@ -46,7 +46,7 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
         paid_users,
         referrals,
         credit_grants,
-        mail_failures: ctx.app.mailer.failures(),
+        mail: ctx.app.mailer.counts(),
     };
     Ok(Resp::new(
         200,

@@ -10,7 +10,8 @@ use crate::services::{analysis, analyst, portfolio};
 use crate::views;
 use crate::views::portfolio::HoldingForm;
 use crate::web::http::{Req, Resp};
-use crate::web::{Ctx, Session};
+use crate::web::offload::PoolName;
+use crate::web::{Ctx, Session, ANALYSES_PER_MINUTE};
 
 pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
@@ -138,9 +139,37 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
             "There are no holdings to analyse: add a holding first.".into(),
         ));
     }
-    let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
-    let result = analysis::analyse(llm, &holdings);
-    Resp::json_of(200, &result)
+    if ctx.app.llm.is_none() {
+        // The built-in analyst is quick arithmetic: it answers right here.
+        return Resp::json_of(200, &analysis::analyse(None, &holdings));
+    }
+    limit_analyses(ctx, req, &caller)?;
+    // The LLM may take many seconds: its own pool waits for it, never a worker.
+    Ok(Resp::offload(PoolName::Llm, move |ctx: &Ctx, _: &Req| {
+        let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
+        Resp::json_of(200, &analysis::analyse(llm, &holdings))
+    }))
+}
+
+/// A few analyses a minute per user (or per client, for the admin token),
+/// checked before anything is queued.
+fn limit_analyses(ctx: &Ctx, req: &Req, caller: &Caller) -> Result<()> {
+    let key = match caller {
+        Caller::User(user) => format!("user:{}", user.id),
+        Caller::Admin => format!("admin:{}", req.client),
+    };
+    ctx.app
+        .analyses_per_caller
+        .check_and_hit(&key, req.now)
+        .map_err(|retry_after| {
+            log::event("analysis.rate_limited", &[("caller", &key)]);
+            Error::TooManyRequests {
+                retry_after,
+                message: format!(
+                    "That is {ANALYSES_PER_MINUTE} analyses in a minute, the most we run. Try again in {retry_after} seconds."
+                ),
+            }
+        })
 }
 
 fn capitalise(s: &str) -> String {

@@ -1,0 +1,255 @@
+//! Work that waits on another server (the LLM; Paddle later), finished on
+//! small bounded pools of their own threads so the request workers never
+//! wait on the network. A handler does the quick part (the gate, the
+//! input, the rate limit) and returns `Resp::offload(PoolName::Llm, job)`;
+//! the worker then hands the connection and the job to that pool, which runs
+//! the job and answers. A full pool answers 503 at once, on the worker.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::db;
+use crate::error::Result;
+use crate::log;
+
+use super::http::{Req, Resp};
+use super::Ctx;
+
+/// The rest of a handler's work, run on a pool thread with a database
+/// connection of that thread's own; it answers like any handler.
+pub type Job = Box<dyn FnOnce(&Ctx, &Req) -> Result<Resp> + Send>;
+
+/// Which pool finishes a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolName {
+    /// Calls to the LLM: `APP_LLM_CONCURRENCY` threads.
+    Llm,
+}
+
+impl fmt::Display for PoolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoolName::Llm => "llm",
+        })
+    }
+}
+
+/// What `Resp::offload` carries to the server loop.
+pub struct Offload {
+    pub pool: PoolName,
+    pub job: Job,
+}
+
+impl fmt::Debug for Offload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Offload({:?})", self.pool)
+    }
+}
+
+/// Every pool the app has.
+pub struct Pools {
+    pub llm: Pool,
+}
+
+impl Pools {
+    /// The pools, sized from the configuration; no thread runs until `start`.
+    pub fn new(config: &Config) -> Pools {
+        let n = config.llm_concurrency;
+        Pools {
+            // n running and 2n waiting: a slow model's queue stays short
+            // enough that a waiting analysis still gets its turn in time.
+            llm: Pool::new("llm", n, 3 * n),
+        }
+    }
+
+    pub fn get(&self, name: PoolName) -> &Pool {
+        match name {
+            PoolName::Llm => &self.llm,
+        }
+    }
+
+    pub fn start(&self, db_path: &Path) -> Result<()> {
+        self.llm.start(db_path)
+    }
+
+    /// Lets queued and running jobs finish, waiting at most `wait` in all.
+    pub fn shutdown(&self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        self.llm.shutdown(deadline);
+    }
+}
+
+/// A task as the server loop hands it over: it answers the request itself.
+pub type Task = Box<dyn FnOnce(&Connection) + Send>;
+
+/// `threads` threads, each with its own connection, taking tasks from one
+/// queue. At most `limit` tasks are outstanding (running or waiting); a
+/// caller reserves a place first, so a full pool is known before the
+/// request is handed over.
+pub struct Pool {
+    name: &'static str,
+    threads: usize,
+    limit: usize,
+    outstanding: Arc<AtomicUsize>,
+    queue: Mutex<Option<Sender<Task>>>,
+    waiting: Arc<Mutex<Receiver<Task>>>,
+    running: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A place in a pool, reserved; dropping it unused gives it back.
+pub struct Slot<'a> {
+    pool: &'a Pool,
+}
+
+impl Pool {
+    pub fn new(name: &'static str, threads: usize, limit: usize) -> Pool {
+        let (tx, rx) = mpsc::channel();
+        Pool {
+            name,
+            threads,
+            limit,
+            outstanding: Arc::new(AtomicUsize::new(0)),
+            queue: Mutex::new(Some(tx)),
+            waiting: Arc::new(Mutex::new(rx)),
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn start(&self, db_path: &Path) -> Result<()> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        for n in 0..self.threads {
+            let conn = db::open(db_path)?;
+            let (waiting, outstanding) = (self.waiting.clone(), self.outstanding.clone());
+            running.push(
+                std::thread::Builder::new()
+                    .name(format!("{}-{n}", self.name))
+                    .spawn(move || run(&waiting, &outstanding, &conn))?,
+            );
+        }
+        Ok(())
+    }
+
+    /// A place for one task, or `None` when `limit` tasks are outstanding.
+    pub fn reserve(&self) -> Option<Slot<'_>> {
+        self.outstanding
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot { pool: self })
+    }
+
+    /// Tasks running or waiting now.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking tasks, lets the queued and running ones finish, and
+    /// waits for the threads until `deadline`.
+    fn shutdown(&self, deadline: Instant) {
+        // Dropping the sender ends each thread once the queue is empty.
+        drop(self.queue.lock().unwrap_or_else(|p| p.into_inner()).take());
+        let threads = std::mem::take(&mut *self.running.lock().unwrap_or_else(|p| p.into_inner()));
+        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left = self.outstanding();
+        if left > 0 {
+            log::event(
+                "offload.shutdown_timeout",
+                &[("pool", &self.name), ("unfinished", &left)],
+            );
+        }
+        for thread in threads.into_iter().filter(|t| t.is_finished()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Slot<'_> {
+    /// Queues the task in the reserved place. The pool stops only after the
+    /// request workers have, so this cannot fail in practice; if it did, the
+    /// task is dropped and tiny_http answers its request with a bare 500.
+    pub fn run(self, task: Task) {
+        let queued = match self
+            .pool
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(tx) => tx.send(task).is_ok(),
+            None => false,
+        };
+        if queued {
+            // From here the pool thread gives the place back.
+            std::mem::forget(self);
+        } else {
+            log::event("offload.refused_after_stop", &[("pool", &self.pool.name)]);
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.pool.outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn run(waiting: &Mutex<Receiver<Task>>, outstanding: &AtomicUsize, conn: &Connection) {
+    loop {
+        // The lock is held only while waiting for the next task.
+        let next = waiting.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(task) = next else { return };
+        // A task answers its own request and catches its job's panics; this
+        // keeps the thread should anything else in it panic.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(conn)));
+        outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_pool_refuses_and_every_task_frees_its_place() {
+        let pool = Pool::new("test", 1, 2);
+        let (a, b) = (pool.reserve(), pool.reserve());
+        assert!(a.is_some() && b.is_some());
+        assert!(pool.reserve().is_none(), "two outstanding is the limit");
+        drop(b);
+        assert_eq!(pool.outstanding(), 1, "an unused place is given back");
+
+        let dir = tempfile::tempdir().unwrap();
+        pool.start(&dir.path().join("pool.db")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let second = pool.reserve().expect("a place after the drop");
+        for slot in [a.unwrap(), second] {
+            let tx = tx.clone();
+            slot.run(Box::new(move |_| {
+                std::thread::sleep(Duration::from_millis(50));
+                tx.send(()).unwrap();
+            }));
+        }
+        pool.shutdown(Instant::now() + Duration::from_secs(5));
+        assert_eq!(
+            rx.try_iter().count(),
+            2,
+            "queued tasks finish before shutdown returns"
+        );
+        assert_eq!(pool.outstanding(), 0);
+        // After shutdown a task is dropped (tiny_http then answers 500), and
+        // its place is still given back.
+        pool.reserve().unwrap().run(Box::new(|_| {}));
+        assert_eq!(pool.outstanding(), 0);
+    }
+}
