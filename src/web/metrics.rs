@@ -35,6 +35,8 @@ pub struct Totals {
     pub credit_grants: i64,
     /// From the mail worker: a code counts as sent once it was delivered.
     pub mail: MailCounts,
+    /// Analyses running or waiting on the LLM pool now.
+    pub llm_outstanding: usize,
 }
 
 impl Metrics {
@@ -105,7 +107,7 @@ impl Metrics {
 
         let load = |c: &AtomicU64| c.load(Relaxed) as i64;
         let mail = &totals.mail;
-        let series: [(&str, &str, &str, i64); 13] = [
+        let series: [(&str, &str, &str, i64); 14] = [
             (
                 "app_sign_in_codes_sent_total",
                 "counter",
@@ -160,6 +162,12 @@ impl Metrics {
                 "Failed attempts to send mail since start.",
                 mail.failed_attempts as i64,
             ),
+            (
+                "app_llm_analyses_outstanding",
+                "gauge",
+                "Analyses running or queued on the LLM pool.",
+                totals.llm_outstanding as i64,
+            ),
             ("app_users", "gauge", "Accounts.", totals.users),
             (
                 "app_paid_users",
@@ -210,6 +218,7 @@ mod tests {
                 codes_undelivered: 2,
                 ..MailCounts::default()
             },
+            llm_outstanding: 3,
         });
         assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
@@ -219,5 +228,6 @@ mod tests {
         assert!(text.contains("app_sign_in_codes_sent_total 1"));
         assert!(text.contains("app_sign_in_codes_undelivered_total 2"));
         assert!(text.contains("app_credit_grants 4"));
+        assert!(text.contains("app_llm_analyses_outstanding 3"));
     }
 }

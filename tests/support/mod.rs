@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod http;
+pub mod llm;
 pub mod smtp;
 
 use std::fs::OpenOptions;

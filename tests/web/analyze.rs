@@ -2,15 +2,13 @@
 //! built-in analyst, and the LLM analyst against a small OpenAI-compatible
 //! server started inside the test, with its fallbacks (SPEC §2, issue 5).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::support::llm::{FakeLlm, Reply};
 use crate::support::{parse_response, sign_in, Client, Resp, TestApp};
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
@@ -244,93 +242,9 @@ fn slow_analyze_as_admin(app: &TestApp, holdings: &Value, wait: Duration) -> Res
         .unwrap_or_else(|| panic!("unparseable answer: {:?}", String::from_utf8_lossy(&answer)))
 }
 
-// ------------------------------------------- a fake OpenAI-compatible API
-
-/// One request the fake API received.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("the app sent a body that is not JSON ({e}): {}", self.body))
-    }
-}
-
-/// How the fake API answers.
-#[derive(Clone)]
-enum Reply {
-    /// This status and body, as `application/json`.
-    Answer(u16, String),
-    /// Reads the request and never answers (until the fake is dropped).
-    Hang,
-}
-
-/// A chat-completions server on a free port, speaking just enough HTTP/1.1:
-/// one request per connection, a canned answer with `Content-Length`.
-struct FakeLlm {
-    addr: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+// ------------------------------- the fake OpenAI-compatible API (support::llm)
 
 impl FakeLlm {
-    fn start(reply: Reply) -> FakeLlm {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake LLM");
-        let addr = listener.local_addr().unwrap().to_string();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (seen, stop) = (seen.clone(), stop.clone());
-            thread::spawn(move || serve(listener, reply, seen, stop))
-        };
-        FakeLlm {
-            addr,
-            seen,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// A reply the way OpenAI writes one, with `content` as the message.
-    fn answering(content: &str) -> FakeLlm {
-        let body = json!({
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": LLM_MODEL,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop"
-            }],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
-        });
-        FakeLlm::start(Reply::Answer(200, body.to_string()))
-    }
-
-    /// `http://127.0.0.1:PORT/v1`, as `APP_LLM_URL` takes it.
-    fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
-    fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
     /// The app, configured to use this fake (and to take the admin token).
     fn spawn_app(&self) -> TestApp {
         let url = self.base_url();
@@ -341,91 +255,6 @@ impl FakeLlm {
                 .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
         })
     }
-}
-
-impl Drop for FakeLlm {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(&self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(listener: TcpListener, reply: Reply, seen: Arc<Mutex<Vec<Seen>>>, stop: Arc<AtomicBool>) {
-    // Connections the fake never answers, kept open until it stops.
-    let mut held = Vec::new();
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(mut stream) = stream else { continue };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        if let Some(request) = read_request(&mut stream) {
-            seen.lock().unwrap().push(request);
-        }
-        match &reply {
-            Reply::Answer(status, body) => {
-                let head = format!(
-                    "HTTP/1.1 {status} Canned\r\nContent-Type: application/json\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(body.as_bytes());
-                let _ = stream.flush();
-            }
-            Reply::Hang => held.push(stream),
-        }
-    }
-}
-
-/// Reads a request head and its `Content-Length` body.
-fn read_request(stream: &mut TcpStream) -> Option<Seen> {
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => return None,
-            Ok(n) => bytes.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        }
-    };
-    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next()?.split_whitespace();
-    let method = request_line.next()?.to_string();
-    let path = request_line.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = bytes[head_end + 4..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => body.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-    }
-    Some(Seen {
-        method,
-        path,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
 }
 
 /// The app answered with the built-in analyst and said why.

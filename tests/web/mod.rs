@@ -1,5 +1,7 @@
 mod analyze;
+mod analyze_pool;
 mod hostile;
+mod mail_outage;
 mod ops;
 mod portfolio;
 mod referrals;

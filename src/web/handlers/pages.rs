@@ -47,6 +47,7 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
         referrals,
         credit_grants,
         mail: ctx.app.mailer.counts(),
+        llm_outstanding: ctx.app.pools.llm.outstanding(),
     };
     Ok(Resp::new(
         200,

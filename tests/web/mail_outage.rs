@@ -1,0 +1,149 @@
+//! A mail server that is set but does not answer: `serve` says so in one
+//! line at start and keeps serving, a code that could not be sent counts as
+//! undelivered (not sent) in `/metrics`, and the person's verify page says
+//! so; a bad `APP_SMTP_URL` says which forms are allowed (issue 12 items 3
+//! and 9).
+
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{csrf_in, free_port, Client, TestApp};
+
+const MAIL_FAILED: &str = "We could not send the email. Try again in a minute.";
+
+/// The app with `APP_SMTP_URL` at a port where nothing listens.
+fn spawn_with_dead_mail_server() -> TestApp {
+    let url = format!("smtp://127.0.0.1:{}", free_port());
+    TestApp::spawn_with(move |cmd| {
+        cmd.env("APP_SMTP_URL", &url);
+    })
+}
+
+/// Waits up to `within` for `what` to hold.
+fn eventually(within: Duration, mut what: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if what() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn lines_with(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// POST /login for `email`; the client is then on its way to /verify.
+fn ask_for_code(client: &Client, email: &str) {
+    let form = client.get("/login");
+    let sent = client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
+}
+
+#[test]
+fn an_unreachable_mail_server_is_one_warning_at_start_not_a_refusal() {
+    let app = spawn_with_dead_mail_server();
+    assert_eq!(app.client().get("/healthz").status, 200);
+    assert!(
+        eventually(Duration::from_secs(10), || app
+            .log()
+            .contains("event=mail.smtp_unreachable")),
+        "no warning about the mail server; log:\n{}",
+        app.log()
+    );
+    let log = app.log();
+    assert_eq!(lines_with(&log, "event=mail.smtp_"), 1, "{log}");
+
+    // A mail server that answers gets its one line too.
+    let ok = TestApp::spawn();
+    assert!(
+        eventually(Duration::from_secs(10), || ok
+            .log()
+            .contains("event=mail.smtp_ok")),
+        "{}",
+        ok.log()
+    );
+    assert_eq!(lines_with(&ok.log(), "event=mail.smtp_"), 1, "{}", ok.log());
+}
+
+#[test]
+fn a_code_that_could_not_be_sent_is_said_on_the_verify_page_and_counted_as_undelivered() {
+    let app = spawn_with_dead_mail_server();
+    let ann = app.client();
+    ask_for_code(&ann, "ann@example.com");
+    let verify = ann.get("/verify");
+    assert_eq!(verify.status, 200, "{}", verify.summary());
+    assert!(
+        !verify.body.contains(MAIL_FAILED),
+        "said before the retries were over"
+    );
+
+    // Three attempts, two and four seconds apart, then the page says so.
+    assert!(
+        eventually(Duration::from_secs(20), || ann
+            .get("/verify")
+            .body
+            .contains(MAIL_FAILED)),
+        "the verify page never said the mail failed; log:\n{}",
+        app.log()
+    );
+
+    let metrics = app.client().get("/metrics").body;
+    for line in [
+        "app_sign_in_codes_sent_total 0",
+        "app_sign_in_codes_undelivered_total 1",
+        "app_mail_undelivered_total 1",
+        "app_mail_failures_total 3",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in:\n{metrics}");
+    }
+
+    // Only the page of the browser that asked for that code says so.
+    let stranger = app.client();
+    ask_for_code(&stranger, "bob@example.com");
+    assert!(!stranger.get("/verify").body.contains(MAIL_FAILED));
+}
+
+#[test]
+fn a_bad_tls_value_in_the_smtp_url_names_the_allowed_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_app"))
+        .arg("--db")
+        .arg(dir.path().join("app.db"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{}", free_port())])
+        .env_clear()
+        .env(
+            "APP_SMTP_URL",
+            "smtp://user:secret@mail.example:587?tls=maybe",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = eventually(Duration::from_secs(10), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        exited && !out.status.success(),
+        "it must refuse to start: {stderr}"
+    );
+    assert!(stderr.contains("tls=maybe"), "{stderr}");
+    assert!(stderr.contains("required or opportunistic"), "{stderr}");
+    assert!(stderr.contains("smtps://user:pass@host:465"), "{stderr}");
+    for leak in ["secret", "Unknown scheme", "TLS features", "Some("] {
+        assert!(!stderr.contains(leak), "{leak:?} in: {stderr}");
+    }
+}
