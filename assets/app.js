@@ -14,11 +14,28 @@ document.addEventListener("DOMContentLoaded", () => {
   const commentary = document.getElementById("get-commentary");
   if (commentary) commentary.addEventListener("click", () => getCommentary(commentary));
 
+  // The verify page: show it when the code's email could not be sent.
+  const mailFailed = document.getElementById("mail-failed");
+  if (mailFailed && mailFailed.hidden) watchMailDelivery(mailFailed);
+
   // Copy buttons: <button data-copy="ID"> copies the value of #ID.
   for (const button of document.querySelectorAll("button[data-copy]")) {
     button.addEventListener("click", () => copyFrom(button));
   }
 });
+
+// Asks every 2 s, for a minute (the mail is tried three times), whether
+// the sign-in email failed; the page load says so too, without this.
+async function watchMailDelivery(banner) {
+  for (let i = 0; i < 30 && banner.hidden; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    try {
+      const response = await fetch("/api/verify-status", { credentials: "same-origin" });
+      const data = await response.json();
+      if (data.mail_failed) banner.hidden = false;
+    } catch (_) { /* ask again */ }
+  }
+}
 
 async function copyFrom(button) {
   const source = document.getElementById(button.dataset.copy);

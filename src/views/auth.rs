@@ -58,9 +58,9 @@ pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
         html! {
             section class="card narrow" {
                 h1 { "Check your email" }
-                @if form.mail_failed {
-                    p class="banner warn" role="alert" { (MAIL_FAILED) }
-                }
+                // app.js asks /api/verify-status a few times and shows it when
+                // the mail fails after the page was sent.
+                p id="mail-failed" class="banner warn" role="alert" hidden[!form.mail_failed] { (MAIL_FAILED) }
                 p class="muted" {
                     "We sent a six-digit code to " strong { (form.email) } ". It expires in 10 minutes."
                 }

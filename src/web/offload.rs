@@ -17,7 +17,7 @@ use rusqlite::Connection;
 
 use crate::config::Config;
 use crate::db;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::log;
 
 use super::http::{Req, Resp};
@@ -51,6 +51,18 @@ pub struct Offload {
 impl fmt::Debug for Offload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Offload({:?})", self.pool)
+    }
+}
+
+/// What a full pool tells the client to wait, in seconds.
+const FULL_RETRY_AFTER: i64 = 10;
+
+/// The answer when a pool is full: 503 with `Retry-After`.
+pub fn full() -> Error {
+    Error::Unavailable {
+        retry_after: FULL_RETRY_AFTER,
+        message: "Too many requests are waiting for this just now. Try again in a few seconds."
+            .into(),
     }
 }
 
@@ -145,6 +157,12 @@ impl Pool {
             })
             .ok()
             .map(|_| Slot { pool: self })
+    }
+
+    /// Whether a task would be refused now. Only a hint (another worker may
+    /// take or free a place a moment later); `reserve` is the bound.
+    pub fn is_full(&self) -> bool {
+        self.outstanding() >= self.limit
     }
 
     /// Tasks running or waiting now.

@@ -22,6 +22,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         (Post, ["login"]) => ("POST /login", auth::login),
         (Get, ["verify"]) => ("GET /verify", auth::verify_form),
         (Post, ["verify"]) => ("POST /verify", auth::verify),
+        (Get, ["api", "verify-status"]) => ("GET /api/verify-status", auth::verify_status),
         (Post, ["logout"]) => ("POST /logout", auth::logout),
         (Get, ["portfolio"]) => ("GET /portfolio", portfolio::page),
         (Post, ["portfolio", "holdings"]) => ("POST /portfolio/holdings", portfolio::save),

@@ -21,8 +21,6 @@ use super::{offload, router, App, Ctx, BODY_LIMIT};
 
 /// How long a request body may take to arrive, once its head has.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
-/// What a full pool tells the client to wait, in seconds.
-const POOL_FULL_RETRY_AFTER: i64 = 10;
 
 /// One worker: takes requests until the server is told to stop.
 pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopping: &AtomicBool) {
@@ -98,12 +96,7 @@ fn hand_over(
 ) {
     let Some(slot) = app.pools.get(later.pool).reserve() else {
         log::event("offload.full", &[("pool", &later.pool)]);
-        let busy = Error::Unavailable {
-            retry_after: POOL_FULL_RETRY_AFTER,
-            message: "Too many requests are waiting for this just now. Try again in a few seconds."
-                .into(),
-        };
-        let busy = error_response(app, &req, &busy);
+        let busy = error_response(app, &req, &offload::full());
         return answer(app, request, &req, started, busy);
     };
     let app = app.clone();

@@ -2,6 +2,8 @@
 
 use std::cell::Cell;
 
+use serde_json::json;
+
 use super::frame;
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -143,17 +145,29 @@ fn mail_key(pending: &PendingCookie) -> String {
     ))
 }
 
+fn mail_failed(ctx: &Ctx, req: &Req) -> bool {
+    ctx.pending(req)
+        .is_some_and(|p| ctx.app.mailer.undelivered(&mail_key(&p)))
+}
+
 fn verify_page(ctx: &Ctx, req: &Req, status: u16, email: &str, error: Option<&str>) -> Resp {
     let csrf = ctx.csrf_token(req);
-    let mail_failed = ctx
-        .pending(req)
-        .is_some_and(|p| ctx.app.mailer.undelivered(&mail_key(&p)));
+    let mail_failed = mail_failed(ctx, req);
     let form = VerifyForm {
         email,
         error,
         mail_failed,
     };
     Resp::html(status, views::auth::verify(&frame(ctx, None, &csrf), &form))
+}
+
+/// `GET /api/verify-status`: whether the code this browser is waiting for
+/// could not be sent, for the verify page's short poll.
+pub fn verify_status(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    Ok(Resp::json(
+        200,
+        &json!({ "mail_failed": mail_failed(ctx, req) }),
+    ))
 }
 
 pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {

@@ -10,7 +10,7 @@ use crate::services::{analysis, analyst, portfolio};
 use crate::views;
 use crate::views::portfolio::HoldingForm;
 use crate::web::http::{Req, Resp};
-use crate::web::offload::PoolName;
+use crate::web::offload::{self, PoolName};
 use crate::web::{Ctx, Session, ANALYSES_PER_MINUTE};
 
 pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
@@ -142,6 +142,11 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     if ctx.app.llm.is_none() {
         // The built-in analyst is quick arithmetic: it answers right here.
         return Resp::json_of(200, &analysis::analyse(None, &holdings));
+    }
+    // A full pool is told first, so a 503 does not use up one of the
+    // caller's analyses; the worker's reservation is what enforces it.
+    if ctx.app.pools.llm.is_full() {
+        return Err(offload::full());
     }
     limit_analyses(ctx, req, &caller)?;
     // The LLM may take many seconds: its own pool waits for it, never a worker.
