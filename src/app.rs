@@ -7,18 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::crypto::{self, Keys};
+use crate::crypto::Keys;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::{auth, mail::Mailer};
 use crate::web::{server, App};
 
-const SECRET_KEY: &str = "app_secret";
 /// How long, at shutdown, queued and running offloaded jobs may take.
 const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 
@@ -27,9 +24,14 @@ const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
     log_panics_as_events();
+    crate::web::outage::survive_file_size_limits()?;
     let keys = {
         let conn = db::open_and_migrate(db_path)?;
-        Keys::derive(&secret(&config, &conn)?)
+        Keys::derive(&crate::secret::load(
+            config.secret.as_deref(),
+            db_path,
+            &conn,
+        )?)
     };
     let server = tiny_http::Server::http(&config.addr)
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
@@ -100,16 +102,6 @@ fn log_panics_as_events() {
             &[("thread", &thread), ("at", &at), ("message", &message)],
         );
     }));
-}
-
-/// `APP_SECRET`, else the one generated on first start and kept in the file.
-fn secret(config: &Config, conn: &Connection) -> Result<Vec<u8>> {
-    if let Some(secret) = &config.secret {
-        return Ok(secret.clone());
-    }
-    let fresh = crypto::hex(&crypto::random_bytes::<32>()?);
-    let stored = db::write(conn, |tx| db::meta::get_or_insert(tx, SECRET_KEY, &fresh))?;
-    Ok(stored.into_bytes())
 }
 
 fn watch_signals(

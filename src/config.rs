@@ -23,7 +23,7 @@ pub struct Config {
     /// Public URL without a trailing slash.
     pub base_url: String,
     pub workers: usize,
-    /// `APP_SECRET`; when unset the secret is generated and kept in the database.
+    /// `APP_SECRET`; when unset the secret is generated and kept in `<db path>.key`.
     pub secret: Option<Vec<u8>>,
     pub admin_token: Option<String>,
     pub smtp_url: Option<String>,
@@ -109,6 +109,16 @@ impl Config {
             None => None,
         };
 
+        let admin_token = env("APP_ADMIN_TOKEN");
+        if admin_token
+            .as_ref()
+            .is_some_and(|t| t.len() < crate::services::access::MIN_ADMIN_TOKEN_BYTES)
+        {
+            return Err(Error::Usage(
+                "APP_ADMIN_TOKEN must be at least 32 bytes (try: openssl rand -hex 32); unset it for no admin token".into(),
+            ));
+        }
+
         let smtp_url = env("APP_SMTP_URL");
         if let Some(url) = &smtp_url {
             check_smtp_url(url)?;
@@ -154,7 +164,7 @@ impl Config {
             base_url,
             workers,
             secret,
-            admin_token: env("APP_ADMIN_TOKEN"),
+            admin_token,
             smtp_url,
             mail_from,
             llm,
@@ -338,5 +348,14 @@ mod tests {
             ..Flags::default()
         };
         assert!(Config::from_env(flags, &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn an_admin_token_under_32_bytes_stops_the_app() {
+        let short = &[("APP_ADMIN_TOKEN", "metrics-admin-token-1234")];
+        let err = Config::from_env(Flags::default(), &env_of(short)).unwrap_err();
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+        let long = &[("APP_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef")];
+        assert!(Config::from_env(Flags::default(), &env_of(long)).is_ok());
     }
 }

@@ -71,6 +71,12 @@ pub fn verify(key: &[u8], signed: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(body).ok()
 }
 
+/// Whether `tag` is the HMAC-SHA256 of `data` under `key`, compared in
+/// constant time (`Mac::verify_slice`).
+pub fn mac_verify(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+    mac_matches(key, data, tag)
+}
+
 /// Constant-time equality for secrets of any length (the length may leak).
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
@@ -95,6 +101,12 @@ pub fn random_below(bound: u32) -> Result<u32> {
 
 pub fn b64url(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(data)
+}
+
+pub fn b64url_decode(text: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| Error::BadRequest("not base64url".into()))
 }
 
 pub fn hex(data: &[u8]) -> String {

@@ -45,7 +45,29 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// SQLite could not write: the disk is full or read-only, or the file
+    /// cannot be opened or written. Not the request's fault, and not a bug:
+    /// a 503 that says to come back.
+    pub fn is_storage_unavailable(&self) -> bool {
+        use rusqlite::ffi;
+        let Error::Db(rusqlite::Error::SqliteFailure(e, _)) = self else {
+            return false;
+        };
+        matches!(
+            e.code,
+            rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+        ) || matches!(
+            e.extended_code,
+            ffi::SQLITE_IOERR_WRITE | ffi::SQLITE_IOERR_FSYNC | ffi::SQLITE_IOERR_TRUNCATE
+        )
+    }
+
     pub fn status(&self) -> u16 {
+        if self.is_storage_unavailable() {
+            return 503;
+        }
         match self {
             Error::BadRequest(_) | Error::Usage(_) => 400,
             Error::Unauthorized => 401,
@@ -78,6 +100,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::TooManyRequests { .. } => "rate_limited",
             Error::Unavailable { .. } => "unavailable",
+            _ if self.is_storage_unavailable() => "unavailable",
             _ => "internal",
         }
     }
@@ -98,6 +121,9 @@ impl Error {
             Error::TooManyRequests { message, .. } | Error::Unavailable { message, .. } => {
                 message.clone()
             }
+            _ if self.is_storage_unavailable() => {
+                "We can't save anything right now because the server's disk is full or read-only. Nothing was lost; please try again in a few minutes.".into()
+            }
             _ => "Something went wrong on our side. Please try again.".into(),
         }
     }
@@ -116,6 +142,48 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> Error {
+        Error::Db(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_full_or_read_only_disk_is_503_not_500() {
+        use rusqlite::ffi;
+        for code in [
+            ffi::SQLITE_FULL,
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_READONLY_DBMOVED,
+            ffi::SQLITE_CANTOPEN,
+            ffi::SQLITE_IOERR_WRITE,
+            ffi::SQLITE_IOERR_FSYNC,
+        ] {
+            let e = sqlite(code);
+            assert_eq!(e.status(), 503, "{e}");
+            assert_eq!(e.code(), "unavailable");
+            assert!(e.public_message().contains("try again"), "{e}");
+            assert!(
+                !e.public_message().contains("disk I/O"),
+                "no SQLite wording"
+            );
+        }
+        for code in [
+            ffi::SQLITE_CORRUPT,
+            ffi::SQLITE_IOERR_READ,
+            ffi::SQLITE_ERROR,
+        ] {
+            assert_eq!(sqlite(code).status(), 500, "{code}");
+        }
+        assert_eq!(Error::Internal("x".into()).status(), 500);
+    }
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {

@@ -18,6 +18,20 @@ pub fn event(name: &str, fields: &[(&str, &dyn Display)]) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// An email address as the log shows it once mail goes out by SMTP: the
+/// first character and the domain (`a…@example.com`), enough to follow a
+/// support request without the log becoming a list of customers. Without
+/// SMTP the log is the mailbox, so callers show the address whole there.
+pub fn masked_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".to_string(),
+    }
+}
+
 /// Quotes values with spaces or quotes, and escapes control characters so a
 /// hostile value can never forge a second log line.
 fn push_value(out: &mut String, value: &str) {

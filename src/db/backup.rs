@@ -27,7 +27,12 @@ pub fn backup(conn: &Connection, to: &Path) -> Result<Report> {
     let target = to
         .to_str()
         .ok_or_else(|| Error::Usage("the backup path must be valid UTF-8".into()))?;
+    // The copy holds every account: it is made 0600 from its first byte.
+    // `VACUUM INTO` writes into an existing file only when it is empty, so
+    // an empty 0600 file made here (never over an existing one) is filled.
+    create_private(to)?;
     conn.execute("VACUUM INTO ?1", [target]).map_err(|e| {
+        let _ = std::fs::remove_file(to);
         Error::Usage(format!(
             "could not write the backup to {}: {e}",
             to.display()
@@ -40,6 +45,22 @@ pub fn backup(conn: &Connection, to: &Path) -> Result<Report> {
             Err(e)
         }
     }
+}
+
+fn create_private(to: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)
+        .map(drop)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "could not create the backup file {}: {e}",
+                to.display()
+            ))
+        })
 }
 
 fn check(path: &Path) -> Result<Report> {

@@ -1,54 +1,88 @@
-//! The `login_codes` table: emailed one-time codes, kept as HMACs.
+//! The `login_codes` table: emailed one-time codes, kept as HMACs. Each code
+//! belongs to the pending cookie (its nonce) that asked for it; limits count
+//! codes per mailbox.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Timestamp;
 use crate::error::Result;
 
-/// The code an email may currently use.
+/// The code a pending cookie may currently use.
 pub struct LiveCode {
     pub id: i64,
     pub code_hash: Vec<u8>,
     pub attempts: i64,
+    pub expires_at: Timestamp,
 }
 
-/// Retires every earlier code of this email and stores the new one.
+/// Whose code it is: the email as typed (normalised), the mailbox the limits
+/// count by, and the pending cookie's nonce.
+pub struct Owner<'a> {
+    pub email: &'a str,
+    pub mailbox: &'a str,
+    pub nonce: &'a str,
+}
+
+/// Retires the earlier codes of this pending cookie (never another
+/// browser's) and stores the new one.
 pub fn replace(
     conn: &Connection,
-    email: &str,
+    owner: &Owner,
     code_hash: &[u8],
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE login_codes SET spent_at = ?2 WHERE email = ?1 AND spent_at IS NULL",
+        "UPDATE login_codes SET spent_at = ?3
+         WHERE email = ?1 AND nonce = ?2 AND spent_at IS NULL",
     )?
-    .execute(params![email, now])?;
+    .execute(params![owner.email, owner.nonce, now])?;
     conn.prepare_cached(
-        "INSERT INTO login_codes (email, code_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO login_codes (email, mailbox, nonce, code_hash, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![email, code_hash, now, expires_at])?;
+    .execute(params![
+        owner.email,
+        owner.mailbox,
+        owner.nonce,
+        code_hash,
+        now,
+        expires_at
+    ])?;
     Ok(())
 }
 
-/// How many codes this email was sent since `since`, and when the newest and
-/// the oldest of them were sent.
+/// How many codes this mailbox was sent since `since`, and when the oldest
+/// of them was sent.
 pub fn sent_since(
     conn: &Connection,
-    email: &str,
+    mailbox: &str,
     since: Timestamp,
-) -> Result<(i64, Option<Timestamp>, Option<Timestamp>)> {
+) -> Result<(i64, Option<Timestamp>)> {
     Ok(conn
         .prepare_cached(
-            "SELECT count(*), max(created_at), min(created_at) FROM login_codes
-             WHERE email = ?1 AND created_at > ?2",
+            "SELECT count(*), min(created_at) FROM login_codes
+             WHERE mailbox = ?1 AND created_at > ?2",
         )?
-        .query_row(params![email, since], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?)
+        .query_row(params![mailbox, since], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
-/// Wrong tries this email made on codes sent since `since`.
+/// When the newest code of this mailbox that can still be used was sent:
+/// burnt, spent and expired codes do not count.
+pub fn newest_live_sent(
+    conn: &Connection,
+    mailbox: &str,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT max(created_at) FROM login_codes
+             WHERE mailbox = ?1 AND spent_at IS NULL AND expires_at > ?2",
+        )?
+        .query_row(params![mailbox, now], |r| r.get(0))?)
+}
+
+/// Wrong tries made on this email's codes sent since `since`, whoever made them.
 pub fn wrong_tries_since(conn: &Connection, email: &str, since: Timestamp) -> Result<i64> {
     Ok(conn
         .prepare_cached(
@@ -57,18 +91,25 @@ pub fn wrong_tries_since(conn: &Connection, email: &str, since: Timestamp) -> Re
         .query_row(params![email, since], |r| r.get(0))?)
 }
 
-pub fn live(conn: &Connection, email: &str, now: Timestamp) -> Result<Option<LiveCode>> {
+/// The live code of this email that this pending cookie asked for.
+pub fn live(
+    conn: &Connection,
+    email: &str,
+    nonce: &str,
+    now: Timestamp,
+) -> Result<Option<LiveCode>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, code_hash, attempts FROM login_codes
-             WHERE email = ?1 AND spent_at IS NULL AND expires_at > ?2
+            "SELECT id, code_hash, attempts, expires_at FROM login_codes
+             WHERE email = ?1 AND nonce = ?2 AND spent_at IS NULL AND expires_at > ?3
              ORDER BY id DESC LIMIT 1",
         )?
-        .query_row(params![email, now], |r| {
+        .query_row(params![email, nonce, now], |r| {
             Ok(LiveCode {
                 id: r.get(0)?,
                 code_hash: r.get(1)?,
                 attempts: r.get(2)?,
+                expires_at: r.get(3)?,
             })
         })
         .optional()?)

@@ -1,4 +1,5 @@
-//! Small key/value settings the app keeps for itself (the generated secret).
+//! Small key/value settings the app keeps for itself. (Older versions kept
+//! the generated secret here; `secret.rs` moves it out.)
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -18,4 +19,9 @@ pub fn get_or_insert(conn: &Connection, key: &str, value: &str) -> Result<String
         [key, value],
     )?;
     Ok(get(conn, key)?.unwrap_or_else(|| value.to_string()))
+}
+
+pub fn delete(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+    Ok(())
 }

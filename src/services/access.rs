@@ -88,6 +88,13 @@ pub fn check(user: &User, now: Timestamp) -> Result<PaidStatus, Denial> {
     }
 }
 
+/// Wrong admin tokens per client in ten minutes, and from all clients
+/// together (a guesser with many addresses meets the second).
+pub const WRONG_ADMIN_TOKENS_PER_CLIENT: usize = 10;
+pub const WRONG_ADMIN_TOKENS_EVERYWHERE: usize = 100;
+/// `APP_ADMIN_TOKEN` shorter than this stops the app at start.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
+
 /// Compares a presented bearer token with the configured one in constant
 /// time. No token configured means no bypass.
 pub fn admin_token_matches(configured: Option<&str>, presented: &str) -> bool {

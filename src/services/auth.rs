@@ -10,12 +10,22 @@ use crate::clock::{Timestamp, DAY, HOUR, MINUTE};
 use crate::crypto::{self, Keys};
 use crate::db::{self, codes, sessions, users, users::User};
 use crate::error::{Error, Result};
+use crate::services::mailbox;
 
 pub const CODE_LIFETIME: i64 = 10 * MINUTE;
 pub const SESSION_LIFETIME: i64 = 30 * DAY;
+/// Wrong tries one code takes before it burns.
 pub const TRIES_PER_CODE: i64 = 5;
-pub const WRONG_TRIES_PER_DAY: i64 = 20;
+/// Wrong tries one email takes in a day, whoever makes them and however many
+/// codes they ask for (NIST 800-63B's ceiling). With 10^6 codes this keeps a
+/// guesser's odds at 100 in a million a day.
+pub const WRONG_TRIES_PER_DAY: i64 = 100;
+/// Codes one client (an IPv4 address, an IPv6 /64) may ask for in an hour.
+pub const CODES_PER_HOUR_PER_CLIENT: usize = 30;
+/// Codes one mailbox is sent in an hour.
 pub const CODES_PER_HOUR: i64 = 5;
+/// A new code for a mailbox at most this often, unless the last one is burnt,
+/// spent or expired.
 pub const CODE_INTERVAL: i64 = MINUTE;
 pub const MAX_EMAIL_BYTES: usize = 254;
 
@@ -68,8 +78,12 @@ pub fn is_code_shaped(s: &str) -> bool {
     s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+fn code_message(email: &str, code: &str) -> String {
+    format!("{email}\n{code}")
+}
+
 fn code_hash(keys: &Keys, email: &str, code: &str) -> [u8; 32] {
-    crypto::mac(&keys.login_code, format!("{email}\n{code}").as_bytes())
+    crypto::mac(&keys.login_code, code_message(email, code).as_bytes())
 }
 
 /// A code ready to be emailed.
@@ -78,36 +92,77 @@ pub struct IssuedCode {
     pub expires_at: Timestamp,
 }
 
-/// Issues a new code for `email` (which must be normalised), replacing any
-/// earlier one, unless the email has asked too often.
+/// Issues a new code for `email` (which must be normalised) to the pending
+/// cookie with `nonce`, replacing that cookie's earlier code (never another
+/// browser's), unless the mailbox has asked too often.
 pub fn request_code(
     conn: &Connection,
     keys: &Keys,
     email: &str,
+    nonce: &str,
     now: Timestamp,
 ) -> Result<IssuedCode> {
+    let mailbox = mailbox::mailbox(email);
     db::write(conn, |tx| {
-        let (count, newest, oldest) = codes::sent_since(tx, email, now.plus(-HOUR))?;
-        if let Some(newest) = newest {
-            let wait = newest.secs() + CODE_INTERVAL - now.secs();
-            if wait > 0 {
-                return Err(too_many(
-                    wait,
-                    "A code was sent a moment ago. Check your inbox, or ask again in a minute.",
-                ));
-            }
-        }
-        if count >= CODES_PER_HOUR {
-            let wait = oldest.map_or(HOUR, |t| t.secs() + HOUR - now.secs()).max(1);
-            return Err(too_many(
-                wait,
-                "Too many codes were asked for this address. Try again later.",
-            ));
+        if let Some((wait, message)) = wait_for_new_code(tx, &mailbox, now)? {
+            return Err(too_many(wait, &message));
         }
         let code = generate_code()?;
         let expires_at = now.plus(CODE_LIFETIME);
-        codes::replace(tx, email, &code_hash(keys, email, &code), now, expires_at)?;
+        let owner = codes::Owner {
+            email,
+            mailbox: &mailbox,
+            nonce,
+        };
+        codes::replace(tx, &owner, &code_hash(keys, email, &code), now, expires_at)?;
         Ok(IssuedCode { code, expires_at })
+    })
+}
+
+/// How long this mailbox must wait for a new code, and a sentence saying so.
+fn wait_for_new_code(
+    conn: &Connection,
+    mailbox: &str,
+    now: Timestamp,
+) -> Result<Option<(i64, String)>> {
+    if let Some(newest) = codes::newest_live_sent(conn, mailbox, now)? {
+        let wait = newest.secs() + CODE_INTERVAL - now.secs();
+        if wait > 0 {
+            return Ok(Some((
+                wait,
+                format!("A code was sent a moment ago. Check your inbox, or ask again in {wait} seconds."),
+            )));
+        }
+    }
+    let (count, oldest) = codes::sent_since(conn, mailbox, now.plus(-HOUR))?;
+    if count >= CODES_PER_HOUR {
+        let wait = oldest.map_or(HOUR, |t| t.secs() + HOUR - now.secs()).max(1);
+        return Ok(Some((
+            wait,
+            "Too many codes were asked for this address. Try again later.".to_string(),
+        )));
+    }
+    Ok(None)
+}
+
+/// What the verify page tells the person: when their code expires (if it
+/// still works) and how long until they may ask for a new one.
+#[derive(Debug, Default, PartialEq)]
+pub struct CodeStatus {
+    pub expires_at: Option<Timestamp>,
+    pub wait_for_new: Option<i64>,
+}
+
+pub fn code_status(
+    conn: &Connection,
+    email: &str,
+    nonce: &str,
+    now: Timestamp,
+) -> Result<CodeStatus> {
+    let mailbox = mailbox::mailbox(email);
+    Ok(CodeStatus {
+        expires_at: codes::live(conn, email, nonce, now)?.map(|c| c.expires_at),
+        wait_for_new: wait_for_new_code(conn, &mailbox, now)?.map(|(wait, _)| wait),
     })
 }
 
@@ -130,11 +185,15 @@ pub enum Verified {
     Wrong { tries_left: i64 },
     /// That wrong try was the last one: the code no longer works.
     Burnt,
-    /// No code is waiting (none sent, expired, used or burnt).
+    /// No code is waiting for this browser (none sent, expired, used or burnt).
     NoCode,
+    /// The entry is not six ASCII digits; no try was used.
+    Malformed,
 }
 
-/// Checks a submitted code. The check and the spending of the code happen in
+/// Checks a code submitted from the pending cookie with `nonce`: only that
+/// cookie's own code can match or be burnt. An entry that is not six digits
+/// uses no try. The check and the spending of the code happen in
 /// one `BEGIN IMMEDIATE` transaction, so one code makes one session even when
 /// it is sent twice at once. `on_new_user` runs inside the same transaction
 /// when the account is created here (referral linking uses it).
@@ -142,10 +201,15 @@ pub fn verify_code(
     conn: &Connection,
     keys: &Keys,
     email: &str,
+    nonce: &str,
     submitted: &str,
     now: Timestamp,
     on_new_user: impl FnOnce(&Transaction<'_>, &User) -> Result<()>,
 ) -> Result<Verified> {
+    let submitted = submitted.trim();
+    if !is_code_shaped(submitted) {
+        return Ok(Verified::Malformed);
+    }
     db::write(conn, |tx| {
         if codes::wrong_tries_since(tx, email, now.plus(-DAY))? >= WRONG_TRIES_PER_DAY {
             return Err(too_many(
@@ -153,12 +217,14 @@ pub fn verify_code(
                 "Too many wrong codes for this address today. Try again tomorrow.",
             ));
         }
-        let Some(live) = codes::live(tx, email, now)? else {
+        let Some(live) = codes::live(tx, email, nonce, now)? else {
             return Ok(Verified::NoCode);
         };
-        let submitted = submitted.trim();
-        let right = is_code_shaped(submitted)
-            && crypto::secrets_equal(&code_hash(keys, email, submitted), &live.code_hash);
+        let right = crypto::mac_verify(
+            &keys.login_code,
+            code_message(email, submitted).as_bytes(),
+            &live.code_hash,
+        );
         if !right {
             let attempts = codes::record_wrong_try(tx, live.id, TRIES_PER_CODE, now)?;
             return Ok(if attempts >= TRIES_PER_CODE {
@@ -239,8 +305,33 @@ mod tests {
         Ok(())
     }
 
+    const N1: &str = "nonce-of-the-owner";
+    const N2: &str = "nonce-of-a-stranger";
+
+    fn ask(conn: &Connection, email: &str, nonce: &str, now: Timestamp) -> Result<IssuedCode> {
+        request_code(conn, &keys(), email, nonce, now)
+    }
+
+    fn verify_as(
+        conn: &Connection,
+        email: &str,
+        nonce: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> Verified {
+        verify_code(conn, &keys(), email, nonce, code, now, no_hook).unwrap()
+    }
+
     fn verify(conn: &Connection, email: &str, code: &str, now: Timestamp) -> Verified {
-        verify_code(conn, &keys(), email, code, now, no_hook).unwrap()
+        verify_as(conn, email, N1, code, now)
+    }
+
+    fn wrong_for(code: &str) -> &'static str {
+        if code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
     }
 
     #[test]
@@ -302,7 +393,7 @@ mod tests {
     #[test]
     fn right_code_signs_in_once_and_creates_the_account() {
         let conn = test_db();
-        let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
+        let issued = ask(&conn, "a@b.co", N1, T0).unwrap();
         assert_eq!(issued.expires_at, T0.plus(600));
         assert!(
             users::by_email(&conn, "a@b.co").unwrap().is_none(),
@@ -332,7 +423,7 @@ mod tests {
     #[test]
     fn code_expires_after_ten_minutes() {
         let conn = test_db();
-        let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
+        let issued = ask(&conn, "a@b.co", N1, T0).unwrap();
         assert_eq!(
             verify(&conn, "a@b.co", &issued.code, T0.plus(600)),
             Verified::NoCode
@@ -342,12 +433,8 @@ mod tests {
     #[test]
     fn wrong_code_five_times_burns_it() {
         let conn = test_db();
-        let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        let wrong = if issued.code == "000000" {
-            "111111"
-        } else {
-            "000000"
-        };
+        let issued = ask(&conn, "a@b.co", N1, T0).unwrap();
+        let wrong = wrong_for(&issued.code);
         for left in (1..=4).rev() {
             assert_eq!(
                 verify(&conn, "a@b.co", wrong, T0),
@@ -359,22 +446,23 @@ mod tests {
     }
 
     #[test]
-    fn twenty_wrong_tries_a_day_whatever_the_codes() {
+    fn a_hundred_wrong_tries_a_day_whatever_the_codes() {
         let conn = test_db();
         let mut now = T0;
-        for _ in 0..4 {
-            request_code(&conn, &keys(), "a@b.co", now).unwrap();
+        for _ in 0..20 {
+            let issued = ask(&conn, "a@b.co", N1, now).unwrap();
             for _ in 0..5 {
-                verify(&conn, "a@b.co", "abcdef", now);
+                verify(&conn, "a@b.co", wrong_for(&issued.code), now);
             }
             now = now.plus(15 * MINUTE);
         }
-        let issued = request_code(&conn, &keys(), "a@b.co", now).unwrap();
-        let err = verify_code(&conn, &keys(), "a@b.co", &issued.code, now, no_hook).unwrap_err();
+        let issued = ask(&conn, "a@b.co", N1, now).unwrap();
+        let err =
+            verify_code(&conn, &keys(), "a@b.co", N1, &issued.code, now, no_hook).unwrap_err();
         assert_eq!(err.status(), 429);
         // a day later the count has run out
         let later = now.plus(DAY + HOUR);
-        let issued = request_code(&conn, &keys(), "a@b.co", later).unwrap();
+        let issued = ask(&conn, "a@b.co", N1, later).unwrap();
         assert!(matches!(
             verify(&conn, "a@b.co", &issued.code, later),
             Verified::SignedIn { .. }
@@ -382,10 +470,83 @@ mod tests {
     }
 
     #[test]
-    fn a_new_code_replaces_the_old_one() {
+    fn entries_that_are_not_six_digits_use_no_try() {
         let conn = test_db();
-        let first = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        let second = request_code(&conn, &keys(), "a@b.co", T0.plus(61)).unwrap();
+        let issued = ask(&conn, "a@b.co", N1, T0).unwrap();
+        for junk in ["12a", "", "1234567", "１２３４５６", "12 345"] {
+            assert_eq!(verify(&conn, "a@b.co", junk, T0), Verified::Malformed);
+        }
+        assert_eq!(
+            verify(&conn, "a@b.co", wrong_for(&issued.code), T0),
+            Verified::Wrong { tries_left: 4 }
+        );
+    }
+
+    #[test]
+    fn a_strangers_wrong_tries_burn_only_the_strangers_code() {
+        let conn = test_db();
+        let owners = ask(&conn, "a@b.co", N1, T0).unwrap();
+        // the stranger asks for the same email from another browser
+        let strangers = ask(&conn, "a@b.co", N2, T0.plus(61)).unwrap();
+        for _ in 0..5 {
+            verify_as(&conn, "a@b.co", N2, wrong_for(&strangers.code), T0.plus(62));
+        }
+        // the stranger cannot spend the owner's code either
+        if owners.code != strangers.code {
+            assert_eq!(
+                verify_as(&conn, "a@b.co", N2, &owners.code, T0.plus(63)),
+                Verified::NoCode
+            );
+        }
+        assert!(matches!(
+            verify(&conn, "a@b.co", &owners.code, T0.plus(64)),
+            Verified::SignedIn { .. }
+        ));
+    }
+
+    #[test]
+    fn a_burnt_code_does_not_hold_back_a_new_one() {
+        let conn = test_db();
+        let issued = ask(&conn, "a@b.co", N1, T0).unwrap();
+        for _ in 0..5 {
+            verify(&conn, "a@b.co", wrong_for(&issued.code), T0.plus(5));
+        }
+        let status = code_status(&conn, "a@b.co", N1, T0.plus(6)).unwrap();
+        assert_eq!(status, CodeStatus::default(), "burnt: no expiry, no wait");
+        let again = ask(&conn, "a@b.co", N1, T0.plus(10)).unwrap();
+        assert!(matches!(
+            verify(&conn, "a@b.co", &again.code, T0.plus(11)),
+            Verified::SignedIn { .. }
+        ));
+    }
+
+    #[test]
+    fn code_limits_count_per_mailbox() {
+        let conn = test_db();
+        ask(&conn, "a+one@b.co", N1, T0).unwrap();
+        let err = ask(&conn, "a+two@b.co", N2, T0.plus(5)).err().unwrap();
+        assert_eq!(err.status(), 429, "a +tag is the same mailbox");
+        let err = ask(&conn, "a@b.co", N2, T0.plus(5)).err().unwrap();
+        assert_eq!(err.status(), 429);
+        ask(&conn, "j.doe@gmail.com", N1, T0).unwrap();
+        let err = ask(&conn, "jdoe+x@googlemail.com", N2, T0.plus(5))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.status(),
+            429,
+            "gmail dots and googlemail are one mailbox"
+        );
+        let status = code_status(&conn, "a+one@b.co", N1, T0.plus(20)).unwrap();
+        assert_eq!(status.expires_at, Some(T0.plus(CODE_LIFETIME)));
+        assert_eq!(status.wait_for_new, Some(40));
+    }
+
+    #[test]
+    fn a_new_code_replaces_the_old_one_of_the_same_browser() {
+        let conn = test_db();
+        let first = ask(&conn, "a@b.co", N1, T0).unwrap();
+        let second = ask(&conn, "a@b.co", N1, T0.plus(61)).unwrap();
         if first.code != second.code {
             assert!(matches!(
                 verify(&conn, "a@b.co", &first.code, T0.plus(62)),
@@ -401,10 +562,8 @@ mod tests {
     #[test]
     fn code_requests_are_limited_per_minute_and_hour() {
         let conn = test_db();
-        request_code(&conn, &keys(), "a@b.co", T0).unwrap();
-        let err = request_code(&conn, &keys(), "a@b.co", T0.plus(30))
-            .err()
-            .unwrap();
+        ask(&conn, "a@b.co", N1, T0).unwrap();
+        let err = ask(&conn, "a@b.co", N1, T0.plus(30)).err().unwrap();
         assert!(
             matches!(
                 err,
@@ -416,11 +575,9 @@ mod tests {
             "{err:?}"
         );
         for i in 1..5 {
-            request_code(&conn, &keys(), "a@b.co", T0.plus(i * 61)).unwrap();
+            ask(&conn, "a@b.co", N1, T0.plus(i * 61)).unwrap();
         }
-        let err = request_code(&conn, &keys(), "a@b.co", T0.plus(5 * 61))
-            .err()
-            .unwrap();
+        let err = ask(&conn, "a@b.co", N1, T0.plus(5 * 61)).err().unwrap();
         assert!(
             matches!(
                 err,
@@ -431,14 +588,14 @@ mod tests {
             ),
             "{err:?}"
         );
-        request_code(&conn, &keys(), "a@b.co", T0.plus(HOUR + 1)).unwrap();
-        request_code(&conn, &keys(), "other@b.co", T0.plus(30)).unwrap();
+        ask(&conn, "a@b.co", N1, T0.plus(HOUR + 1)).unwrap();
+        ask(&conn, "other@b.co", N1, T0.plus(30)).unwrap();
     }
 
     #[test]
     fn sessions_end_and_expire() {
         let conn = test_db();
-        let issued = request_code(&conn, &keys(), "a@b.co", T0).unwrap();
+        let issued = ask(&conn, "a@b.co", N1, T0).unwrap();
         let Verified::SignedIn { session_token, .. } = verify(&conn, "a@b.co", &issued.code, T0)
         else {
             panic!()

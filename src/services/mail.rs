@@ -256,7 +256,10 @@ fn run_worker(rx: Receiver<Job>, delivery: Delivery, from: Mailbox, outcomes: &O
         if let Job::Send(email) = job {
             log::event(
                 "mail.unsent",
-                &[("to", &email.to), ("subject", &email.subject)],
+                &[
+                    ("to", &log::masked_email(&email.to)),
+                    ("subject", &email.subject),
+                ],
             );
         }
     }
@@ -291,7 +294,11 @@ fn send_with_retries(
         Err(e) => {
             log::event(
                 "mail.failed",
-                &[("to", &email.to), ("error", &e), ("attempt", &0)],
+                &[
+                    ("to", &log::masked_email(&email.to)),
+                    ("error", &e),
+                    ("attempt", &0),
+                ],
             );
             outcomes.given_up(email);
             return;
@@ -302,7 +309,10 @@ fn send_with_retries(
             Ok(_) => {
                 log::event(
                     "mail.sent",
-                    &[("to", &email.to), ("subject", &email.subject)],
+                    &[
+                        ("to", &log::masked_email(&email.to)),
+                        ("subject", &email.subject),
+                    ],
                 );
                 outcomes.delivered(email);
                 return;
@@ -315,7 +325,11 @@ fn send_with_retries(
                 // lettre's error names the server's reply, never the message body.
                 log::event(
                     "mail.failed",
-                    &[("to", &email.to), ("attempt", &attempt), ("error", &e)],
+                    &[
+                        ("to", &log::masked_email(&email.to)),
+                        ("attempt", &attempt),
+                        ("error", &e),
+                    ],
                 );
                 if attempt < ATTEMPTS {
                     std::thread::sleep(Duration::from_secs(u64::from(attempt * 2)));
@@ -325,7 +339,10 @@ fn send_with_retries(
     }
     log::event(
         "mail.given_up",
-        &[("to", &email.to), ("subject", &email.subject)],
+        &[
+            ("to", &log::masked_email(&email.to)),
+            ("subject", &email.subject),
+        ],
     );
     outcomes.given_up(email);
 }

@@ -10,6 +10,7 @@ pub mod billing;
 pub mod credit;
 pub mod llm;
 pub mod mail;
+pub mod mailbox;
 pub mod ops;
 pub mod portfolio;
 pub mod ratelimit;

@@ -44,9 +44,16 @@ pub fn login(frame: &Frame, form: &LoginForm) -> Markup {
 
 pub struct VerifyForm<'a> {
     pub email: &'a str,
+    /// The referral code the pending cookie carries, for "Send a new code".
+    pub referral: Option<&'a str>,
     pub error: Option<&'a str>,
     /// The code's email could not be sent (every attempt failed).
     pub mail_failed: bool,
+    /// Whole minutes until this browser's code expires; `None` when it no
+    /// longer works (expired, burnt or used).
+    pub minutes_left: Option<i64>,
+    /// Seconds until a new code may be asked for, when there is a wait.
+    pub wait_for_new: Option<i64>,
 }
 
 pub const MAIL_FAILED: &str = "We could not send the email. Try again in a minute.";
@@ -62,10 +69,16 @@ pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
                 // the mail fails after the page was sent.
                 p id="mail-failed" class="banner warn" role="alert" hidden[!form.mail_failed] { (MAIL_FAILED) }
                 p class="muted" {
-                    "We sent a six-digit code to " strong { (form.email) } ". It expires in 10 minutes."
+                    "We sent a six-digit code to " strong { (form.email) } "."
+                    @match form.minutes_left {
+                        Some(1) => " It expires in 1 minute.",
+                        Some(n) => { " It expires in " (n) " minutes." }
+                        None => {}
+                    }
                 }
                 form method="post" action="/verify" class="stack" novalidate {
                     (csrf_field(frame.csrf))
+                    input type="hidden" name="email" value=(form.email);
                     (field("Code", html! {
                         input type="text" name="code" inputmode="numeric" pattern="[0-9]{6}"
                             maxlength="6" autocomplete="one-time-code" required autofocus class="code-input"
@@ -73,7 +86,20 @@ pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
                     }, form.error))
                     button type="submit" class="button" { "Sign in" }
                 }
-                p class="muted small" { "Wrong address or no email? " a href="/login" { "Start again" } "." }
+                form method="post" action="/login" class="stack resend" {
+                    (csrf_field(frame.csrf))
+                    input type="hidden" name="email" value=(form.email);
+                    @if let Some(code) = form.referral {
+                        input type="hidden" name="ref" value=(code);
+                    }
+                    @if let Some(wait) = form.wait_for_new {
+                        p class="muted small" role="status" {
+                            "You can ask for a new code in " (wait) " seconds."
+                        }
+                    }
+                    button type="submit" class="button secondary" { "Send a new code" }
+                }
+                p class="muted small" { "Wrong address? " a href="/login" { "Start again" } "." }
             }
         },
     )

@@ -1,27 +1,66 @@
-//! Cross-site request forgery: the per-form token, bound to the session or
-//! the pending sign-in, and the Origin / Sec-Fetch-Site check. Forms carry
+//! Cross-site request forgery: the per-form token, bound to the session,
+//! the pending sign-in or the anonymous visitor (`visitor.rs`), and the
+//! Origin / Sec-Fetch-Site check. Forms carry
 //! the token as `csrf`; our own script sends it as `X-CSRF-Token`.
 
 use crate::crypto;
 use crate::error::{Error, Result};
 
 use super::http::Req;
-use super::Ctx;
+use super::{visitor, Ctx};
 
-/// The CSRF token for forms on this request's pages. It is bound to the
-/// session cookie, else to the pending cookie's nonce, else to nothing
-/// (the sign-in form, where the Origin check does the work).
-pub fn token(ctx: &Ctx, req: &Req) -> String {
-    let binding = match (ctx.session_token(req), ctx.pending(req)) {
-        (Some(token), _) => format!("s:{}", crypto::hex(&crypto::sha256(token.as_bytes()))),
-        (None, Some(pending)) => format!("p:{}", pending.nonce),
-        (None, None) => "anon".to_string(),
-    };
+/// What this request's CSRF tokens can bind to: the session cookie;
+/// else, most specific first, the pending cookie's nonce and the anonymous
+/// visitor's cookie.
+fn bindings(ctx: &Ctx, req: &Req) -> Vec<String> {
+    if let Some(token) = ctx.session_token(req) {
+        return vec![format!(
+            "s:{}",
+            crypto::hex(&crypto::sha256(token.as_bytes()))
+        )];
+    }
+    let mut bindings = Vec::new();
+    if let Some(pending) = ctx.pending(req) {
+        bindings.push(format!("p:{}", pending.nonce));
+    }
+    if let Some(value) = visitor::value(ctx, req) {
+        bindings.push(visitor::binding(value));
+    }
+    bindings
+}
+
+/// Whether the request carries anything a CSRF token can bind to.
+pub fn has_binding(ctx: &Ctx, req: &Req) -> bool {
+    !bindings(ctx, req).is_empty()
+}
+
+/// The token for a binding.
+pub fn token_for(ctx: &Ctx, binding: &str) -> String {
     crypto::b64url(&crypto::mac(&ctx.app.keys.csrf, binding.as_bytes()))
 }
 
+/// The CSRF token for forms on this request's pages, bound to the most
+/// specific cookie it carries. A request with none gets a token that no
+/// check accepts; anonymous forms use `visitor::csrf_for_form`, which gives
+/// the visitor a cookie to bind to.
+pub fn token(ctx: &Ctx, req: &Req) -> String {
+    let binding = bindings(ctx, req)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "none".to_string());
+    token_for(ctx, &binding)
+}
+
+/// A token is good when it was made for a cookie this request carries (a
+/// pending cookie may have lapsed since the visitor's form was rendered).
+/// Compared with `Mac::verify_slice`.
 pub fn token_ok(ctx: &Ctx, req: &Req, submitted: &str) -> bool {
-    crypto::secrets_equal(token(ctx, req).as_bytes(), submitted.as_bytes())
+    let Ok(tag) = crypto::b64url_decode(submitted) else {
+        return false;
+    };
+    bindings(ctx, req)
+        .iter()
+        .any(|b| crypto::mac_verify(&ctx.app.keys.csrf, b.as_bytes(), &tag))
 }
 
 /// A browser says where a request came from; refuse other sites.

@@ -13,15 +13,18 @@ use crate::services::access::{self, Caller};
 use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
+pub mod client;
 pub mod cookies;
 pub mod csrf;
 mod handlers;
 pub mod http;
 pub mod metrics;
 pub mod offload;
+pub mod outage;
 pub mod respond;
 pub mod router;
 pub mod server;
+pub mod visitor;
 
 use cookies::PendingCookie;
 use http::Req;
@@ -40,6 +43,9 @@ pub struct App {
     pub wrong_admin_tokens: Limiter,
     /// Analyses per user (or per admin client) with an LLM configured.
     pub analyses_per_caller: Limiter,
+    /// Wrong admin tokens from every client together: a ceiling that
+    /// spreading guesses over many addresses does not escape.
+    pub wrong_admin_tokens_everywhere: Limiter,
     pub assets: assets::Assets,
     /// The LLM analyst, when `APP_LLM_URL` is set.
     pub llm: Option<Llm>,
@@ -53,8 +59,9 @@ impl App {
         App {
             keys,
             mailer,
-            code_requests_per_client: Limiter::new(30, 3600),
-            wrong_admin_tokens: Limiter::new(10, 600),
+            code_requests_per_client: Limiter::new(auth::CODES_PER_HOUR_PER_CLIENT, 3600),
+            wrong_admin_tokens: Limiter::new(access::WRONG_ADMIN_TOKENS_PER_CLIENT, 600),
+            wrong_admin_tokens_everywhere: Limiter::new(access::WRONG_ADMIN_TOKENS_EVERYWHERE, 600),
             analyses_per_caller: Limiter::new(ANALYSES_PER_MINUTE, 60),
             assets: assets::Assets::new(),
             llm: config.llm.clone().map(Llm::new),
@@ -124,8 +131,13 @@ impl Ctx<'_> {
     /// wrong bearer token is a 401, and too many of them from one client a 429.
     pub fn caller(&self, req: &Req) -> Result<Option<Caller>> {
         if let Some(header) = req.header("authorization") {
-            let client = req.client.to_string();
-            if let Some(retry_after) = self.app.wrong_admin_tokens.retry_after(&client, req.now) {
+            let client = req.client.limit_key();
+            let everywhere = self
+                .app
+                .wrong_admin_tokens_everywhere
+                .retry_after("all", req.now);
+            let here = self.app.wrong_admin_tokens.retry_after(&client, req.now);
+            if let Some(retry_after) = here.max(everywhere) {
                 return Err(Error::TooManyRequests {
                     retry_after,
                     message: "Too many wrong tokens. Try again later.".into(),
@@ -140,6 +152,7 @@ impl Ctx<'_> {
                 return Ok(Some(Caller::Admin));
             }
             self.app.wrong_admin_tokens.hit(&client, req.now);
+            self.app.wrong_admin_tokens_everywhere.hit("all", req.now);
             log::event("auth.admin_token_rejected", &[("client", &client)]);
             return Err(Error::Unauthorized);
         }

@@ -9,7 +9,9 @@ use super::http::{Req, Resp};
 use super::{router, App};
 
 pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
-    if e.status() >= 500 {
+    if e.is_storage_unavailable() {
+        super::outage::report(e, req.now);
+    } else if e.status() >= 500 {
         log::event("request.failed", &[("path", &req.path), ("error", e)]);
     }
     let resp = if router::is_json_api(&req.path) {
@@ -32,6 +34,9 @@ pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
             resp.with_header("Retry-After", &retry_after.to_string())
         }
         Error::MethodNotAllowed(allowed) => resp.with_header("Allow", allowed),
+        _ if e.is_storage_unavailable() => {
+            resp.with_header("Retry-After", &super::outage::RETRY_AFTER.to_string())
+        }
         _ => resp,
     }
 }

@@ -76,11 +76,14 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
             Error::MethodNotAllowed(allowed.join(", "))
         });
     };
+    // A POST /verify whose pending cookie lapsed has no token to match; it
+    // changes nothing and is sent back to the email form (handlers/auth.rs).
+    let lapsed_sign_in = req.path == "/verify" && ctx.pending(req).is_none();
     if req.method.is_unsafe() {
         check_origin(ctx, req)?;
         if is_json_api(&req.path) {
             check_header_csrf(ctx, req)?;
-        } else {
+        } else if !lapsed_sign_in {
             check_form_csrf(ctx, req)?;
         }
     }

@@ -15,7 +15,10 @@ use crate::views::auth::{LoginForm, VerifyForm};
 use crate::web::cookies::{self, PendingCookie};
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Metrics;
-use crate::web::Ctx;
+use crate::web::{visitor, Ctx};
+
+/// Said when `POST /verify` comes without a live pending cookie.
+pub const TOOK_TOO_LONG: &str = "That sign-in took too long. Enter your email again.";
 
 pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
     if ctx.session(req)?.is_some() {
@@ -31,12 +34,26 @@ pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
         error: None,
         invited_by_code: invited.as_deref(),
     };
-    Ok(login_page(ctx, req, 200, &form))
+    login_page(ctx, req, 200, &form)
 }
 
-fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Resp {
-    let csrf = ctx.csrf_token(req);
-    Resp::html(status, views::auth::login(&frame(ctx, None, &csrf), form))
+fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Result<Resp> {
+    let (csrf, cookie) = visitor::csrf_for_form(ctx, req)?;
+    let resp = Resp::html(status, views::auth::login(&frame(ctx, None, &csrf), form));
+    Ok(match cookie {
+        Some(cookie) => resp.with_header("Set-Cookie", &cookie),
+        None => resp,
+    })
+}
+
+/// An email as this app's log may show it: whole while the log is the
+/// mailbox (no SMTP), masked once real mail goes out.
+fn logged(ctx: &Ctx, email: &str) -> String {
+    if ctx.app.config.smtp_url.is_some() {
+        log::masked_email(email)
+    } else {
+        email.to_string()
+    }
 }
 
 pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
@@ -54,7 +71,7 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
             error: Some("That invite code is not valid."),
             invited_by_code: None,
         };
-        return Ok(login_page(ctx, req, 400, &form));
+        return login_page(ctx, req, 400, &form);
     }
     let referral = referral::invite_code(ctx.db, raw_ref)?;
     let email = match auth::normalise_email(raw_email) {
@@ -65,18 +82,18 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 error: Some(message),
                 invited_by_code: referral.as_deref(),
             };
-            return Ok(login_page(ctx, req, 400, &form));
+            return login_page(ctx, req, 400, &form);
         }
     };
-    let limited = |retry_after: i64, message: &str| {
+    let limited = |retry_after: i64, message: &str| -> Result<Resp> {
         let form = LoginForm {
             email: &email,
             error: Some(message),
             invited_by_code: referral.as_deref(),
         };
-        login_page(ctx, req, 429, &form).with_header("Retry-After", &retry_after.to_string())
+        Ok(login_page(ctx, req, 429, &form)?.with_header("Retry-After", &retry_after.to_string()))
     };
-    let client = req.client.to_string();
+    let client = req.client.limit_key();
     // Checked and counted in one step, so requests racing at the limit cannot
     // both pass; a request refused below for its email still counts.
     if let Err(wait) = ctx
@@ -88,12 +105,20 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
             "auth.code_rate_limited",
             &[("by", &"client"), ("client", &client)],
         );
-        return Ok(limited(
+        return limited(
             wait,
             "Too many sign-in codes were asked for from your network. Try again later.",
-        ));
+        );
     }
-    let issued = match auth::request_code(ctx.db, &ctx.app.keys, &email, req.now) {
+    // "Send a new code" from the verify page keeps its browser's pending
+    // cookie (its nonce, and the referral it came with): the new code
+    // replaces that browser's old one, and nobody else's.
+    let mut pending = PendingCookie::new(&email, referral.clone(), req.now)?;
+    if let Some(earlier) = ctx.pending(req).filter(|p| p.email == email) {
+        pending.nonce = earlier.nonce;
+        pending.referral = pending.referral.or(earlier.referral);
+    }
+    let issued = match auth::request_code(ctx.db, &ctx.app.keys, &email, &pending.nonce, req.now) {
         Ok(issued) => issued,
         Err(Error::TooManyRequests {
             retry_after,
@@ -101,13 +126,12 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         }) => {
             log::event(
                 "auth.code_rate_limited",
-                &[("by", &"email"), ("email", &email)],
+                &[("by", &"email"), ("email", &logged(ctx, &email))],
             );
-            return Ok(limited(retry_after, &message));
+            return limited(retry_after, &message);
         }
         Err(e) => return Err(e),
     };
-    let pending = PendingCookie::new(&email, referral.clone(), req.now)?;
     ctx.app.mailer.send(mail::Email {
         sign_in: Some(mail_key(&pending)),
         ..mail::sign_in_code(
@@ -118,7 +142,7 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
             &ctx.app.config.base_url,
         )
     });
-    log::event("auth.code_sent", &[("email", &email)]);
+    log::event("auth.code_sent", &[("email", &logged(ctx, &email))]);
     Ok(Resp::redirect("/verify").with_header(
         "Set-Cookie",
         &cookies::set(
@@ -134,7 +158,7 @@ pub fn verify_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let Some(pending) = ctx.pending(req) else {
         return Ok(Resp::redirect("/login"));
     };
-    Ok(verify_page(ctx, req, 200, &pending.email, None))
+    verify_page(ctx, req, 200, &pending, None)
 }
 
 /// The key the mailer remembers a failed code delivery under: a hash of the
@@ -150,15 +174,29 @@ fn mail_failed(ctx: &Ctx, req: &Req) -> bool {
         .is_some_and(|p| ctx.app.mailer.undelivered(&mail_key(&p)))
 }
 
-fn verify_page(ctx: &Ctx, req: &Req, status: u16, email: &str, error: Option<&str>) -> Resp {
+fn verify_page(
+    ctx: &Ctx,
+    req: &Req,
+    status: u16,
+    pending: &PendingCookie,
+    error: Option<&str>,
+) -> Result<Resp> {
     let csrf = ctx.csrf_token(req);
-    let mail_failed = mail_failed(ctx, req);
+    let status_now = auth::code_status(ctx.db, &pending.email, &pending.nonce, req.now)?;
     let form = VerifyForm {
-        email,
+        email: &pending.email,
+        referral: pending.referral.as_deref(),
         error,
-        mail_failed,
+        minutes_left: status_now
+            .expires_at
+            .map(|t| ((t.secs() - req.now.secs()) as f64 / 60.0).ceil() as i64),
+        wait_for_new: status_now.wait_for_new,
+        mail_failed: mail_failed(ctx, req),
     };
-    Resp::html(status, views::auth::verify(&frame(ctx, None, &csrf), &form))
+    Ok(Resp::html(
+        status,
+        views::auth::verify(&frame(ctx, None, &csrf), &form),
+    ))
 }
 
 /// `GET /api/verify-status`: whether the code this browser is waiting for
@@ -170,24 +208,58 @@ pub fn verify_status(ctx: &Ctx, req: &Req) -> Result<Resp> {
     ))
 }
 
+/// `POST /verify` without a live pending cookie: back to the email form,
+/// with the email filled in when the lapsed cookie (still signed by us) or
+/// the form says it. Nothing is written.
+fn took_too_long(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let from_cookie = req
+        .cookie(&ctx.cookie_name(cookies::PENDING))
+        .and_then(|v| PendingCookie::open_lapsed(&ctx.app.keys.pending_cookie, v))
+        .map(|p| p.email);
+    let from_form = req
+        .form()
+        .ok()
+        .and_then(|f| f.get("email").map(str::to_string))
+        .and_then(|e| auth::normalise_email(&e).ok());
+    let email = from_cookie.or(from_form).unwrap_or_default();
+    let form = LoginForm {
+        email: &email,
+        error: Some(TOOK_TOO_LONG),
+        invited_by_code: None,
+    };
+    Ok(login_page(ctx, req, 200, &form)?
+        .with_header("Set-Cookie", &cookies::clear(cookies::PENDING, ctx.https())))
+}
+
 pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let Some(pending) = ctx.pending(req) else {
-        return Ok(Resp::redirect("/login"));
+        return took_too_long(ctx, req);
     };
     let form = req.form()?;
     let code = form.get("code").unwrap_or("");
     let email = pending.email.as_str();
     let linked = Cell::new(None);
     let link = referral::linker(pending.referral.as_deref(), &linked, req.now);
-    let outcome = auth::verify_code(ctx.db, &ctx.app.keys, email, code, req.now, link);
+    let outcome = auth::verify_code(
+        ctx.db,
+        &ctx.app.keys,
+        email,
+        &pending.nonce,
+        code,
+        req.now,
+        link,
+    );
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(Error::TooManyRequests {
             retry_after,
             message,
         }) => {
-            log::event("auth.verify_rate_limited", &[("email", &email)]);
-            return Ok(verify_page(ctx, req, 429, email, Some(&message))
+            log::event(
+                "auth.verify_rate_limited",
+                &[("email", &logged(ctx, email))],
+            );
+            return Ok(verify_page(ctx, req, 429, &pending, Some(&message))?
                 .with_header("Retry-After", &retry_after.to_string()));
         }
         Err(e) => return Err(e),
@@ -229,26 +301,33 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             Metrics::count(&ctx.app.metrics.codes_failed);
             log::event(
                 "auth.code_wrong",
-                &[("email", &email), ("tries_left", &tries_left)],
+                &[("email", &logged(ctx, email)), ("tries_left", &tries_left)],
             );
             let plural = if tries_left == 1 { "try" } else { "tries" };
             let message = format!("That code is not right. {tries_left} {plural} left.");
-            Ok(verify_page(ctx, req, 400, email, Some(&message)))
+            verify_page(ctx, req, 400, &pending, Some(&message))
         }
         Verified::Burnt => {
             Metrics::count(&ctx.app.metrics.codes_failed);
-            log::event("auth.code_burnt", &[("email", &email)]);
-            Ok(verify_page(ctx, req, 400, email, Some(
-                "That was the last try for this code, so it no longer works. Start again to get a new code.",
-            )))
+            log::event("auth.code_burnt", &[("email", &logged(ctx, email))]);
+            verify_page(ctx, req, 400, &pending, Some(
+                "That was the last try for this code, so it no longer works. Send a new code below.",
+            ))
         }
-        Verified::NoCode => Ok(verify_page(
+        Verified::NoCode => verify_page(
             ctx,
             req,
             400,
-            email,
-            Some("This code has expired or was already used. Start again to get a new code."),
-        )),
+            &pending,
+            Some("This code has expired or was already used. Send a new code below."),
+        ),
+        Verified::Malformed => verify_page(
+            ctx,
+            req,
+            400,
+            &pending,
+            Some("A code is six digits, like 123456. That entry did not use up a try."),
+        ),
     }
 }
 

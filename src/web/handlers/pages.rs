@@ -33,7 +33,7 @@ pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
 pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let allowed = match req.header("authorization") {
         Some(_) => matches!(ctx.caller(req)?, Some(Caller::Admin)),
-        None => req.client.is_loopback(),
+        None => req.client.is_this_machine(),
     };
     if !allowed {
         return Err(Error::Forbidden(
