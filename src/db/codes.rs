@@ -67,19 +67,20 @@ pub fn sent_since(
         .query_row(params![mailbox, since], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
-/// When the newest code of this mailbox that can still be used was sent:
-/// burnt, spent and expired codes do not count.
-pub fn newest_live_sent(
+/// When the newest code of this mailbox was sent, not counting codes that
+/// expired or were burnt (took `max_attempts` wrong tries).
+pub fn newest_unburnt_sent(
     conn: &Connection,
     mailbox: &str,
+    max_attempts: i64,
     now: Timestamp,
 ) -> Result<Option<Timestamp>> {
     Ok(conn
         .prepare_cached(
             "SELECT max(created_at) FROM login_codes
-             WHERE mailbox = ?1 AND spent_at IS NULL AND expires_at > ?2",
+             WHERE mailbox = ?1 AND attempts < ?2 AND expires_at > ?3",
         )?
-        .query_row(params![mailbox, now], |r| r.get(0))?)
+        .query_row(params![mailbox, max_attempts, now], |r| r.get(0))?)
 }
 
 /// Wrong tries made on this email's codes sent since `since`, whoever made them.

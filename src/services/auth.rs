@@ -24,8 +24,8 @@ pub const WRONG_TRIES_PER_DAY: i64 = 100;
 pub const CODES_PER_HOUR_PER_CLIENT: usize = 30;
 /// Codes one mailbox is sent in an hour.
 pub const CODES_PER_HOUR: i64 = 5;
-/// A new code for a mailbox at most this often, unless the last one is burnt,
-/// spent or expired.
+/// A new code for a mailbox at most this often; a burnt or expired code
+/// does not count.
 pub const CODE_INTERVAL: i64 = MINUTE;
 pub const MAX_EMAIL_BYTES: usize = 254;
 
@@ -125,7 +125,7 @@ fn wait_for_new_code(
     mailbox: &str,
     now: Timestamp,
 ) -> Result<Option<(i64, String)>> {
-    if let Some(newest) = codes::newest_live_sent(conn, mailbox, now)? {
+    if let Some(newest) = codes::newest_unburnt_sent(conn, mailbox, TRIES_PER_CODE, now)? {
         let wait = newest.secs() + CODE_INTERVAL - now.secs();
         if wait > 0 {
             return Ok(Some((

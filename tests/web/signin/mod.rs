@@ -4,6 +4,7 @@
 
 mod flow;
 mod guards;
+mod binding;
 mod limits;
 
 use std::sync::{Arc, Barrier};
