@@ -1,5 +1,6 @@
 mod analyze;
 mod analyze_pool;
+mod hardening;
 mod hostile;
 mod mail_outage;
 mod ops;

@@ -34,7 +34,12 @@ fn a_strangers_wrong_tries_do_not_burn_the_owners_code() {
             other_code(&other_code(&strangers_code))
         };
         let resp = submit_code(&stranger, &guess);
-        assert_eq!(resp.status, 400, "stranger's try {attempt}: {}", resp.summary());
+        assert_eq!(
+            resp.status,
+            400,
+            "stranger's try {attempt}: {}",
+            resp.summary()
+        );
     }
     if owners_code != strangers_code {
         let resp = submit_code(&stranger, &owners_code);
@@ -72,11 +77,21 @@ fn plus_tags_and_gmail_dots_share_one_mailbox_limit() {
     let app = TestApp::spawn();
     let (_, _) = pending_client(&app, "quinn@example.com");
     let tagged = request_code(&app.client(), "quinn+news@example.com");
-    assert_eq!(tagged.status, 429, "a +tag got its own limit: {}", tagged.summary());
+    assert_eq!(
+        tagged.status,
+        429,
+        "a +tag got its own limit: {}",
+        tagged.summary()
+    );
     retry_after(&tagged);
     let (_, _) = pending_client(&app, "r.oss@gmail.com");
     let dotted = request_code(&app.client(), "ro.ss+x@googlemail.com");
-    assert_eq!(dotted.status, 429, "Gmail dots got their own limit: {}", dotted.summary());
+    assert_eq!(
+        dotted.status,
+        429,
+        "Gmail dots got their own limit: {}",
+        dotted.summary()
+    );
     // the account keeps the email as typed
     let (client, code) = {
         age_codes(&app, "quinn@example.com", 61);
@@ -93,7 +108,10 @@ fn a_lapsed_sign_in_goes_back_to_the_email_form() {
     let (client, code) = pending_client(&app, email);
     let csrf = verify_csrf(&client);
     client.remove_cookie(&app.cookie_name("pending"));
-    let resp = client.post_form("/verify", &[("code", &code), ("csrf", &csrf), ("email", email)]);
+    let resp = client.post_form(
+        "/verify",
+        &[("code", &code), ("csrf", &csrf), ("email", email)],
+    );
     assert_eq!(resp.status, 200, "{}", resp.summary());
     assert!(
         resp.body
@@ -124,9 +142,16 @@ fn after_a_burnt_code_a_new_one_comes_at_once_from_the_verify_page() {
     let burnt = last.unwrap();
     assert!(burnt.body.contains("Send a new code"), "{}", burnt.body);
     assert!(!burnt.body.contains("It expires in"), "{}", burnt.body);
-    assert!(!burnt.body.contains("You can ask for a new code in"), "{}", burnt.body);
+    assert!(
+        !burnt.body.contains("You can ask for a new code in"),
+        "{}",
+        burnt.body
+    );
     // the "Send a new code" form: email and csrf, posted to /login
-    let again = client.post_form("/login", &[("email", email), ("csrf", &csrf_in(&burnt.body))]);
+    let again = client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&burnt.body))],
+    );
     assert!(
         again.is_see_other_to("/verify"),
         "a burnt code held back a new one: {}",
@@ -142,7 +167,11 @@ fn the_verify_page_says_when_the_code_expires_and_when_to_ask_again() {
     let email = "tomas@example.com";
     let (client, _) = pending_client(&app, email);
     let page = client.get("/verify");
-    assert!(page.body.contains("It expires in 10 minutes"), "{}", page.body);
+    assert!(
+        page.body.contains("It expires in 10 minutes"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("Send a new code"), "{}", page.body);
     assert!(
         page.body.contains("You can ask for a new code in "),
@@ -152,7 +181,11 @@ fn the_verify_page_says_when_the_code_expires_and_when_to_ask_again() {
     age_codes(&app, email, 11 * 60);
     let expired = client.get("/verify");
     assert!(!expired.body.contains("It expires in"), "{}", expired.body);
-    assert!(!expired.body.contains("You can ask for a new code in"), "{}", expired.body);
+    assert!(
+        !expired.body.contains("You can ask for a new code in"),
+        "{}",
+        expired.body
+    );
     let resp = submit_code(&client, "123456");
     assert!(resp.body.contains("expired"), "{}", resp.body);
     assert!(!resp.body.contains("It expires in"), "{}", resp.body);

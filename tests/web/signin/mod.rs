@@ -2,9 +2,9 @@
 //! CSRF, headers and logs), driven through the real server: the helpers the
 //! three suites share.
 
+mod binding;
 mod flow;
 mod guards;
-mod binding;
 mod limits;
 
 use std::sync::{Arc, Barrier};
