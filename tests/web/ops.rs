@@ -57,7 +57,7 @@ fn metrics_are_served_to_this_machine_and_count_what_happens() {
 fn metrics_are_not_public() {
     let app = TestApp::spawn_with(|cmd| {
         cmd.env("APP_TRUSTED_PROXY", "127.0.0.1")
-            .env("APP_ADMIN_TOKEN", "metrics-admin-token-1234");
+            .env("APP_ADMIN_TOKEN", "metrics-admin-token-0123456789abcdef");
     });
     let client = app.client();
     // through the proxy, from somewhere else
@@ -65,7 +65,10 @@ fn metrics_are_not_public() {
     assert_eq!(client.get_with("/metrics", &outside).status, 403);
     let with_token = [
         ("X-Forwarded-For", "203.0.113.5"),
-        ("Authorization", "Bearer metrics-admin-token-1234"),
+        (
+            "Authorization",
+            "Bearer metrics-admin-token-0123456789abcdef",
+        ),
     ];
     assert_eq!(client.get_with("/metrics", &with_token).status, 200);
     let wrong = [
@@ -118,7 +121,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     let llm = slow_llm(Duration::from_millis(1500));
     let mut app = TestApp::spawn_with(|cmd| {
         cmd.env("APP_LLM_URL", &llm)
-            .env("APP_ADMIN_TOKEN", "shutdown-admin-token-1234");
+            .env("APP_ADMIN_TOKEN", "shutdown-admin-token-0123456789abcdef");
     });
     let client = app.client();
     let in_flight = thread::spawn(move || {
@@ -127,7 +130,10 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
             "/api/analyze",
             &[
                 ("Content-Type", "application/json"),
-                ("Authorization", "Bearer shutdown-admin-token-1234"),
+                (
+                    "Authorization",
+                    "Bearer shutdown-admin-token-0123456789abcdef",
+                ),
             ],
             br#"{"holdings":[{"symbol":"AAPL","quantity":1,"price":10}]}"#,
         )
