@@ -18,6 +18,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const mailFailed = document.getElementById("mail-failed");
   if (mailFailed && mailFailed.hidden) watchMailDelivery(mailFailed);
 
+  // Upgrade: the Paddle checkout, with the settings the page carries.
+  const checkoutSettings = readCheckoutSettings();
+  if (checkoutSettings) {
+    for (const button of document.querySelectorAll("button[data-checkout]")) {
+      button.addEventListener("click", () => openCheckout(button, checkoutSettings));
+    }
+  }
+
   // Copy buttons: <button data-copy="ID"> copies the value of #ID.
   for (const button of document.querySelectorAll("button[data-copy]")) {
     button.addEventListener("click", () => copyFrom(button));
@@ -140,4 +148,102 @@ function showCommentary(out, data) {
   provider.textContent = data.provider === "llm" ? "Written by the AI analyst." : "Written by the built-in analyst.";
   out.append(provider);
   out.hidden = false;
+}
+
+// ---------------------------------------------------------------- checkout
+// The page carries its checkout settings in <script type="application/json"
+// id="paddle-checkout">. Paddle.js is loaded from Paddle's CDN on the first
+// click (unless the page has it already), then opens the overlay checkout.
+// After `checkout.completed` we wait for the webhook to make the account
+// paid, polling /api/me, and reload the page when it has.
+
+const ACTIVATION_POLL_MS = 2000;
+const ACTIVATION_LIMIT_MS = 60000;
+const PADDLE_LOAD_LIMIT_MS = 15000;
+
+function readCheckoutSettings() {
+  const el = document.getElementById("paddle-checkout");
+  if (!el) return null;
+  try { return JSON.parse(el.textContent); } catch (_) { return null; }
+}
+
+let paddleReady = null;
+
+function loadPaddle(src) {
+  if (window.Paddle) return Promise.resolve(window.Paddle);
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.async = true;
+    const timer = setTimeout(() => reject(new Error("timeout")), PADDLE_LOAD_LIMIT_MS);
+    script.onload = () => {
+      clearTimeout(timer);
+      if (window.Paddle) resolve(window.Paddle); else reject(new Error("no Paddle"));
+    };
+    script.onerror = () => { clearTimeout(timer); reject(new Error("load failed")); };
+    document.head.append(script);
+  });
+}
+
+function initPaddle(src, settings, onEvent) {
+  if (!paddleReady) {
+    paddleReady = loadPaddle(src).then((Paddle) => {
+      Paddle.Environment.set(settings.environment);
+      Paddle.Initialize({ token: settings.token, eventCallback: onEvent });
+      return Paddle;
+    });
+    // A failed load may be retried by the next click.
+    paddleReady.catch(() => { paddleReady = null; });
+  }
+  return paddleReady;
+}
+
+async function openCheckout(button, settings) {
+  const block = button.closest(".checkout") || document;
+  const status = block.querySelector(".checkout-status");
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.disabled = true;
+  button.textContent = "Opening checkout…";
+  try {
+    const Paddle = await initPaddle(button.dataset.paddleJs, settings, (event) => onCheckoutEvent(event, status));
+    const options = { items: settings.items, customer: settings.customer, customData: settings.customData };
+    if (settings.discountId) options.discountId = settings.discountId;
+    Paddle.Checkout.open(options);
+    button.textContent = label;
+  } catch (_) {
+    button.textContent = "Checkout could not load. Check your connection (or ad blocker) and try again";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+let activating = false;
+
+function onCheckoutEvent(event, status) {
+  if (!event || event.name !== "checkout.completed" || activating) return;
+  activating = true;
+  if (status) status.textContent = "Payment received, activating…";
+  for (const button of document.querySelectorAll("button[data-checkout]")) button.disabled = true;
+  waitUntilPaid(status);
+}
+
+async function waitUntilPaid(status) {
+  const deadline = Date.now() + ACTIVATION_LIMIT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, ACTIVATION_POLL_MS));
+    try {
+      const response = await fetch("/api/me", { credentials: "same-origin", cache: "no-store" });
+      const me = response.ok ? await response.json() : null;
+      if (me && me.tier === "paid") {
+        if (status) status.textContent = "You're on the paid plan. Reloading…";
+        window.location.reload();
+        return;
+      }
+    } catch (_) { /* keep trying until the deadline */ }
+  }
+  if (status) {
+    status.textContent = "Your payment went through, but activation is taking longer than usual. " +
+      "Reload this page in a minute; if it still says free, contact us.";
+  }
 }

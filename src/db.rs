@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 pub mod audit;
 pub mod backup;
+pub mod billing_reads;
 pub mod codes;
 pub mod holdings;
 pub mod meta;

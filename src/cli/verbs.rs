@@ -113,6 +113,23 @@ pub fn show_status(
         "  referrals:     {} pending, {} converted, {} active credits",
         me.referral.pending, me.referral.converted, me.referral.active_credits
     );
+    match &me.billing {
+        Some(b) => println!(
+            "  billing:       {} {} (customer {}){}",
+            b.status,
+            b.subscription_id,
+            b.customer_id,
+            b.cancel_at
+                .as_deref()
+                .map(|at| format!(", cancels {at}"))
+                .unwrap_or_default()
+        ),
+        None => println!("  billing:       no subscription"),
+    }
+    for r in &me.referral.rewards {
+        let ends = r.ends_at.as_deref().unwrap_or("-");
+        println!("  reward:        {} {} (ends {ends})", r.role, r.state);
+    }
     Ok(())
 }
 

@@ -66,19 +66,3 @@ pub fn counts(conn: &Connection, user_id: i64) -> Result<(i64, i64)> {
         .optional()?
         .unwrap_or((0, 0)))
 }
-
-/// Rewards credited after `since`: as referrer (an index range) plus the
-/// user's own reward as the referred one (one row by its unique key).
-pub fn credits_since(conn: &Connection, user_id: i64, since: Timestamp) -> Result<i64> {
-    let as_referrer: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM referrals WHERE referrer_user_id = ?1 AND credited_at > ?2",
-        )?
-        .query_row(params![user_id, since], |r| r.get(0))?;
-    let as_referred: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM referrals WHERE referred_user_id = ?1 AND credited_at > ?2",
-        )?
-        .query_row(params![user_id, since], |r| r.get(0))?;
-    Ok(as_referrer + as_referred)
-}

@@ -8,6 +8,7 @@ use crate::clock::Timestamp;
 use crate::db::users::{self, Tier, User};
 use crate::error::Result;
 use crate::services::access::{self, PaidStatus};
+use crate::services::billing::summary::{self, BillingSummary, Reward};
 use crate::services::{credit, referral};
 
 #[derive(Clone, Debug, Serialize)]
@@ -16,6 +17,8 @@ pub struct Me {
     pub tier: Tier,
     pub paid: PaidStatus,
     pub referral: ReferralInfo,
+    /// The most relevant subscription (SPEC §7), or null.
+    pub billing: Option<BillingSummary>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -25,6 +28,7 @@ pub struct ReferralInfo {
     pub pending: i64,
     pub converted: i64,
     pub active_credits: i64,
+    pub rewards: Vec<Reward>,
 }
 
 /// The account with this (normalised) email, or the operator's error
@@ -47,6 +51,8 @@ pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Res
             pending: stats.pending,
             converted: stats.converted,
             active_credits: stats.active_credits,
+            rewards: summary::rewards(conn, user.id)?,
         },
+        billing: summary::billing(conn, user.id)?,
     })
 }

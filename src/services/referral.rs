@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::crypto;
-use crate::db::{self, referrals, users::User};
+use crate::db::{self, billing_reads, referrals, users::User};
 use crate::error::{Error, Result};
 use crate::log;
 
@@ -149,11 +149,11 @@ pub struct Stats {
 }
 
 /// Pending = referrals not converted; Converted = `converted_at` set; Active
-/// credits = rewards of this user's, as referrer or referred, credited less
-/// than three months ago.
+/// credits = rewards of this user's, as referrer or referred, banked or
+/// applied and still running (SPEC §7).
 pub fn stats(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Stats> {
     let (pending, converted) = referrals::counts(conn, user_id)?;
-    let active_credits = referrals::credits_since(conn, user_id, now.add_months(-REWARD_MONTHS))?;
+    let active_credits = billing_reads::active_credits(conn, user_id, now)?;
     Ok(Stats {
         pending,
         converted,
@@ -305,16 +305,28 @@ mod tests {
     }
 
     #[test]
-    fn stats_follow_conversion_and_credit() {
+    fn stats_follow_conversion_and_rewards() {
         let conn = test_db();
         let alice = user(&conn, "alice@b.co");
         for i in 0..3 {
             let u = user(&conn, &format!("u{i}@b.co"));
             referrals::insert(&conn, alice.id, u.id, NOW).unwrap();
         }
+        // What billing does when u0 (user 2) first pays: converted, two rewards.
+        conn.execute("UPDATE referrals SET converted_at = ?1 WHERE id = 1", [NOW])
+            .unwrap();
+        let reward =
+            "INSERT INTO referral_rewards (referral_id, user_id, role, state, created_at, ends_at)
+                      VALUES (1, ?1, ?2, ?3, ?4, ?5)";
+        let ends = NOW.add_months(REWARD_MONTHS);
         conn.execute(
-            "UPDATE referrals SET converted_at = ?1, credited_at = ?1 WHERE id = 1",
-            [NOW],
+            reward,
+            rusqlite::params![alice.id, "referrer", "banked", NOW, None::<Timestamp>],
+        )
+        .unwrap();
+        conn.execute(
+            reward,
+            rusqlite::params![2, "referred", "running", NOW, ends],
         )
         .unwrap();
         let s = stats(&conn, alice.id, NOW.plus(10)).unwrap();
@@ -324,18 +336,28 @@ mod tests {
                 pending: 2,
                 converted: 1,
                 active_credits: 1
-            }
+            },
+            "a banked reward counts"
         );
-        let referred = stats(&conn, 2, NOW.plus(10)).unwrap();
         assert_eq!(
-            referred.active_credits, 1,
-            "the referred side's reward counts too"
+            stats(&conn, 2, NOW.plus(10)).unwrap().active_credits,
+            1,
+            "the referred side's running reward counts too"
         );
-        let later = NOW.add_months(3).plus(1);
         assert_eq!(
-            stats(&conn, alice.id, later).unwrap().active_credits,
+            stats(&conn, 2, ends.plus(1)).unwrap().active_credits,
             0,
             "three months have run"
+        );
+        conn.execute(
+            "UPDATE referral_rewards SET state = 'ended' WHERE user_id = ?1",
+            [alice.id],
+        )
+        .unwrap();
+        assert_eq!(
+            stats(&conn, alice.id, NOW).unwrap().active_credits,
+            0,
+            "an ended one does not"
         );
     }
 }

@@ -12,6 +12,7 @@ pub fn page_for(frame: &Frame, status: u16, message: &str) -> Markup {
         405 => "Not allowed here",
         413 => "Too large",
         429 => "Slow down",
+        503 => "Unavailable for a moment",
         _ => "Something went wrong",
     };
     layout::page(

@@ -2,6 +2,7 @@
 //! plain values and never touch the database.
 
 pub mod auth;
+pub mod billing;
 pub mod chart;
 pub mod error;
 pub mod landing;

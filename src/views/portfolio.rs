@@ -8,6 +8,7 @@ use super::layout::{csrf_field, field, page, Frame};
 use super::settings::upgrade_hint;
 use crate::format::{money, percent};
 use crate::services::analyst::Metrics;
+use crate::services::billing::checkout::Checkout;
 use crate::services::portfolio::Holding;
 
 /// What the add/update form shows after a refused submission.
@@ -25,6 +26,7 @@ pub fn portfolio(
     holdings: &[Holding],
     metrics: &Metrics,
     form: &HoldingForm,
+    checkout: Option<&Checkout>,
 ) -> Markup {
     page(
         frame,
@@ -75,7 +77,7 @@ pub fn portfolio(
                 button type="button" class="button" id="get-commentary" data-csrf=(frame.csrf) { "Get commentary" }
                 p id="commentary-status" class="muted" role="status" aria-live="polite" {}
                 div id="commentary" class="commentary" hidden {}
-                div id="commentary-upgrade" hidden { (upgrade_hint()) }
+                div id="commentary-upgrade" hidden { (upgrade_hint(checkout)) }
             }
         },
     )

@@ -2,11 +2,14 @@
 
 use maud::{html, Markup};
 
+use super::billing;
 use super::layout::{page, Frame};
+use crate::clock::Timestamp;
 use crate::services::access::{self, Source};
 use crate::services::account::Me;
+use crate::services::billing::checkout::Checkout;
 
-pub fn settings(frame: &Frame, me: &Me) -> Markup {
+pub fn settings(frame: &Frame, me: &Me, checkout: Option<&Checkout>, now: Timestamp) -> Markup {
     let badge_class = match me.paid.source {
         Some(Source::Tier) => "badge paid",
         Some(Source::Credit) => "badge credit",
@@ -23,8 +26,13 @@ pub fn settings(frame: &Frame, me: &Me) -> Markup {
                     dt { "Email" } dd { (me.email) }
                     dt { "Plan" } dd { span class=(badge_class) data-testid="tier-badge" { (access::badge(&me.paid)) } }
                 }
+                @if let Some(sub) = &me.billing {
+                    (billing::subscription(frame.csrf, sub, now))
+                }
                 @if !me.paid.active {
-                    (upgrade_hint())
+                    (upgrade_hint(checkout))
+                } @else if let Some(checkout) = checkout {
+                    (billing::checkout_block(checkout))
                 }
             }
             section class="card" {
@@ -42,6 +50,7 @@ pub fn settings(frame: &Frame, me: &Me) -> Markup {
                     (stat("Converted", me.referral.converted))
                     (stat("Active credits", me.referral.active_credits))
                 }
+                (billing::rewards(&me.referral.rewards, now))
             }
         },
     )
@@ -56,14 +65,18 @@ fn stat(label: &str, value: i64) -> Markup {
     }
 }
 
-/// Shown wherever a person without paid access meets a paid feature.
-pub fn upgrade_hint() -> Markup {
+/// Shown wherever a person without paid access meets a paid feature, with
+/// the Upgrade button when they may open a checkout.
+pub fn upgrade_hint(checkout: Option<&Checkout>) -> Markup {
     html! {
         div class="banner warn upgrade-hint" id="upgrade" role="note" {
             strong { "Commentary is a paid feature." }
             " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
             "to get plain-language commentary on your portfolio. "
             "Invited by a friend? Your first three months are half price."
+            @if let Some(checkout) = checkout {
+                (billing::checkout_block(checkout))
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 pub mod assets;
 pub mod client;
 pub mod cookies;
+pub mod csp;
 pub mod csrf;
 mod handlers;
 pub mod http;

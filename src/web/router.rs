@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, pages, portfolio};
+use super::handlers::{account, auth, pages, portal, portfolio};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -32,6 +32,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         ),
         (Get, ["settings"]) => ("GET /settings", account::settings),
         (Get, ["api", "me"]) => ("GET /api/me", account::api_me),
+        (Post, ["billing", "portal"]) => ("POST /billing/portal", portal::open),
         (Get, ["api", "portfolio"]) => ("GET /api/portfolio", portfolio::api_get),
         (Put, ["api", "portfolio"]) => ("PUT /api/portfolio", portfolio::api_put),
         (Post, ["api", "analyze"]) => ("POST /api/analyze", portfolio::analyze),

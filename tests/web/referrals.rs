@@ -528,7 +528,8 @@ fn api_me_has_the_documented_shape() {
         k.sort();
         k
     };
-    assert_eq!(keys(&me), ["email", "paid", "referral", "tier"]);
+    assert_eq!(keys(&me), ["billing", "email", "paid", "referral", "tier"]);
+    assert!(me["billing"].is_null(), "no subscription: {me}");
     assert_eq!(
         keys(&me["paid"]),
         ["active", "days_remaining", "expires_at", "source"]
@@ -540,9 +541,11 @@ fn api_me_has_the_documented_shape() {
             "code",
             "converted",
             "invite_url",
-            "pending"
+            "pending",
+            "rewards"
         ]
     );
+    assert_eq!(me["referral"]["rewards"], serde_json::json!([]));
 
     assert_eq!(me["email"], "fay@example.com");
     assert_eq!(me["tier"], "free");
@@ -597,14 +600,26 @@ fn stats_count_conversions_and_running_credits() {
     };
     assert_eq!(counts(&alice), (2, 0, 0));
 
-    // What billing will do when Bob first pays: converted, then credited.
+    // What billing does when Bob first pays: converted, and a reward each,
+    // Alice's banked (she has no subscription) and Bob's running.
     let yesterday = sqlite_time(&app, "-1 day");
-    let set =
-        "UPDATE referrals SET converted_at = ?1, credited_at = ?1 WHERE referred_user_id = ?2";
+    let set = "UPDATE referrals SET converted_at = ?1 WHERE referred_user_id = ?2";
     assert_eq!(
         app.db().execute(set, params![yesterday, bob_id]).unwrap(),
         1
     );
+    let alice_id = user_id(&app, "alice@example.com");
+    let in_3_months = sqlite_time(&app, "+3 months");
+    let reward =
+        "INSERT INTO referral_rewards (referral_id, user_id, role, state, created_at, ends_at)
+                  SELECT id, ?2, ?3, ?4, ?5, ?6 FROM referrals WHERE referred_user_id = ?1";
+    for (user, role, state, ends) in [
+        (alice_id, "referrer", "banked", None),
+        (bob_id, "referred", "running", Some(&in_3_months)),
+    ] {
+        let args = params![bob_id, user, role, state, yesterday, ends];
+        assert_eq!(app.db().execute(reward, args).unwrap(), 1);
+    }
     assert_eq!(
         counts(&alice),
         (1, 1, 1),
@@ -613,16 +628,17 @@ fn stats_count_conversions_and_running_credits() {
     assert_eq!(counts(&bob), (0, 0, 1), "Bob's own reward counts for him");
     assert_eq!(counts(&carol), (0, 0, 0));
 
-    // A reward credited four months ago has run out, for both of them.
-    let long_ago = sqlite_time(&app, "-4 months");
-    let set = "UPDATE referrals SET credited_at = ?1 WHERE referred_user_id = ?2";
+    // A reward whose three months have run, or that ended, counts no more.
+    let long_ago = sqlite_time(&app, "-1 day");
+    let set = "UPDATE referral_rewards SET ends_at = ?1 WHERE user_id = ?2";
     assert_eq!(app.db().execute(set, params![long_ago, bob_id]).unwrap(), 1);
+    let set = "UPDATE referral_rewards SET state = 'ended' WHERE user_id = ?1";
+    assert_eq!(app.db().execute(set, params![alice_id]).unwrap(), 1);
     assert_eq!(counts(&alice), (1, 1, 0));
     assert_eq!(counts(&bob), (0, 0, 0));
 
     // Billing undoing a conversion keeps the counters right too.
-    let unset =
-        "UPDATE referrals SET converted_at = NULL, credited_at = NULL WHERE referred_user_id = ?1";
+    let unset = "UPDATE referrals SET converted_at = NULL WHERE referred_user_id = ?1";
     app.db().execute(unset, [bob_id]).unwrap();
     assert_eq!(counts(&alice), (2, 0, 0));
 }
@@ -666,11 +682,12 @@ fn stats_stay_cheap_with_100k_referrals() {
     eprintln!("seeded {SEEDED} referrals in {:?}", started.elapsed());
 
     // The statements of src/db/referrals.rs, as the app runs them.
-    let since = sqlite_time(&app, "-3 months");
+    let since = sqlite_time(&app, "+0 seconds"); // now, for `ends_at > ?2`
     let statements = [
         "SELECT pending, converted FROM referral_counts WHERE user_id = ?1",
-        "SELECT count(*) FROM referrals WHERE referrer_user_id = ?1 AND credited_at > ?2",
-        "SELECT count(*) FROM referrals WHERE referred_user_id = ?1 AND credited_at > ?2",
+        "SELECT count(*) FROM referral_rewards WHERE user_id = ?1
+           AND (state = 'banked'
+                OR (state IN ('applying', 'running') AND (ends_at IS NULL OR ends_at > ?2)))",
     ];
     let db = app.db();
     for sql in statements {

@@ -2,4 +2,7 @@
 //! that tells us who paid, the referral rewards, and the outbox of Paddle
 //! API calls a background worker makes.
 
+pub mod checkout;
 pub mod custom_data;
+pub mod portal;
+pub mod summary;

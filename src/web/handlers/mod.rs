@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod pages;
+pub mod portal;
 pub mod portfolio;
 
 use crate::views::layout::Frame;

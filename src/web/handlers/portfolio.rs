@@ -5,13 +5,14 @@ use serde_json::{json, Value};
 use super::frame;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::access::Caller;
+use crate::services::access::{self, Caller};
+use crate::services::billing::checkout;
 use crate::services::{analysis, analyst, portfolio};
 use crate::views;
 use crate::views::portfolio::HoldingForm;
 use crate::web::http::{Req, Resp};
 use crate::web::offload::{self, PoolName};
-use crate::web::{Ctx, Session, ANALYSES_PER_MINUTE};
+use crate::web::{csp, Ctx, Session, ANALYSES_PER_MINUTE};
 
 pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
@@ -28,10 +29,23 @@ fn render(
     let holdings = portfolio::list(ctx.db, session.user.id)?;
     let metrics = analyst::metrics(&holdings);
     let csrf = ctx.csrf_token(req);
-    Ok(Resp::html(
-        status,
-        views::portfolio::portfolio(&frame(ctx, Some(session), &csrf), &holdings, &metrics, form),
-    ))
+    // The upgrade hint (and so the checkout) shows here when commentary
+    // answers 402: only for someone without paid access.
+    let paddle = ctx.app.config.paddle.as_ref();
+    let offer = if access::user_paid_status(&session.user, req.now).active {
+        None
+    } else {
+        checkout::offer(ctx.db, paddle, &ctx.app.keys, &session.user)?
+    };
+    let page = views::portfolio::portfolio(
+        &frame(ctx, Some(session), &csrf),
+        &holdings,
+        &metrics,
+        form,
+        offer.as_ref(),
+    );
+    let env = offer.and(paddle).map(|p| p.env);
+    Ok(csp::for_checkout(Resp::html(status, page), env))
 }
 
 /// `POST /portfolio/holdings`: add or update one holding from the form.

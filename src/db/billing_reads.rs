@@ -1,0 +1,110 @@
+//! What a person sees of their billing (SPEC §7): the subscription that
+//! matters most, their referral rewards, and what the checkout needs to
+//! know. Read-only; the webhook and the outbox worker do the writing.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+
+/// Where the app keeps the reward discount's id once it created it.
+pub const REFERRAL_DISCOUNT_META_KEY: &str = "paddle_referral_discount_id";
+
+/// A `subscriptions` row as the account page shows it. Times are the text
+/// the row holds (RFC 3339).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub current_period_ends_at: Option<String>,
+    pub cancel_at: Option<String>,
+    pub discount_ends_at: Option<String>,
+}
+
+/// The user's most relevant subscription: a live one (active, trialing,
+/// past due) before a paused one before a canceled one, and the newest
+/// first within each.
+pub fn most_relevant_subscription(
+    conn: &Connection,
+    user_id: i64,
+) -> Result<Option<SubscriptionRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, customer_id, status, current_period_ends_at, cancel_at, discount_ends_at
+             FROM subscriptions WHERE user_id = ?1
+             ORDER BY CASE status WHEN 'paused' THEN 1 WHEN 'canceled' THEN 2 ELSE 0 END,
+                      created_at DESC, rowid DESC
+             LIMIT 1",
+        )?
+        .query_row([user_id], |r| {
+            Ok(SubscriptionRow {
+                id: r.get(0)?,
+                customer_id: r.get(1)?,
+                status: r.get(2)?,
+                current_period_ends_at: r.get(3)?,
+                cancel_at: r.get(4)?,
+                discount_ends_at: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+/// One of the user's referral rewards, with the email of the other party
+/// (the invitee for a referrer's reward, the referrer for an invitee's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RewardRow {
+    pub role: String,
+    pub state: String,
+    pub applied_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub other_email: String,
+}
+
+/// Every reward of the user's, newest first.
+pub fn rewards_of(conn: &Connection, user_id: i64) -> Result<Vec<RewardRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rr.role, rr.state, rr.applied_at, rr.ends_at, other.email
+         FROM referral_rewards rr
+         JOIN referrals r ON r.id = rr.referral_id
+         JOIN users other ON other.id = CASE rr.role
+             WHEN 'referrer' THEN r.referred_user_id ELSE r.referrer_user_id END
+         WHERE rr.user_id = ?1
+         ORDER BY rr.created_at DESC, rr.id DESC",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(RewardRow {
+            role: r.get(0)?,
+            state: r.get(1)?,
+            applied_at: r.get(2)?,
+            ends_at: r.get(3)?,
+            other_email: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Active credits: rewards banked, plus those applied (or being applied)
+/// whose three months still run (`ends_at` unknown yet, or after `now`).
+pub fn active_credits(conn: &Connection, user_id: i64, now: Timestamp) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM referral_rewards
+             WHERE user_id = ?1
+               AND (state = 'banked'
+                    OR (state IN ('applying', 'running') AND (ends_at IS NULL OR ends_at > ?2)))",
+        )?
+        .query_row(params![user_id, now], |r| r.get(0))?)
+}
+
+/// True when the user was invited and their referral has not converted:
+/// their checkout carries the reward discount.
+pub fn invited_and_unconverted(conn: &Connection, user_id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM referrals WHERE referred_user_id = ?1 AND converted_at IS NULL",
+        )?
+        .query_row([user_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

@@ -1,0 +1,111 @@
+//! Billing on the pages (SPEC §7): the Upgrade button with the checkout
+//! settings Paddle.js reads, a subscriber's plan state with Manage billing,
+//! and the list of referral rewards.
+
+use maud::{html, Markup, PreEscaped};
+
+use super::layout::csrf_field;
+use crate::clock::Timestamp;
+use crate::services::billing::checkout::{Checkout, PADDLE_JS};
+use crate::services::billing::summary::{paddle_time, BillingSummary, Reward};
+
+/// The Upgrade button and the settings `assets/app.js` opens the checkout
+/// with. The JSON is escaped for a `<script>` element by
+/// [`Checkout::json_for_script`] (`<`, `>`, `&` as `\u…`), which is why it
+/// may go in unescaped by maud: HTML entities would not be decoded there.
+pub fn checkout_block(checkout: &Checkout) -> Markup {
+    html! {
+        div class="checkout" {
+            @if checkout.invited_discount {
+                p class="invited-note" data-testid="invited-discount" {
+                    "Invited by a friend: 50% off your first 3 months"
+                }
+            }
+            button type="button" class="button" data-checkout data-paddle-js=(PADDLE_JS) { "Upgrade" }
+            p class="checkout-status muted" role="status" aria-live="polite" {}
+            script type="application/json" id="paddle-checkout" { (PreEscaped(checkout.json_for_script())) }
+        }
+    }
+}
+
+/// A subscriber's plan: its state in words and the Manage billing button.
+pub fn subscription(frame_csrf: &str, billing: &BillingSummary, now: Timestamp) -> Markup {
+    let period_end = billing
+        .current_period_ends_at
+        .as_deref()
+        .and_then(paddle_time)
+        .filter(|t| *t > now);
+    html! {
+        div class="subscription" {
+            p {
+                "Subscription: "
+                strong data-testid="billing-status" { (state_words(billing)) }
+                @if let Some(when) = billing.canceling_on() {
+                    " · canceling on " span data-testid="cancel-date" { (when.date_string()) }
+                    ". You keep paid access until then."
+                } @else if let Some(end) = period_end {
+                    @match billing.status.as_str() {
+                        "active" => { " · renews on " (end.date_string()) }
+                        "trialing" => { " · first payment on " (end.date_string()) }
+                        _ => {}
+                    }
+                }
+            }
+            @match billing.status.as_str() {
+                "past_due" => p class="banner warn" role="note" {
+                    "Your last payment did not go through. Update your card in Manage billing "
+                    "to keep paid access."
+                },
+                "paused" => p class="muted" { "Paid features are off while it is paused. Resume it in Manage billing." },
+                _ => {}
+            }
+            form method="post" action="/billing/portal" class="inline" {
+                (csrf_field(frame_csrf))
+                button type="submit" class="button secondary" { "Manage billing" }
+            }
+        }
+    }
+}
+
+fn state_words(billing: &BillingSummary) -> &'static str {
+    match billing.status.as_str() {
+        "active" if billing.canceling_on().is_some() => "canceling",
+        "active" => "active",
+        "trialing" => "trialing",
+        "past_due" => "past due",
+        "paused" => "paused",
+        "canceled" => "canceled",
+        _ => "unknown",
+    }
+}
+
+/// Each reward: who it came from, and where it stands.
+pub fn rewards(rewards: &[Reward], now: Timestamp) -> Markup {
+    html! {
+        @if !rewards.is_empty() {
+            h3 { "Your rewards" }
+            ul class="rewards" data-testid="rewards" {
+                @for reward in rewards {
+                    li {
+                        "50% off for 3 months, "
+                        @if reward.role == "referrer" { "for inviting " } @else { "for joining through " }
+                        span class="chip" { (reward.from) }
+                        ": " span class="reward-state" { (reward_state(reward, now)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn reward_state(reward: &Reward, now: Timestamp) -> String {
+    let ends = reward.ends_at.as_deref().and_then(paddle_time);
+    match (reward.state.as_str(), ends) {
+        ("banked", _) => "banked, applied to your next subscription period".into(),
+        ("applying", _) => "being applied".into(),
+        ("running", Some(end)) if end <= now => "ended".into(),
+        ("running", Some(end)) => format!("running until {}", end.date_string()),
+        ("running", None) => "applied from your next payment".into(),
+        _ => "ended".into(),
+    }
+}
