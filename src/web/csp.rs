@@ -1,6 +1,6 @@
 //! The Content-Security-Policy of a page that carries the Paddle checkout.
 //! Every other page keeps the strict default the server adds
-//! (`server.rs`); this one differs only in letting Paddle.js load from
+//! (`respond.rs`); this one differs only in letting Paddle.js load from
 //! Paddle's CDN, open its checkout frame, and talk to its checkout service,
 //! for the one environment configured.
 

@@ -1,9 +1,12 @@
 mod analyze;
 mod analyze_pool;
+mod checkout;
 mod hardening;
 mod hostile;
 mod mail_outage;
 mod ops;
+mod portal;
 mod portfolio;
 mod referrals;
 mod signin;
+mod subscriber;
