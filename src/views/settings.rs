@@ -73,7 +73,9 @@ pub fn upgrade_hint(checkout: Option<&Checkout>) -> Markup {
             strong { "Commentary is a paid feature." }
             " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
             "to get plain-language commentary on your portfolio. "
-            "Invited by a friend? Your first three months are half price."
+            @if !checkout.is_some_and(|c| c.invited_discount) {
+                "Invited by a friend? Your first three months are half price."
+            }
             @if let Some(checkout) = checkout {
                 (billing::checkout_block(checkout))
             }

@@ -12,6 +12,8 @@
 mod support;
 mod webdriver;
 
+mod checkout;
+
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -260,12 +262,17 @@ struct Screenshots {
 
 impl Screenshots {
     fn new() -> Screenshots {
+        Screenshots::under("")
+    }
+
+    /// Shots in `screenshots/<sub>/`, so journeys running at once keep theirs.
+    fn under(sub: &str) -> Screenshots {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
         let target = match std::env::var_os("CARGO_TARGET_DIR") {
             Some(dir) => manifest.join(dir),
             None => manifest.join("target"),
         };
-        let dir = target.join("screenshots");
+        let dir = target.join("screenshots").join(sub);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             if entry.path().extension().is_some_and(|e| e == "png") {

@@ -1,0 +1,138 @@
+//! The upgrade path in a real headless Chromium (issue 9): an invited user
+//! presses Upgrade, Paddle.js (stubbed in the page: there is no network
+//! here) opens the checkout with exactly the page's settings, the checkout
+//! completes, the page says the payment is being activated, and flips to
+//! paid once the account is paid, as the webhook would make it.
+
+use serde_json::{json, Value};
+
+use super::{sign_in, Screenshots, HEIGHT, WIDTH};
+use crate::support::{self, TestApp};
+use crate::webdriver::{Binaries, Browser, Driver};
+
+const CAROL: &str = "carol@example.com";
+const DAN: &str = "dan@example.com";
+
+/// A stand-in for Paddle.js that records what the page asked of it. With
+/// `window.Paddle` present, app.js must not load the CDN script.
+const FAKE_PADDLE: &str = "
+    window.__paddle = { env: null, init: null, opened: [] };
+    window.Paddle = {
+      Environment: { set: (env) => { window.__paddle.env = env; } },
+      Initialize: (options) => { window.__paddle.init = options; },
+      Checkout: { open: (options) => { window.__paddle.opened.push(JSON.parse(JSON.stringify(options))); } },
+    };";
+
+#[test]
+fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
+    let bins = Binaries::find();
+    let app = TestApp::spawn_with(|cmd| {
+        cmd.envs([
+            ("APP_PADDLE_WEBHOOK_SECRET", "pdl_ntf_browser"),
+            ("APP_PADDLE_API_KEY", "pdl_apikey_browser"),
+            ("APP_PADDLE_CLIENT_TOKEN", "test_browsertoken"),
+            ("APP_PADDLE_PRICE_ID", "pri_01browser"),
+            ("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01browser"),
+        ]);
+    });
+    let shots = Screenshots::under("checkout");
+    let driver = Driver::start(&bins);
+    let profiles = tempfile::Builder::new()
+        .prefix("app-browser-checkout-")
+        .tempdir()
+        .expect("make a temp dir for browser profiles");
+
+    // Carol (over plain HTTP) invites Dan, who signs up through her link.
+    let carol = app.client();
+    support::sign_in(&app, &carol, CAROL);
+    let me: Value = serde_json::from_str(&carol.get("/api/me").body).unwrap();
+    let invite = me["referral"]["invite_url"].as_str().unwrap().to_string();
+    let dan = driver.browser(&profiles.path().join("dan"), WIDTH, HEIGHT);
+    dan.goto(&invite);
+    dan.wait_for_path("/login");
+    sign_in(&app, &dan, DAN, &shots, "dan");
+
+    dan.click(&dan.find("nav a[href='/settings']"));
+    dan.wait_for_path("/settings");
+    let note = dan.text(&dan.find("[data-testid=invited-discount]"));
+    assert_eq!(note, "Invited by a friend: 50% off your first 3 months");
+    shots.take(&dan, "settings-dan-upgrade");
+
+    // Upgrade opens the checkout with the page's own settings.
+    dan.execute(FAKE_PADDLE, vec![]);
+    let upgrade = dan.find("button[data-checkout]");
+    assert_eq!(dan.text(&upgrade), "Upgrade");
+    dan.click(&upgrade);
+    let opened = dan.wait_for("Paddle.Checkout.open", || {
+        let opened = dan.execute("return window.__paddle.opened", vec![]);
+        (opened.as_array().is_some_and(|a| a.len() == 1)).then(|| opened[0].clone())
+    });
+    let page_settings = dan.execute(
+        "return JSON.parse(document.getElementById('paddle-checkout').textContent)",
+        vec![],
+    );
+    assert_eq!(page_settings["discountId"], "dsc_01browser");
+    assert_eq!(
+        opened,
+        json!({
+            "items": page_settings["items"],
+            "customer": page_settings["customer"],
+            "customData": page_settings["customData"],
+            "discountId": page_settings["discountId"],
+        })
+    );
+    assert_eq!(opened["customer"]["email"], DAN);
+    let paddle = dan.execute(
+        "return { env: window.__paddle.env, token: window.__paddle.init.token,
+                  callback: typeof window.__paddle.init.eventCallback }",
+        vec![],
+    );
+    assert_eq!(
+        paddle,
+        json!({"env": "sandbox", "token": "test_browsertoken", "callback": "function"})
+    );
+    let cdn_scripts = dan.execute(
+        "return document.querySelectorAll('script[src*=\"paddle.com\"]').length",
+        vec![],
+    );
+    assert_eq!(cdn_scripts, 0, "Paddle.js was present, so no CDN load");
+
+    // The checkout completes: the page waits for the webhook.
+    dan.execute(
+        "window.__paddle.init.eventCallback({ name: 'checkout.completed', data: {} })",
+        vec![],
+    );
+    dan.wait_for("the activating message", || {
+        (dan.try_text(".checkout-status")? == "Payment received, activating…").then_some(())
+    });
+    shots.take(&dan, "settings-dan-activating");
+
+    // What the webhook does for Dan's first payment.
+    let db = app.db();
+    db.execute(
+        "INSERT INTO subscriptions (id, user_id, customer_id, status, price_id, current_period_ends_at,
+             discount_id, event_occurred_at, created_at, updated_at)
+         SELECT 'sub_01dan', id, 'ctm_01dan', 'active', 'pri_01browser',
+             strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+1 month'), 'dsc_01browser',
+             strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+             strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+         FROM users WHERE email = ?1",
+        [DAN],
+    )
+    .unwrap();
+    db.execute("UPDATE users SET tier = 'paid' WHERE email = ?1", [DAN])
+        .unwrap();
+
+    // Within a poll or two the page reloads as a paid subscriber's.
+    dan.wait_for("the page to flip to paid", || {
+        let badge = dan.try_text("[data-testid=tier-badge]")?;
+        let status = dan.try_text("[data-testid=billing-status]")?;
+        (badge == "paid" && status == "active").then_some(())
+    });
+    assert!(
+        dan.try_find("button[data-checkout]").is_none(),
+        "the Upgrade button is gone"
+    );
+    assert!(dan.try_find("form[action='/billing/portal']").is_some());
+    shots.take(&dan, "settings-dan-paid");
+}
