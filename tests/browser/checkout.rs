@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{sign_in, Screenshots, HEIGHT, WIDTH};
 use crate::support::{self, TestApp};
-use crate::webdriver::{Binaries, Browser, Driver};
+use crate::webdriver::{Binaries, Driver};
 
 const CAROL: &str = "carol@example.com";
 const DAN: &str = "dan@example.com";
@@ -58,7 +58,23 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
     assert_eq!(note, "Invited by a friend: 50% off your first 3 months");
     shots.take(&dan, "settings-dan-upgrade");
 
+    // When Paddle.js can't load, the button says so. (Pointed at a missing
+    // file so this holds with or without a network.)
+    dan.execute(
+        "document.querySelector('button[data-checkout]').dataset.paddleJs = '/assets/no-such-paddle.js'",
+        vec![],
+    );
+    dan.click(&dan.find("button[data-checkout]"));
+    let said = dan.wait_for("the button to say the checkout could not load", || {
+        let text = dan.try_text("button[data-checkout]")?;
+        text.contains("could not load").then_some(text)
+    });
+    assert!(said.contains("try again"), "{said}");
+    shots.take(&dan, "settings-dan-paddle-unreachable");
+
     // Upgrade opens the checkout with the page's own settings.
+    dan.goto(&format!("{}/settings", app.base_url()));
+    dan.wait_for_path("/settings");
     dan.execute(FAKE_PADDLE, vec![]);
     let upgrade = dan.find("button[data-checkout]");
     assert_eq!(dan.text(&upgrade), "Upgrade");

@@ -74,13 +74,13 @@ fn manage_billing_sends_the_subscriber_to_the_portal_paddle_made() {
         Some("https://customer-portal.paddle.com/cpl_01?action=overview&token=pga_abc")
     );
     assert_eq!(resp.header("cache-control"), Some("no-store"));
-    let calls = calls.lock().unwrap().clone();
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    let (line, auth, body) = &calls[0];
+    let calls_made = || calls.lock().unwrap().len();
+    assert_eq!(calls_made(), 1);
+    let (line, auth, body) = calls.lock().unwrap()[0].clone();
     assert_eq!(line, "POST /customers/ctm_01ann/portal-sessions HTTP/1.1");
     assert_eq!(auth, "Bearer pdl_apikey_test");
     assert_eq!(
-        serde_json::from_str::<Value>(body).unwrap(),
+        serde_json::from_str::<Value>(&body).unwrap(),
         json!({"subscription_ids": ["sub_01a"]})
     );
     assert!(
@@ -90,6 +90,14 @@ fn manage_billing_sends_the_subscriber_to_the_portal_paddle_made() {
 
     let forged = ann.post_form("/billing/portal", &[("csrf", "forged")]);
     assert_eq!(forged.status, 403, "{}", forged.summary());
+    assert_eq!(calls_made(), 1, "a forged form asks Paddle nothing");
+
+    // A canceled subscription: the portal (invoices) without it.
+    subscribe(&app, ann_id, "sub_01a", "canceled", None);
+    let resp = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
+    assert_eq!(resp.status, 303, "{}", resp.summary());
+    let last = calls.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&last.2).unwrap(), json!({}));
 }
 
 #[test]

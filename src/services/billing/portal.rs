@@ -20,18 +20,20 @@ use crate::error::Result;
 const TIMEOUT: Duration = Duration::from_secs(8);
 const MAX_REPLY_BYTES: u64 = 64 * 1024;
 
-/// The customer and subscription a portal session is made for.
+/// The customer and subscription a portal session is made for. A canceled
+/// subscription is left out: the portal still shows its invoices, but
+/// there is nothing left to change on it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PortalTarget {
     pub customer_id: String,
-    pub subscription_id: String,
+    pub subscription_id: Option<String>,
 }
 
 /// The user's most relevant subscription, if they have one to manage.
 pub fn target(conn: &Connection, user_id: i64) -> Result<Option<PortalTarget>> {
     Ok(summary::billing(conn, user_id)?.map(|b| PortalTarget {
+        subscription_id: (b.status != "canceled").then_some(b.subscription_id),
         customer_id: b.customer_id,
-        subscription_id: b.subscription_id,
     }))
 }
 
@@ -39,7 +41,8 @@ pub fn target(conn: &Connection, user_id: i64) -> Result<Option<PortalTarget>> {
 /// error is for the log (it never holds the API key); the person is told
 /// billing is unavailable for a minute.
 pub fn session_url(paddle: &PaddleConfig, target: &PortalTarget) -> Result<String, String> {
-    if !is_paddle_id(&target.customer_id) || !is_paddle_id(&target.subscription_id) {
+    let subscription_ok = target.subscription_id.as_deref().is_none_or(is_paddle_id);
+    if !is_paddle_id(&target.customer_id) || !subscription_ok {
         return Err("the stored customer or subscription id is malformed".into());
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -51,7 +54,10 @@ pub fn session_url(paddle: &PaddleConfig, target: &PortalTarget) -> Result<Strin
         "{}/customers/{}/portal-sessions",
         paddle.api_url, target.customer_id
     );
-    let body = json!({ "subscription_ids": [target.subscription_id] });
+    let body = match &target.subscription_id {
+        Some(id) => json!({ "subscription_ids": [id] }),
+        None => json!({}),
+    };
     let mut response = agent
         .post(&url)
         .header("Authorization", &format!("Bearer {}", paddle.api_key))
