@@ -32,12 +32,15 @@ pub type Job = Box<dyn FnOnce(&Ctx, &Req) -> Result<Resp> + Send>;
 pub enum PoolName {
     /// Calls to the LLM: `APP_LLM_CONCURRENCY` threads.
     Llm,
+    /// Calls a person waits on to Paddle's API (Manage billing).
+    Paddle,
 }
 
 impl fmt::Display for PoolName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             PoolName::Llm => "llm",
+            PoolName::Paddle => "paddle",
         })
     }
 }
@@ -69,6 +72,7 @@ pub fn full() -> Error {
 /// Every pool the app has.
 pub struct Pools {
     pub llm: Pool,
+    pub paddle: Pool,
 }
 
 impl Pools {
@@ -79,23 +83,28 @@ impl Pools {
             // n running and 2n waiting: a slow model's queue stays short
             // enough that a waiting analysis still gets its turn in time.
             llm: Pool::new("llm", n, 3 * n),
+            // A portal link is a rare click; two calls at once is plenty.
+            paddle: Pool::new("paddle", 2, 8),
         }
     }
 
     pub fn get(&self, name: PoolName) -> &Pool {
         match name {
             PoolName::Llm => &self.llm,
+            PoolName::Paddle => &self.paddle,
         }
     }
 
     pub fn start(&self, db_path: &Path) -> Result<()> {
-        self.llm.start(db_path)
+        self.llm.start(db_path)?;
+        self.paddle.start(db_path)
     }
 
     /// Lets queued and running jobs finish, waiting at most `wait` in all.
     pub fn shutdown(&self, wait: Duration) {
         let deadline = Instant::now() + wait;
         self.llm.shutdown(deadline);
+        self.paddle.shutdown(deadline);
     }
 }
 

@@ -129,3 +129,70 @@ fn manage_billing_says_when_paddle_is_unavailable() {
         assert!(!resp.body.contains("internal_error") && !resp.body.contains("127.0.0.1"));
     }
 }
+
+/// A Paddle that takes every request and answers none until `release` is
+/// sent: the portal calls stay in flight as long as the test wants.
+fn held_paddle() -> (String, Arc<Mutex<usize>>, std::sync::mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let arrived = Arc::new(Mutex::new(0usize));
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let count = arrived.clone();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        loop {
+            if let Ok((stream, _)) = listener.accept() {
+                *count.lock().unwrap() += 1;
+                held.push(stream);
+            }
+            if released.try_recv().is_ok() {
+                for mut stream in held.drain(..) {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 503 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+            thread::sleep(std::time::Duration::from_millis(10));
+        }
+    });
+    (url, arrived, release)
+}
+
+#[test]
+fn a_slow_paddle_never_holds_the_request_workers() {
+    let (api, arrived, release) = held_paddle();
+    let app = spawn_with_paddle(&[("APP_PADDLE_API_URL", &api)]);
+    let (ann, ann_id) = signed_in(&app, "ann@example.com");
+    subscribe(&app, ann_id, "sub_01a", "active", None);
+    let csrf = csrf_in(&get_ok(&ann, "/settings").body);
+    let ann = Arc::new(ann);
+
+    // More Manage billing clicks than the server has workers (4).
+    let clicks: Vec<_> = (0..5)
+        .map(|_| {
+            let (ann, csrf) = (ann.clone(), csrf.clone());
+            thread::spawn(move || ann.post_form("/billing/portal", &[("csrf", &csrf)]).status)
+        })
+        .collect();
+    while *arrived.lock().unwrap() < 2 {
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Paddle holds the calls; the site still answers.
+    assert_eq!(get_ok(&ann, "/settings").status, 200);
+    assert_eq!(app.client().get("/healthz").status, 200);
+    assert_eq!(
+        *arrived.lock().unwrap(),
+        2,
+        "the pool makes two calls at a time"
+    );
+
+    // Paddle answers 503 to each held call; every click gets the clear page.
+    while clicks.iter().any(|c| !c.is_finished()) {
+        let _ = release.send(());
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for click in clicks {
+        assert_eq!(click.join().unwrap(), 503);
+    }
+}
