@@ -3,8 +3,8 @@
 //! `data.urls.general.overview` link signs them straight in. Sessions are
 //! short-lived and never cached.
 //!
-//! [`session_url`] waits on Paddle, so it must not run on a request worker:
-//! the handler calls it in exactly one place, to be run on the offload pool.
+//! [`session_url`] waits on Paddle, so it never runs on a request worker:
+//! the handler calls it in exactly one place, on the `paddle` offload pool.
 
 use std::time::Duration;
 
