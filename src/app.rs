@@ -33,7 +33,7 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             &conn,
         )?)
     };
-    let server = tiny_http::Server::http(&config.addr)
+    let server = tiny_http::Server::http_with_body_limit(&config.addr, crate::web::body_limit)
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     if config.smtp_url.is_none() {
         log::event(

@@ -114,7 +114,7 @@ impl Error {
             Error::Forbidden(m) => (*m).into(),
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed(_) => "This address does not take that method.".into(),
-            Error::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            Error::PayloadTooLarge => "The request body is too large.".into(),
             Error::LengthRequired => "Send the body with a Content-Length header.".into(),
             Error::RequestTimeout => "The request took too long to arrive.".into(),
             Error::UnsupportedMediaType => "Send the body as application/json.".into(),

@@ -2,12 +2,11 @@
 //! database connection, pulling requests from tiny_http. This is the only
 //! code that touches the socket.
 
-use std::io::Read;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::Connection;
 
@@ -18,10 +17,7 @@ use crate::log;
 use super::client::Client;
 use super::http::{Method, Req, Resp};
 use super::respond::{error_response, with_security_headers};
-use super::{offload, router, App, Ctx, BODY_LIMIT};
-
-/// How long a request body may take to arrive, once its head has.
-const BODY_DEADLINE: Duration = Duration::from_secs(10);
+use super::{offload, router, App, Ctx};
 
 /// One worker: takes requests until the server is told to stop.
 pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopping: &AtomicBool) {
@@ -74,7 +70,7 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
         now: Timestamp::now(),
     };
 
-    let mut resp = match read_body(&mut request, &req.headers) {
+    let mut resp = match read_body(&mut request) {
         Ok(body) => {
             req.body = body;
             dispatch(app, conn, &req)
@@ -137,36 +133,27 @@ fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, r
     let _ = request.respond(to_tiny(resp));
 }
 
-/// The body, refused with 413 past 64 KiB before more than that is read.
-/// Bodies that size are normally read already, on the connection's own
-/// thread (vendor/tiny_http); what is read here is bounded in time too, so a
-/// slow client cannot hold a worker.
-fn read_body(request: &mut tiny_http::Request, headers: &[(String, String)]) -> Result<Vec<u8>> {
-    if request.body_length().is_some_and(|n| n > BODY_LIMIT) {
-        return Err(Error::PayloadTooLarge);
+/// The body. The vendored server has read it whole on the connection's own
+/// thread, within its path's limit (`web::body_limit`) and one deadline, or
+/// refused to read it; the answer to a refused one closes the connection.
+fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
+    use tiny_http::Refusal;
+    match request.refusal() {
+        Some(Refusal::TooLarge) => return Err(Error::PayloadTooLarge),
+        Some(Refusal::LengthRequired) => return Err(Error::LengthRequired),
+        Some(Refusal::TimedOut) => return Err(Error::RequestTimeout),
+        Some(Refusal::Upgrade) => {
+            return Err(Error::BadRequest(
+                "This server does not switch protocols (Upgrade).".into(),
+            ))
+        }
+        None => {}
     }
-    if headers.iter().any(|(n, _)| n == "transfer-encoding") {
-        return Err(Error::LengthRequired);
-    }
-    let started = Instant::now();
     let mut body = Vec::new();
-    let mut reader = request.as_reader().take(BODY_LIMIT as u64 + 1);
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = reader
-            .read(&mut chunk)
-            .map_err(|_| Error::BadRequest("The request body could not be read.".into()))?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-        if body.len() > BODY_LIMIT {
-            return Err(Error::PayloadTooLarge);
-        }
-        if started.elapsed() > BODY_DEADLINE {
-            return Err(Error::RequestTimeout);
-        }
-    }
+    request
+        .as_reader()
+        .read_to_end(&mut body)
+        .map_err(|_| Error::BadRequest("The request body could not be read.".into()))?;
     Ok(body)
 }
 

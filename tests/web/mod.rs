@@ -1,6 +1,8 @@
 mod analyze;
 mod analyze_pool;
 mod checkout;
+mod framing;
+mod fuzz;
 mod hardening;
 mod hostile;
 mod mail_outage;
@@ -9,4 +11,5 @@ mod portal;
 mod portfolio;
 mod referrals;
 mod signin;
+mod slow;
 mod subscriber;

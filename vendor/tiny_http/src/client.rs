@@ -2,17 +2,21 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::str::FromStr;
 use std::time::Instant;
 
 use crate::common::{HTTPVersion, Method};
+use crate::connection::Connection;
+use crate::framing::{self, Framing, Malformed, Refusal};
 use crate::limits;
+use crate::util::refined_tcp_stream::Deadline;
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+use crate::{Response, StatusCode};
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -36,6 +40,17 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // app patch: the deadline every read of this socket keeps to
+    deadline: Deadline,
+    // app patch: the body limit of a path
+    body_limit: fn(&str) -> usize,
+    // app patch: request bytes were left unread; linger before closing
+    linger: bool,
+    // app patch: bytes of the current request head read so far
+    head_bytes: usize,
+    // app patch: the socket, to close its sending side when lingering
+    socket: Option<Connection>,
 }
 
 /// Error that can happen when reading a request.
@@ -45,6 +60,8 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// app patch: a request line for HTTP/2 or later
+    VersionNotSupported,
     ReadIoError(IoError),
 }
 
@@ -53,9 +70,12 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        body_limit: fn(&str) -> usize,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
+        let deadline = read_socket.deadline();
+        let socket = read_socket.try_clone_connection();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -67,6 +87,11 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            deadline,
+            body_limit,
+            linger: false,
+            head_bytes: 0,
+            socket,
         }
     }
 
@@ -79,18 +104,16 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self, started: Instant) -> IoResult<AsciiString> {
+    fn read_next_line(&mut self) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
         loop {
-            // app patch: bound a header line's size and the whole head's time,
-            // so a client cannot grow memory or hold the thread at will.
+            // app patch: bound a header line's size (the head's time is kept
+            // by the socket's deadline, on every read), and refuse a bare CR
+            // or LF or a NUL: proxies disagree on what they mean.
             if buf.len() > limits::MAX_HEADER_LINE {
                 return Err(IoError::new(ErrorKind::InvalidData, "header line too long"));
-            }
-            if buf.len() % 64 == 63 && started.elapsed() > limits::HEAD_DEADLINE {
-                return Err(IoError::new(ErrorKind::TimedOut, "request head too slow"));
             }
             let byte = self.next_header_source.by_ref().bytes().next();
 
@@ -98,11 +121,18 @@ impl ClientConnection {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+            self.head_bytes += 1;
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+            }
+            if byte == b'\n' || byte == 0 || prev_byte_was_cr {
+                return Err(IoError::new(
+                    ErrorKind::InvalidInput,
+                    "bare CR or LF, or NUL",
+                ));
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -114,27 +144,37 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
-        let started = Instant::now();
+        // app patch: one deadline for the whole head, kept on every read
+        self.deadline
+            .set(Some(Instant::now() + limits::HEAD_DEADLINE));
+        self.head_bytes = 0;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line(started).map_err(ReadError::ReadIoError)?;
+                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
                 )?
             };
+            if version > (1, 1) {
+                return Err(ReadError::VersionNotSupported);
+            }
 
             // getting all headers
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line(started).map_err(ReadError::ReadIoError)?;
+                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
 
                     if line.is_empty() {
                         break;
                     };
-                    if headers.len() >= limits::MAX_HEADERS || started.elapsed() > limits::HEAD_DEADLINE {
+                    // app patch: an obsolete folded line (leading space) is
+                    // refused, not read as a header of its own
+                    if headers.len() >= limits::MAX_HEADERS
+                        || line.as_str().starts_with([' ', '\t'])
+                    {
                         return Err(ReadError::WrongHeader(version));
                     }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
@@ -150,37 +190,123 @@ impl ClientConnection {
             (method, path, version, headers)
         };
 
+        // app patch: frame the body strictly, and read it whole here, on the
+        // connection's own thread, within its path's limit and one deadline,
+        // so that no worker ever waits on a client.
+        let limit = (self.body_limit)(path.split('?').next().unwrap_or(""));
+        let (framing, expects_continue) =
+            framing::decide(&headers, limit).map_err(|e| match e {
+                Malformed::BadLength => ReadError::WrongHeader(version.clone()),
+                Malformed::Expectation => ReadError::ExpectationFailed(version.clone()),
+            })?;
+        let body_length = headers
+            .iter()
+            .find(|h| h.field.equiv("Content-Length"))
+            .map(|_| match framing {
+                Framing::Length(n) => n,
+                Framing::Refuse(_) => 0,
+            });
+
         // building the writer for the request
-        let writer = self.sink.next().unwrap();
+        let mut writer = self.sink.next().unwrap();
 
         // follow-up for next potential request
         let mut data_source = self.source.next().unwrap();
         std::mem::swap(&mut self.next_header_source, &mut data_source);
 
-        // building the next reader
-        let request = crate::request::new_request(
+        let (body, refusal) = match framing {
+            Framing::Refuse(refusal) => (Vec::new(), Some(refusal)),
+            Framing::Length(0) => (Vec::new(), None),
+            Framing::Length(length) => {
+                if expects_continue && version >= (1, 1) {
+                    writer
+                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                        .and_then(|_| writer.flush())
+                        .map_err(ReadError::ReadIoError)?;
+                }
+                self.deadline
+                    .set(Some(Instant::now() + limits::BODY_DEADLINE));
+                match read_body(&mut data_source, length) {
+                    Ok(body) => (body, None),
+                    Err(e) if e.kind() == ErrorKind::TimedOut => {
+                        (Vec::new(), Some(Refusal::TimedOut))
+                    }
+                    Err(e) => return Err(ReadError::ReadIoError(e)),
+                }
+            }
+        };
+        // the next head may be read from here on
+        drop(data_source);
+
+        let remote_addr = self.remote_addr.as_ref().ok().copied().flatten();
+        Ok(crate::request::new_request(
             self.secure,
             method,
             path,
-            version.clone(),
+            version,
             headers,
-            *self.remote_addr.as_ref().unwrap(),
-            data_source,
+            remote_addr,
+            body,
+            body_length,
+            refusal,
             writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
-
-        // return the request
-        Ok(request)
+        ))
     }
+
+    /// app patch: answers a request the server refuses by itself, with
+    /// `Connection: close`; the connection then closes.
+    fn refuse(&mut self, status: u16, version: HTTPVersion) {
+        let mut writer = self.sink.next().unwrap();
+        let response = Response::new_empty(StatusCode(status)).closing_connection();
+        response
+            .raw_print(&mut writer, version, &[], false, None)
+            .ok();
+        writer.flush().ok();
+    }
+
+    /// app patch: after an answer that left request bytes unread, waits for
+    /// the answers to go out, closes the sending side, and reads and throws
+    /// away what the client still sends (bounded in bytes and time) before
+    /// the connection closes. Closing a socket with unread bytes resets it,
+    /// and a reset can destroy the answer before the client reads it.
+    fn linger(&mut self) {
+        self.linger = false;
+        if let Some(mut last) = self.sink.next() {
+            // waits until every earlier answer has been written
+            last.flush().ok();
+        }
+        if let Some(socket) = &self.socket {
+            socket.shutdown(Shutdown::Write).ok();
+        }
+        self.deadline
+            .set(Some(Instant::now() + limits::LINGER_TIME));
+        let mut left = limits::LINGER_BYTES;
+        let mut buf = [0u8; 8192];
+        while left > 0 {
+            match self.next_header_source.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    }
+}
+
+/// app patch: exactly `length` bytes, read as they arrive (never allocated
+/// ahead on the client's word), within the socket's deadline.
+fn read_body<R: Read>(source: &mut R, length: usize) -> IoResult<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while body.len() < length {
+        let want = (length - body.len()).min(chunk.len());
+        match source.read(&mut chunk[..want])? {
+            0 => {
+                let info = "Connection has been closed before we received enough data";
+                return Err(IoError::new(ErrorKind::ConnectionAborted, info));
+            }
+            n => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(body)
 }
 
 impl Iterator for ClientConnection {
@@ -189,103 +315,102 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
         if self.no_more_requests {
+            if self.linger {
+                self.linger();
+            }
             return None;
         }
 
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                // app patch: a header line over the limit
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::InvalidData => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(431));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None;
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
+        // app patch: every answer given here leaves request bytes unread, so
+        // it says `Connection: close`, lingers, and closes.
+        let rq = match self.read() {
+            Err(ReadError::WrongRequestLine) => {
+                self.refuse(400, HTTPVersion(1, 1));
+                self.linger();
+                return None;
             }
 
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
+            Err(ReadError::WrongHeader(ver)) => {
+                self.refuse(400, ver);
+                self.linger();
+                return None;
+            }
 
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
+            Err(ReadError::VersionNotSupported) => {
+                self.refuse(505, HTTPVersion(1, 1));
+                self.linger();
+                return None;
+            }
 
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
+            // a header line over the limit
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::InvalidData => {
+                self.refuse(431, HTTPVersion(1, 1));
+                self.linger();
+                return None;
+            }
+
+            // a bare CR or LF, a NUL, or a byte that is not ASCII
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::InvalidInput => {
+                self.refuse(400, HTTPVersion(1, 1));
+                self.linger();
+                return None;
+            }
+
+            // the head's deadline passed: 408, but only to a client that has
+            // started a request (an idle kept-alive connection just closes)
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
+                if self.head_bytes == 0 {
+                    return None;
                 }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
+                self.refuse(408, HTTPVersion(1, 1));
+                return None;
+            }
 
-            // returning the request
-            return Some(rq);
+            Err(ReadError::ExpectationFailed(ver)) => {
+                self.refuse(417, ver);
+                self.linger();
+                return None;
+            }
+
+            Err(ReadError::ReadIoError(_)) => return None,
+
+            Ok(rq) => rq,
+        };
+
+        // app patch: a refused body was left unread: this request is the
+        // last, and the connection lingers once it is answered (except for
+        // a client too slow to send its body at all)
+        if let Some(refusal) = rq.refusal() {
+            self.no_more_requests = true;
+            self.linger = refusal != Refusal::TimedOut;
         }
+
+        // updating the status of the connection
+        let connection_header = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Connection"))
+            .map(|h| h.value.as_str());
+
+        let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
+
+        match lowercase {
+            Some(ref val) if val.contains("close") => self.no_more_requests = true,
+            Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
+            Some(ref val)
+                if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
+            {
+                self.no_more_requests = true
+            }
+            None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
+            _ => (),
+        };
+
+        // returning the request
+        Some(rq)
     }
 }
 

@@ -114,14 +114,17 @@ use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
+pub use framing::Refusal;
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
 mod client;
-pub mod limits;
 mod common;
 mod connection;
+// app patch: strict framing of request bodies, and the bounds
+mod framing;
+pub mod limits;
 mod request;
 mod response;
 mod ssl;
@@ -180,6 +183,10 @@ pub struct ServerConfig {
 
     /// If `Some`, then the server will use SSL to encode the communications.
     pub ssl: Option<SslConfig>,
+
+    /// app patch: the body limit of a path (without its query): a longer
+    /// `Content-Length` is refused (413) without the body being read.
+    pub body_limit: fn(&str) -> usize,
 }
 
 /// Configuration of the server for SSL.
@@ -201,6 +208,24 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
+            body_limit: limits::default_body_limit,
+        })
+    }
+
+    /// app patch: like `http`, with a body limit per path (without its
+    /// query); `limits::BODY_LIMIT` is the default one.
+    #[inline]
+    pub fn http_with_body_limit<A>(
+        addr: A,
+        body_limit: fn(&str) -> usize,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
+    where
+        A: ToSocketAddrs,
+    {
+        Server::new(ServerConfig {
+            addr: ConfigListenAddr::from_socket_addrs(addr)?,
+            ssl: None,
+            body_limit,
         })
     }
 
@@ -217,6 +242,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: Some(config),
+            body_limit: limits::default_body_limit,
         })
     }
 
@@ -229,13 +255,14 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
             ssl: None,
+            body_limit: limits::default_body_limit,
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
+        Self::start(listener.into(), config.ssl, config.body_limit)
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -246,7 +273,15 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::start(listener.into(), ssl_config, limits::default_body_limit)
+    }
+
+    // app patch: `from_listener` with a body limit per path
+    fn start(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        body_limit: fn(&str) -> usize,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -314,7 +349,11 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok(ClientConnection::new(
+                            write_closable,
+                            read_closable,
+                            body_limit,
+                        ))
                     }
                     Err(e) => Err(e),
                 };

@@ -1,6 +1,7 @@
 //! app patch: the bounds this copy of tiny_http 0.12.0 enforces on clients,
-//! which upstream does not (it sets no socket timeouts and reads header lines
-//! of any length). See vendor/README.md.
+//! which upstream does not (it sets no socket timeouts, reads header lines
+//! of any length and leaves bodies to the app's threads). See
+//! vendor/README.md.
 
 use std::time::Duration;
 
@@ -10,7 +11,25 @@ pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_HEADER_LINE: usize = 8 * 1024;
 /// Header lines in one request.
 pub const MAX_HEADERS: usize = 100;
-/// The whole request head must arrive within this.
+/// The whole request head must arrive within this, checked on every read
+/// (each read waits at most what is left). An idle kept-alive connection
+/// counts against it too.
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
-/// Bodies up to this size are read before the request is handed over.
-pub const PREREAD_BODY: usize = 64 * 1024;
+/// The default body limit, and the app's: a request whose `Content-Length`
+/// is longer is refused (413) without its body being read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The whole body must arrive within this once the head has: one deadline,
+/// not one per read.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// After an answer that leaves request bytes unread, the connection thread
+/// reads and throws away at most this much, for at most `LINGER_TIME`,
+/// before it closes; closing on unread bytes would reset the connection and
+/// could lose the answer.
+pub const LINGER_BYTES: usize = 1024 * 1024;
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// The body limit of every path unless the server is given its own
+/// (`ServerConfig::body_limit`).
+pub fn default_body_limit(_path: &str) -> usize {
+    BODY_LIMIT
+}

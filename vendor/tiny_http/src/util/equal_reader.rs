@@ -68,7 +68,7 @@ where
         // bound; the client's Content-Length never sizes an allocation. What
         // is left unread makes the next request unparseable, which closes
         // the connection.
-        let mut remaining_to_read = self.size.min(crate::limits::PREREAD_BODY);
+        let mut remaining_to_read = self.size.min(crate::limits::BODY_LIMIT);
 
         while remaining_to_read > 0 {
             let mut buf = vec![0; remaining_to_read.min(8192)];

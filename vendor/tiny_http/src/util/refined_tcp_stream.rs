@@ -1,6 +1,8 @@
 use std::io::Result as IoResult;
-use std::io::{Read, Write};
+use std::io::{Error as IoError, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -52,6 +54,15 @@ impl Stream {
             Stream::Https(ssl_stream) => ssl_stream.shutdown(how),
         }
     }
+
+    // app patch: reads wait at most until the connection's deadline.
+    fn set_read_timeout(&self, timeout: Duration) -> IoResult<()> {
+        match self {
+            Stream::Http(tcp_stream) => tcp_stream.set_read_timeout(timeout),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(_) => Ok(()),
+        }
+    }
 }
 
 impl Read for Stream {
@@ -86,6 +97,27 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
+    // app patch: when reads must be done by, and the read timeout last set
+    deadline: Deadline,
+    timeout: Duration,
+}
+
+/// app patch: when the reads on one client socket must be done by (the
+/// request head's or the body's deadline), shared between the socket and
+/// the connection that sets it. Every read checks it and waits at most what
+/// is left; past it a read fails with `TimedOut`. None: each read waits at
+/// most `SOCKET_TIMEOUT`.
+#[derive(Clone, Default)]
+pub(crate) struct Deadline(Arc<Mutex<Option<Instant>>>);
+
+impl Deadline {
+    pub(crate) fn set(&self, at: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    pub(crate) fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl RefinedTcpStream {
@@ -101,12 +133,16 @@ impl RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
+            deadline: Deadline::default(),
+            timeout: crate::limits::SOCKET_TIMEOUT,
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
+            deadline: Deadline::default(),
+            timeout: crate::limits::SOCKET_TIMEOUT,
         };
 
         (read, write)
@@ -120,6 +156,21 @@ impl RefinedTcpStream {
 
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
+    }
+
+    /// app patch: the deadline this socket's reads keep to.
+    pub(crate) fn deadline(&self) -> Deadline {
+        self.deadline.clone()
+    }
+
+    /// app patch: another handle on a plain socket, to close its sending
+    /// side while the reading side is elsewhere.
+    pub(crate) fn try_clone_connection(&self) -> Option<Connection> {
+        match &self.stream {
+            Stream::Http(tcp_stream) => tcp_stream.try_clone().ok(),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(_) => None,
+        }
     }
 }
 
@@ -137,7 +188,29 @@ impl Drop for RefinedTcpStream {
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        self.stream.read(buf)
+        // app patch: keep to the deadline on every read, however few bytes
+        // each one brings.
+        let timeout = match self.deadline.get() {
+            None => crate::limits::SOCKET_TIMEOUT,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(IoError::new(ErrorKind::TimedOut, "deadline passed"));
+                }
+                left.min(crate::limits::SOCKET_TIMEOUT)
+            }
+        };
+        if timeout != self.timeout {
+            self.stream.set_read_timeout(timeout)?;
+            self.timeout = timeout;
+        }
+        match self.stream.read(buf) {
+            // a socket timeout reads as WouldBlock on Unix
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                Err(IoError::new(ErrorKind::TimedOut, "read timed out"))
+            }
+            other => other,
+        }
     }
 }
 
