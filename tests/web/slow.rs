@@ -47,11 +47,14 @@ fn slow_uploads_with_expect_continue_or_upgrade_do_not_delay_healthz() {
                 let head = format!(
                     "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n{extra}\r\n"
                 );
-                let mut s = TcpStream::connect(&addr).expect("connect");
-                s.write_all(head.as_bytes()).expect("send the head");
-                // the server asks for the body (or refuses the upgrade) at once
-                let first = read_some(&mut s, Duration::from_secs(5));
+                let sent = TcpStream::connect(&addr).and_then(|mut s| {
+                    s.write_all(head.as_bytes())?;
+                    // the server asks for the body (or refuses the upgrade) at once
+                    let first = read_some(&mut s, Duration::from_secs(5));
+                    Ok((s, first))
+                });
                 started.wait();
+                let (mut s, first) = sent.expect("connect and send the head");
                 let until = Instant::now() + DRIP_FOR;
                 while Instant::now() < until {
                     let _ = s.write_all(b"a");
@@ -133,6 +136,10 @@ fn a_request_head_dripped_a_byte_at_a_time_is_cut_off_at_its_deadline() {
         closed,
         "the connection was still open after 14 s of dripping"
     );
+    // what it said before closing, if that was not lost to a reset
     let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer:?}"
+    );
 }

@@ -381,11 +381,10 @@ impl Iterator for ClientConnection {
         };
 
         // app patch: a refused body was left unread: this request is the
-        // last, and the connection lingers once it is answered (except for
-        // a client too slow to send its body at all)
-        if let Some(refusal) = rq.refusal() {
+        // last, and the connection lingers once it is answered
+        if rq.refusal().is_some() {
             self.no_more_requests = true;
-            self.linger = refusal != Refusal::TimedOut;
+            self.linger = true;
         }
 
         // updating the status of the connection
