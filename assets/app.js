@@ -11,6 +11,13 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A refused form comes back at the form's address (/portfolio/holdings);
+  // show the page's own address, so a reload is a plain GET of the page.
+  const canonical = document.querySelector("[data-canonical-url]");
+  if (canonical && window.history && location.pathname !== canonical.dataset.canonicalUrl) {
+    history.replaceState(null, "", canonical.dataset.canonicalUrl + "#" + canonical.id);
+  }
+
   const commentary = document.getElementById("get-commentary");
   if (commentary) commentary.addEventListener("click", () => getCommentary(commentary));
 

@@ -38,7 +38,24 @@ pub enum Command {
 
 /// Run the web server until SIGTERM or SIGINT.
 #[derive(FromArgs)]
-#[argh(subcommand, name = "serve", help_triggers("-h", "--help"))]
+#[argh(
+    subcommand,
+    name = "serve",
+    help_triggers("-h", "--help"),
+    note = "Environment (a flag beats its variable; README.md has the details):
+  APP_DB              the SQLite file (default ./app.db)
+  APP_ADDR            listen address (default 127.0.0.1:8080)
+  APP_BASE_URL        public URL; https:// makes cookies Secure
+  APP_SECRET          cookie-signing key, 32+ bytes (default: generated, kept in the database)
+  APP_SMTP_URL        smtp://host:25, smtp://user:pass@host:587?tls=required or
+                      smtps://user:pass@host:465 (unset: emails go to the log)
+  APP_MAIL_FROM       sender address (default no-reply@<host of the base URL>)
+  APP_ADMIN_TOKEN     bearer token that passes the paid gate and reads /metrics
+  APP_LLM_URL         OpenAI-compatible API base ending in /v1 (unset: built-in analyst)
+  APP_LLM_MODEL       model name (default gpt-4o-mini)
+  APP_LLM_API_KEY     API key for APP_LLM_URL
+  APP_TRUSTED_PROXY   reverse proxy address(es), comma-separated, for X-Forwarded-For"
+)]
 pub struct ServeArgs {
     /// listen address HOST:PORT (default: $APP_ADDR, else 127.0.0.1:8080)
     #[argh(option)]

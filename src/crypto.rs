@@ -20,6 +20,7 @@ pub struct Keys {
     pub login_code: [u8; 32],
     /// Signs the user id a Paddle checkout carries in `custom_data`.
     pub checkout: [u8; 32],
+    pub flash_cookie: [u8; 32],
 }
 
 impl Keys {
@@ -29,6 +30,7 @@ impl Keys {
             csrf: mac(secret, b"app/csrf/v1"),
             login_code: mac(secret, b"app/login-code/v1"),
             checkout: mac(secret, b"app/paddle-checkout/v1"),
+            flash_cookie: mac(secret, b"app/flash-cookie/v1"),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The `holdings` table.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use serde::Serialize;
 
@@ -71,11 +71,22 @@ pub fn exists(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
         .exists(params![user_id, symbol])?)
 }
 
-pub fn delete(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
+/// Deletes the holding and answers what it was, or `None` if there was none.
+pub fn take(conn: &Connection, user_id: i64, symbol: &str) -> Result<Option<Holding>> {
     Ok(conn
-        .prepare_cached("DELETE FROM holdings WHERE user_id = ?1 AND symbol = ?2")?
-        .execute(params![user_id, symbol])?
-        == 1)
+        .prepare_cached(
+            "DELETE FROM holdings WHERE user_id = ?1 AND symbol = ?2
+             RETURNING symbol, quantity, price, cost_basis",
+        )?
+        .query_row(params![user_id, symbol], |r| {
+            Ok(Holding {
+                symbol: r.get(0)?,
+                quantity: r.get(1)?,
+                price: r.get(2)?,
+                cost_basis: r.get(3)?,
+            })
+        })
+        .optional()?)
 }
 
 pub fn delete_all(conn: &Connection, user_id: i64) -> Result<()> {

@@ -8,6 +8,7 @@ pub mod analyst;
 pub mod auth;
 pub mod billing;
 pub mod credit;
+pub mod holding_form;
 pub mod llm;
 pub mod mail;
 pub mod mailbox;

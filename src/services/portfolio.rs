@@ -32,9 +32,10 @@ pub fn save(conn: &Connection, user_id: i64, holding: &Holding, now: Timestamp) 
     })
 }
 
-/// Deletes a holding; false when there was none with that symbol.
-pub fn remove(conn: &Connection, user_id: i64, symbol: &str) -> Result<bool> {
-    db::write(conn, |tx| holdings::delete(tx, user_id, symbol))
+/// Deletes a holding and answers what it was (for the undo), or `None`
+/// when there was none with that symbol.
+pub fn remove(conn: &Connection, user_id: i64, symbol: &str) -> Result<Option<Holding>> {
+    db::write(conn, |tx| holdings::take(tx, user_id, symbol))
 }
 
 /// Replaces the whole portfolio in one transaction.
@@ -71,38 +72,6 @@ pub fn check_amount(name: &str, x: f64) -> std::result::Result<f64, String> {
     } else {
         Err(format!("{name} must be a number from 0 to 1e12"))
     }
-}
-
-/// Parses an amount typed into a form ("1,234.50" is fine, "1e3" too).
-pub fn parse_amount(name: &str, raw: &str) -> std::result::Result<f64, String> {
-    let cleaned: String = raw
-        .trim()
-        .chars()
-        .filter(|c| *c != ',' && *c != '_')
-        .collect();
-    let x: f64 = cleaned
-        .parse()
-        .map_err(|_| format!("{name} must be a number from 0 to 1e12"))?;
-    check_amount(name, x)
-}
-
-/// Builds a checked holding from form fields; the error names the field.
-pub fn from_fields(
-    symbol: &str,
-    quantity: &str,
-    price: &str,
-    cost_basis: &str,
-) -> std::result::Result<Holding, String> {
-    Ok(Holding {
-        symbol: normalise_symbol(symbol)?,
-        quantity: parse_amount("quantity", quantity)?,
-        price: parse_amount("price", price)?,
-        cost_basis: if cost_basis.trim().is_empty() {
-            None
-        } else {
-            Some(parse_amount("cost basis", cost_basis)?)
-        },
-    })
 }
 
 /// Parses and checks `{"holdings": [...]}`. A bad entry rejects the whole
@@ -186,16 +155,6 @@ mod tests {
             "$AAPL",
         ] {
             assert!(normalise_symbol(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn amounts() {
-        assert_eq!(parse_amount("q", "1,234.5"), Ok(1234.5));
-        assert_eq!(parse_amount("q", "0"), Ok(0.0));
-        assert_eq!(parse_amount("q", "1e12"), Ok(1e12));
-        for bad in ["", "-1", "1e13", "NaN", "inf", "abc", "1.2.3"] {
-            assert!(parse_amount("q", bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,14 +1,13 @@
 //! The allocation chart: horizontal bars drawn as inline SVG on the server,
 //! each labelled with its symbol and share so it reads without colour.
+//! Bars are drawn in percent of the card, so they scale to any width.
 
 use maud::{html, Markup};
 
 /// The largest positions get a bar each; the rest share one "Other" bar.
 const MAX_BARS: usize = 10;
-const ROW: f64 = 32.0;
-const LABEL_W: f64 = 100.0;
-const BAR_W: f64 = 270.0;
-const WIDTH: f64 = 440.0;
+/// Each row: the label and share on one line, the bar under them.
+const ROW: f64 = 44.0;
 
 /// `(label, weight 0..1)` rows, largest first, with an "Other" row for the tail.
 pub fn rows(weights: &[(String, f64)]) -> Vec<(String, f64)> {
@@ -22,9 +21,12 @@ pub fn rows(weights: &[(String, f64)]) -> Vec<(String, f64)> {
     sorted
 }
 
+/// The chart as inline SVG that fills its card: positions and widths are
+/// percentages of the card's width, text takes the page's font (CSS), and
+/// every bar is one colour with its symbol and share written beside it.
 pub fn allocation(weights: &[(String, f64)]) -> Markup {
     let rows = rows(weights);
-    let height = ROW * rows.len() as f64 + 8.0;
+    let height = ROW * rows.len() as f64;
     let summary: Vec<String> = rows
         .iter()
         .map(|(s, w)| format!("{s} {:.1}%", w * 100.0))
@@ -32,20 +34,25 @@ pub fn allocation(weights: &[(String, f64)]) -> Markup {
     let summary = format!("Allocation by value: {}.", summary.join(", "));
     html! {
         figure class="chart" {
-            svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {WIDTH} {height}"))
+            svg xmlns="http://www.w3.org/2000/svg" width="100%" height=(fmt(height))
                 role="img" aria-labelledby="chart-title chart-desc" {
                 title id="chart-title" { "Allocation by value" }
                 desc id="chart-desc" { (summary) }
+                g class="tracks" aria-hidden="true" {
+                    @for i in 0..rows.len() {
+                        rect class="track" x="0" y=(fmt(ROW * i as f64 + 24.0)) width="100%" height="12" rx="3" {}
+                    }
+                }
                 @for (i, (label, weight)) in rows.iter().enumerate() {
-                    @let y = 4.0 + ROW * i as f64;
-                    @let w = (weight * BAR_W).max(if *weight > 0.0 { 2.0 } else { 0.0 });
+                    @let y = ROW * i as f64;
+                    @let share = (weight * 100.0).clamp(0.0, 100.0);
+                    @let w = if share > 0.0 { share.max(0.5) } else { 0.0 };
                     g class="bar" {
-                        text x="0" y=(fmt(y + 19.0)) font-size="16" font-family="ui-monospace, monospace" fill="#1c2430" { (label) }
-                        rect x=(fmt(LABEL_W)) y=(fmt(y + 4.0)) width=(fmt(w)) height="20" rx="3"
-                            fill=(if i % 2 == 0 { "#2f5bea" } else { "#7d97f0" }) {}
-                        text x=(fmt(LABEL_W + w + 6.0)) y=(fmt(y + 19.0)) font-size="16" fill="#1c2430" {
+                        text x="0" y=(fmt(y + 17.0)) { (label) }
+                        text class="share" x="100%" y=(fmt(y + 17.0)) text-anchor="end" {
                             (format!("{:.1}%", weight * 100.0))
                         }
+                        rect x="0" y=(fmt(y + 24.0)) width=(format!("{w:.2}%")) height="12" rx="3" {}
                     }
                 }
             }
@@ -82,5 +89,10 @@ mod tests {
         assert!(svg.contains("<title id=\"chart-title\">Allocation by value</title>"));
         assert!(svg.contains("AAPL 75.0%, MSFT 25.0%"));
         assert!(svg.contains(">AAPL</text>") && svg.contains(">75.0%</text>"));
+        assert!(
+            svg.contains("width=\"75.00%\""),
+            "bars are a share of the card: {svg}"
+        );
+        assert!(!svg.contains("viewBox") && !svg.contains("font-family"));
     }
 }

@@ -28,11 +28,12 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (PRODUCT) }
+                link rel="icon" href="/favicon.ico" sizes="16x16 32x32";
                 link rel="stylesheet" href=(frame.assets.css);
                 script src=(frame.assets.js) defer {}
             }
             body {
-                (top_bar(frame))
+                (top_bar(frame, title))
                 main class="container" { (body) }
                 footer class="footer container" { (PRODUCT) " · your holdings, your server" }
             }
@@ -40,22 +41,27 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
     }
 }
 
-fn top_bar(frame: &Frame) -> Markup {
+/// `aria-current="page"` on the top bar's link to the page being shown.
+fn current(title: &str, link: &str) -> Option<&'static str> {
+    (title == link).then_some("page")
+}
+
+fn top_bar(frame: &Frame, title: &str) -> Markup {
     html! {
         header class="topbar" {
             div class="container topbar-inner" {
                 a class="brand" href="/" { span class="brand-mark" { "◆" } " " (PRODUCT) }
                 @if let Some(user) = frame.user {
                     nav class="nav" aria-label="Main" {
-                        a href="/portfolio" { "Portfolio" }
-                        a href="/settings" { "Settings" }
+                        a href="/portfolio" aria-current=[current(title, "Portfolio")] { "Portfolio" }
+                        a href="/settings" aria-current=[current(title, "Settings")] { "Settings" }
                         form method="post" action="/logout" class="inline" {
                             (csrf_field(frame.csrf))
                             button type="submit" class="link-button" title=(user.email) { "Sign out" }
                         }
                     }
                 } @else {
-                    nav class="nav" { a href="/login" { "Sign in" } }
+                    nav class="nav" { a href="/login" aria-current=[current(title, "Sign in")] { "Sign in" } }
                 }
             }
         }

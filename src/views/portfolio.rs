@@ -1,24 +1,35 @@
-//! The portfolio page: holdings with totals, the allocation chart, the form
-//! to add or update a holding, and the commentary panel.
+//! The portfolio page: the note after a change, holdings with totals, the
+//! allocation chart, the form to add or update a holding, and the
+//! commentary panel.
 
 use maud::{html, Markup};
 
 use super::chart;
-use super::layout::{csrf_field, field, page, Frame};
+use super::holdings::{self, amount, number};
+use super::layout::{csrf_field, page, Frame};
 use super::settings::upgrade_hint;
-use crate::format::{money, percent};
+use crate::format::money;
 use crate::services::analyst::Metrics;
 use crate::services::billing::checkout::Checkout;
+use crate::services::holding_form::{form_value, FieldErrors, NUMBER_RULE};
 use crate::services::portfolio::Holding;
 
-/// What the add/update form shows after a refused submission.
+/// What the add/update form shows: empty, or a refused submission with the
+/// typed values and what is wrong with each field.
 #[derive(Default)]
 pub struct HoldingForm<'a> {
     pub symbol: &'a str,
     pub quantity: &'a str,
     pub price: &'a str,
     pub cost_basis: &'a str,
-    pub error: Option<&'a str>,
+    pub errors: FieldErrors,
+}
+
+/// The one-line note after a change.
+pub enum Notice {
+    Saved(Holding),
+    /// With an Undo that saves the holding again.
+    Deleted(Holding),
 }
 
 pub fn portfolio(
@@ -27,6 +38,7 @@ pub fn portfolio(
     metrics: &Metrics,
     form: &HoldingForm,
     checkout: Option<&Checkout>,
+    notice: Option<&Notice>,
 ) -> Markup {
     page(
         frame,
@@ -38,6 +50,9 @@ pub fn portfolio(
                     p class="muted" { "Total value " strong data-testid="total-value" { (money(metrics.total_value)) } }
                 }
             }
+            @if let Some(notice) = notice {
+                (flash(frame.csrf, notice))
+            }
             @if holdings.is_empty() {
                 section class="card empty" {
                     h2 { "No holdings yet" }
@@ -47,30 +62,14 @@ pub fn portfolio(
                 }
             } @else {
                 section class="card" {
-                    (table(frame, holdings, metrics))
+                    (holdings::table(frame.csrf, holdings, metrics))
                 }
                 section class="card" {
                     h2 { "Allocation" }
                     (chart::allocation(&metrics.positions.iter().map(|p| (p.symbol.clone(), p.weight)).collect::<Vec<_>>()))
                 }
             }
-            section class="card" id="add" {
-                h2 { "Add or update a holding" }
-                p class="muted small" { "Using a symbol you already hold replaces that holding." }
-                form method="post" action="/portfolio/holdings" class="holding-form" novalidate {
-                    (csrf_field(frame.csrf))
-                    @if let Some(error) = form.error {
-                        p class="field-error" role="alert" { (error) }
-                    }
-                    div class="row" {
-                        (field("Symbol", html! { input type="text" name="symbol" value=(form.symbol) required maxlength="16" autocapitalize="characters" placeholder="AAPL"; }, None))
-                        (field("Quantity", html! { input type="text" name="quantity" value=(form.quantity) required inputmode="decimal" placeholder="10"; }, None))
-                        (field("Price", html! { input type="text" name="price" value=(form.price) required inputmode="decimal" placeholder="190.50"; }, None))
-                        (field("Cost basis (optional)", html! { input type="text" name="cost_basis" value=(form.cost_basis) inputmode="decimal" placeholder="per unit"; }, None))
-                        button type="submit" class="button" { "Save holding" }
-                    }
-                }
-            }
+            (holding_form(frame.csrf, form))
             section class="card" id="commentary-card" {
                 h2 { "Commentary" }
                 p class="muted small" { "Plain-language notes on concentration, diversification, winners and losers. A paid feature." }
@@ -83,85 +82,86 @@ pub fn portfolio(
     )
 }
 
-fn table(frame: &Frame, holdings: &[Holding], metrics: &Metrics) -> Markup {
+fn flash(csrf: &str, notice: &Notice) -> Markup {
     html! {
-        div class="table-wrap" {
-            table {
-                thead {
-                    tr {
-                        th scope="col" { "Symbol" }
-                        th scope="col" class="hide-narrow" { "Quantity" }
-                        th scope="col" class="hide-narrow" { "Price" }
-                        th scope="col" class="hide-narrow" { "Cost basis" }
-                        th scope="col" { "Value" }
-                        th scope="col" { "Weight" }
-                        th scope="col" { span class="hide-narrow" { "Unrealised " } "P/L" }
-                        th scope="col" { span class="visually-hidden" { "Actions" } }
+        div class="flash" role="status" data-testid="flash" {
+            @match notice {
+                Notice::Saved(h) => span { "Saved " (h.symbol) ": " (number(h.quantity)) " × " (amount(h.price)) },
+                Notice::Deleted(h) => {
+                    span { "Deleted " (h.symbol) " (" (number(h.quantity)) " × " (amount(h.price)) ")." }
+                    " "
+                    form method="post" action="/portfolio/holdings" class="inline" {
+                        (csrf_field(csrf))
+                        input type="hidden" name="symbol" value=(h.symbol);
+                        input type="hidden" name="quantity" value=(form_value(h.quantity));
+                        input type="hidden" name="price" value=(form_value(h.price));
+                        input type="hidden" name="cost_basis" value=(h.cost_basis.map(form_value).unwrap_or_default());
+                        button type="submit" class="link-button undo" aria-label=(format!("Undo: add {} back", h.symbol)) { "Undo" }
                     }
-                }
-                tbody {
-                    @for (h, p) in holdings.iter().zip(&metrics.positions) {
-                        tr data-symbol=(h.symbol) {
-                            td { strong { (h.symbol) } }
-                            td class="hide-narrow" { (number(h.quantity)) }
-                            td class="hide-narrow" { (money(h.price)) }
-                            td class="hide-narrow" { @if let Some(c) = h.cost_basis { (money(c)) } @else { span class="muted" { "—" } } }
-                            td { (money(p.value)) }
-                            td { (percent(p.weight)) }
-                            td { (pl(p.unrealized_pl)) }
-                            td {
-                                form method="post" action=(format!("/portfolio/holdings/{}/delete", h.symbol)) class="inline" {
-                                    (csrf_field(frame.csrf))
-                                    button type="submit" class="button danger" aria-label=(format!("Delete {}", h.symbol)) { span class="hide-narrow" { "Delete" } span class="show-narrow" aria-hidden="true" { "✕" } }
-                                }
-                            }
-                        }
-                    }
-                }
-                tfoot {
-                    tr {
-                        td { "Total" }
-                        td class="hide-narrow" {} td class="hide-narrow" {} td class="hide-narrow" {}
-                        td { (money(metrics.total_value)) }
-                        td { (percent(if metrics.total_value > 0.0 { 1.0 } else { 0.0 })) }
-                        td { (pl(metrics.unrealized_pl)) }
-                        td {}
-                    }
-                }
+                },
             }
         }
     }
 }
 
-fn pl(value: Option<f64>) -> Markup {
-    html! {
-        @match value {
-            Some(v) if v > 0.0 => span class="gain" { "+" (money(v)) },
-            Some(v) if v < 0.0 => span class="loss" { (money(v)) },
-            Some(v) => span { (money(v)) },
-            None => span class="muted" { "—" },
+fn holding_form(csrf: &str, form: &HoldingForm) -> Markup {
+    let e = &form.errors;
+    // The first bad field takes the focus, which also scrolls the form into view.
+    let first_bad = [
+        ("symbol", &e.symbol),
+        ("quantity", &e.quantity),
+        ("price", &e.price),
+        ("cost_basis", &e.cost_basis),
+    ]
+    .into_iter()
+    .find(|(_, error)| error.is_some())
+    .map(|(name, _)| name);
+    let input = |name: &'static str,
+                 label: &str,
+                 value: &str,
+                 hint: &str,
+                 error: &Option<String>,
+                 numeric: bool| {
+        let invalid = error.is_some();
+        let mut described = format!("{name}-hint");
+        if numeric {
+            described.push_str(" number-rule");
         }
-    }
-}
-
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else {
-        let s = format!("{x:.6}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(money(999.999), "1,000.00");
-        assert_eq!(number(10.0), "10");
-        assert_eq!(number(0.125), "0.125");
-        assert_eq!(percent(0.4567), "45.7%");
+        if invalid {
+            described.push_str(&format!(" {name}-error"));
+        }
+        html! {
+            div class="field" {
+                label class="field-label" for=(format!("f-{name}")) { (label) }
+                input type="text" id=(format!("f-{name}")) name=(name) value=(value)
+                    inputmode=[numeric.then_some("decimal")]
+                    maxlength=[(!numeric).then_some("16")]
+                    autocapitalize=[(!numeric).then_some("characters")]
+                    autocomplete="off"
+                    aria-invalid=[invalid.then_some("true")]
+                    aria-describedby=(described)
+                    autofocus[first_bad == Some(name)];
+                span class="field-hint" id=(format!("{name}-hint")) { (hint) }
+                @if let Some(error) = error {
+                    span class="field-error" id=(format!("{name}-error")) { (error) }
+                }
+            }
+        }
+    };
+    html! {
+        section class="card" id="add" data-canonical-url=[first_bad.map(|_| "/portfolio")] {
+            h2 { "Add or update a holding" }
+            form method="post" action="/portfolio/holdings" class="holding-form" novalidate {
+                (csrf_field(csrf))
+                div class="row" {
+                    (input("symbol", "Symbol", form.symbol, "Like AAPL or VWCE.DE. A symbol you already hold is replaced.", &e.symbol, false))
+                    (input("quantity", "Quantity", form.quantity, "How many units, like 10 or 2.5.", &e.quantity, true))
+                    (input("price", "Price", form.price, "Today's price per unit, like 190.50.", &e.price, true))
+                    (input("cost_basis", "Cost basis (optional)", form.cost_basis, "The average price you paid per unit.", &e.cost_basis, true))
+                }
+                p class="field-hint" id="number-rule" { (NUMBER_RULE) }
+                button type="submit" class="button" { "Save holding" }
+            }
+        }
     }
 }

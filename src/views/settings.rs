@@ -5,7 +5,7 @@ use maud::{html, Markup};
 use super::billing;
 use super::layout::{page, Frame};
 use crate::clock::Timestamp;
-use crate::services::access::{self, Source};
+use crate::services::access::{self, PaidStatus, Source};
 use crate::services::account::Me;
 use crate::services::billing::checkout::Checkout;
 
@@ -22,6 +22,9 @@ pub fn settings(frame: &Frame, me: &Me, checkout: Option<&Checkout>, now: Timest
             h1 { "Settings" }
             section class="card" {
                 h2 { "Account" }
+                @if let Some(headline) = credit_headline(&me.paid) {
+                    p class="headline" data-testid="credit-headline" { (headline) }
+                }
                 dl class="facts" {
                     dt { "Email" } dd { (me.email) }
                     dt { "Plan" } dd { span class=(badge_class) data-testid="tier-badge" { (access::badge(&me.paid)) } }
@@ -56,6 +59,30 @@ pub fn settings(frame: &Frame, me: &Me, checkout: Option<&Checkout>, now: Timest
     )
 }
 
+/// What a running credit means, in a line: "Paid features on until 26 Dec
+/// (30 days left)". The year shows when the date is most of a year away.
+fn credit_headline(paid: &PaidStatus) -> Option<String> {
+    let (Some(Source::Credit), Some(until), Some(days)) =
+        (paid.source, paid.expires_at, paid.days_remaining)
+    else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (year, month, day) = until.date();
+    let month = MONTHS.get(month as usize - 1).unwrap_or(&"");
+    let year = if days > 300 {
+        format!(" {year}")
+    } else {
+        String::new()
+    };
+    let unit = if days == 1 { "day" } else { "days" };
+    Some(format!(
+        "Paid features on until {day} {month}{year} ({days} {unit} left)"
+    ))
+}
+
 fn stat(label: &str, value: i64) -> Markup {
     html! {
         div class="stat" {
@@ -80,5 +107,52 @@ pub fn upgrade_hint(checkout: Option<&Checkout>) -> Markup {
                 (billing::checkout_block(checkout))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{parse_date, Timestamp, DAY};
+
+    fn credit(until: Timestamp, days: i64) -> PaidStatus {
+        PaidStatus {
+            active: true,
+            source: Some(Source::Credit),
+            expires_at: Some(until),
+            days_remaining: Some(days),
+        }
+    }
+
+    #[test]
+    fn a_credit_is_headlined_with_its_date_and_days_left() {
+        let Some(now) = parse_date("2026-11-26").map(|t| t.plus(12 * 3600)) else {
+            panic!("the date parses");
+        };
+        // What `grant-credit --days 30` gives on 26 Nov.
+        let until = now.plus(30 * DAY);
+        assert_eq!(
+            credit_headline(&credit(until, 30)).as_deref(),
+            Some("Paid features on until 26 Dec (30 days left)")
+        );
+        assert_eq!(
+            credit_headline(&credit(until, 1)).as_deref(),
+            Some("Paid features on until 26 Dec (1 day left)")
+        );
+        let far = credit(until.plus(365 * DAY), 395);
+        assert!(credit_headline(&far).is_some_and(|h| h.contains("26 Dec 2027")));
+        let paid = PaidStatus {
+            source: Some(Source::Tier),
+            expires_at: None,
+            days_remaining: None,
+            ..credit(until, 30)
+        };
+        assert_eq!(credit_headline(&paid), None);
+        let free = PaidStatus {
+            active: false,
+            source: None,
+            ..paid.clone()
+        };
+        assert_eq!(credit_headline(&free), None);
     }
 }

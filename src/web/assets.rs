@@ -1,5 +1,5 @@
 //! CSS and JS from `assets/`, compiled into the binary and served under a
-//! content-hashed name with a year-long cache lifetime.
+//! content-hashed name with a year-long cache lifetime; and the favicon.
 
 use crate::crypto;
 use crate::views::layout::AssetUrls;
@@ -62,6 +62,17 @@ impl Assets {
                     .with_header("Cache-Control", "public, max-age=31536000, immutable")
             })
     }
+}
+
+/// `/favicon.ico`, at the address browsers ask for without being told
+/// (the pages link it too). Not content-hashed, so it is cached for a day.
+pub fn favicon() -> Resp {
+    Resp::new(
+        200,
+        "image/x-icon",
+        include_bytes!("../../assets/favicon.ico").as_slice(),
+    )
+    .with_header("Cache-Control", "public, max-age=86400")
 }
 
 impl Default for Assets {

@@ -37,6 +37,8 @@ pub struct Totals {
     pub mail: MailCounts,
     /// Analyses running or waiting on the LLM pool now.
     pub llm_outstanding: usize,
+    /// Free accounts with a running credit: paid access, apart from `paid_users`.
+    pub credited_users: i64,
 }
 
 impl Metrics {
@@ -107,7 +109,7 @@ impl Metrics {
 
         let load = |c: &AtomicU64| c.load(Relaxed) as i64;
         let mail = &totals.mail;
-        let series: [(&str, &str, &str, i64); 14] = [
+        let series: [(&str, &str, &str, i64); 15] = [
             (
                 "app_sign_in_codes_sent_total",
                 "counter",
@@ -176,6 +178,12 @@ impl Metrics {
                 totals.paid_users,
             ),
             (
+                "app_credited_users",
+                "gauge",
+                "Free accounts with a complimentary credit running now.",
+                totals.credited_users,
+            ),
+            (
                 "app_referrals",
                 "gauge",
                 "Referrals recorded.",
@@ -219,6 +227,7 @@ mod tests {
                 ..MailCounts::default()
             },
             llm_outstanding: 3,
+            credited_users: 2,
         });
         assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
@@ -229,5 +238,6 @@ mod tests {
         assert!(text.contains("app_sign_in_codes_undelivered_total 2"));
         assert!(text.contains("app_credit_grants 4"));
         assert!(text.contains("app_llm_analyses_outstanding 3"));
+        assert!(text.contains("# TYPE app_credited_users gauge\napp_credited_users 2"));
     }
 }

@@ -17,6 +17,7 @@ pub mod client;
 pub mod cookies;
 pub mod csp;
 pub mod csrf;
+pub mod flash;
 mod handlers;
 pub mod http;
 pub mod metrics;

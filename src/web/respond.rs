@@ -1,14 +1,18 @@
 //! How an answer leaves: errors rendered as a page or as JSON, and the
 //! security headers every response carries.
 
+use rusqlite::Connection;
+
 use crate::error::Error;
 use crate::log;
 use crate::views;
 
 use super::http::{Req, Resp};
-use super::{router, App};
+use super::{router, App, Ctx};
 
-pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
+/// The error as a page or JSON. With this worker's connection, a page for a
+/// signed-in person keeps their top bar.
+pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error) -> Resp {
     if e.is_storage_unavailable() {
         super::outage::report(e, req.now);
     } else if e.status() >= 500 {
@@ -24,10 +28,21 @@ pub fn error_response(app: &App, req: &Req, e: &Error) -> Resp {
     } else if matches!(e, Error::Unauthorized) {
         return Resp::redirect("/login");
     } else {
-        Resp::html(
-            e.status(),
-            views::error::page(&app.assets.urls, e.status(), &e.public_message()),
-        )
+        // A signed-in person keeps their top bar (a 404 or 405 is no dead
+        // end); after a server error nothing more is asked of the database.
+        let markup = match conn {
+            Some(db) => {
+                let ctx = Ctx { app, db };
+                let session = (e.status() < 500)
+                    .then(|| ctx.session(req).ok().flatten())
+                    .flatten();
+                let csrf = ctx.csrf_token(req);
+                let frame = super::handlers::frame(&ctx, session.as_ref(), &csrf);
+                views::error::page_for(&frame, e.status(), &e.public_message())
+            }
+            None => views::error::page(&app.assets.urls, e.status(), &e.public_message()),
+        };
+        Resp::html(e.status(), markup)
     };
     match e {
         Error::TooManyRequests { retry_after, .. } | Error::Unavailable { retry_after, .. } => {

@@ -18,6 +18,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         (Get, ["healthz"]) => ("GET /healthz", pages::healthz),
         (Get, ["metrics"]) => ("GET /metrics", pages::metrics),
         (Get, ["assets", _]) => ("GET /assets/{file}", pages::asset),
+        (Get, ["favicon.ico"]) => ("GET /favicon.ico", pages::favicon),
         (Get, ["login"]) => ("GET /login", auth::login_form),
         (Post, ["login"]) => ("POST /login", auth::login),
         (Get, ["verify"]) => ("GET /verify", auth::verify_form),
@@ -25,7 +26,12 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         (Get, ["api", "verify-status"]) => ("GET /api/verify-status", auth::verify_status),
         (Post, ["logout"]) => ("POST /logout", auth::logout),
         (Get, ["portfolio"]) => ("GET /portfolio", portfolio::page),
+        (Get, ["portfolio", "holdings"]) => ("GET /portfolio/holdings", portfolio::to_page),
         (Post, ["portfolio", "holdings"]) => ("POST /portfolio/holdings", portfolio::save),
+        (Get, ["portfolio", "holdings", _, "delete"]) => (
+            "GET /portfolio/holdings/{symbol}/delete",
+            portfolio::to_page,
+        ),
         (Post, ["portfolio", "holdings", _, "delete"]) => (
             "POST /portfolio/holdings/{symbol}/delete",
             portfolio::delete,

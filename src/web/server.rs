@@ -75,7 +75,7 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
             req.body = body;
             dispatch(app, conn, &req)
         }
-        Err(e) => error_response(app, &req, &e),
+        Err(e) => error_response(app, Some(conn), &req, &e),
     };
     match resp.offload.take() {
         Some(later) => hand_over(app, request, req, started, later),
@@ -94,7 +94,7 @@ fn hand_over(
 ) {
     let Some(slot) = app.pools.get(later.pool).reserve() else {
         log::event("offload.full", &[("pool", &later.pool)]);
-        let busy = error_response(app, &req, &offload::full());
+        let busy = error_response(app, None, &req, &offload::full());
         return answer(app, request, &req, started, busy);
     };
     let app = app.clone();
@@ -110,7 +110,7 @@ fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, r
     let resp = if resp.offload.is_some() {
         // A job that offloads again is a bug of ours, not a reason to hang.
         let bug = Error::Internal("a job asked to be offloaded".into());
-        error_response(app, req, &bug)
+        error_response(app, None, req, &bug)
     } else {
         resp
     };
@@ -172,10 +172,15 @@ fn guarded(
     let ctx = Ctx { app, db: conn };
     match catch_unwind(AssertUnwindSafe(|| route(&ctx, req))) {
         Ok(Ok(resp)) => resp,
-        Ok(Err(e)) => error_response(app, req, &e),
+        Ok(Err(e)) => error_response(app, Some(conn), req, &e),
         Err(_) => {
             log::event("handler.panicked", &[("path", &req.path)]);
-            error_response(app, req, &Error::Internal("handler panicked".into()))
+            error_response(
+                app,
+                Some(conn),
+                req,
+                &Error::Internal("handler panicked".into()),
+            )
         }
     }
 }

@@ -29,6 +29,10 @@ pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
     ctx.app.assets.serve(&req.path).ok_or(Error::NotFound)
 }
 
+pub fn favicon(_ctx: &Ctx, _req: &Req) -> Result<Resp> {
+    Ok(crate::web::assets::favicon())
+}
+
 /// Prometheus metrics, for the machine itself (loopback) or the admin token.
 pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let allowed = match req.header("authorization") {
@@ -48,6 +52,7 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
         credit_grants,
         mail: ctx.app.mailer.counts(),
         llm_outstanding: ctx.app.pools.llm.outstanding(),
+        credited_users: ops::credited_users(ctx.db, req.now)?,
     };
     Ok(Resp::new(
         200,

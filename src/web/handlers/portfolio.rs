@@ -7,16 +7,43 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::services::access::{self, Caller};
 use crate::services::billing::checkout;
+use crate::services::holding_form::{self, FieldErrors};
+use crate::services::portfolio::Holding;
 use crate::services::{analysis, analyst, portfolio};
 use crate::views;
-use crate::views::portfolio::HoldingForm;
+use crate::views::portfolio::{HoldingForm, Notice};
+use crate::web::cookies;
+use crate::web::flash::{Change, Flash, FLASH};
 use crate::web::http::{Req, Resp};
 use crate::web::offload::{self, PoolName};
 use crate::web::{csp, Ctx, Session, ANALYSES_PER_MINUTE};
 
 pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
-    render(ctx, req, &session, 200, &HoldingForm::default())
+    let cookie = ctx.cookie_name(FLASH);
+    let Some(value) = req.cookie(&cookie) else {
+        return render(ctx, req, &session, 200, &HoldingForm::default(), None);
+    };
+    // Shown once: the page that shows the note clears it.
+    let notice = Flash::open(&ctx.app.keys.flash_cookie, value, req.now).map(|f| match f.change {
+        Change::Saved => Notice::Saved(f.holding()),
+        Change::Deleted => Notice::Deleted(f.holding()),
+    });
+    Ok(render(
+        ctx,
+        req,
+        &session,
+        200,
+        &HoldingForm::default(),
+        notice.as_ref(),
+    )?
+    .with_header("Set-Cookie", &cookies::clear(FLASH, ctx.https())))
+}
+
+/// `GET /portfolio/holdings` and `GET …/delete`: the forms' addresses, for
+/// someone who reloads or bookmarks them.
+pub fn to_page(_ctx: &Ctx, _req: &Req) -> Result<Resp> {
+    Ok(Resp::redirect("/portfolio"))
 }
 
 fn render(
@@ -25,6 +52,7 @@ fn render(
     session: &Session,
     status: u16,
     form: &HoldingForm,
+    notice: Option<&Notice>,
 ) -> Result<Resp> {
     let holdings = portfolio::list(ctx.db, session.user.id)?;
     let metrics = analyst::metrics(&holdings);
@@ -43,61 +71,79 @@ fn render(
         &metrics,
         form,
         offer.as_ref(),
+        notice,
     );
     let env = offer.and(paddle).map(|p| p.env);
     Ok(csp::for_checkout(Resp::html(status, page), env))
 }
 
-/// `POST /portfolio/holdings`: add or update one holding from the form.
+/// After a change: back to the page (POST-redirect-GET) with its note.
+fn changed(ctx: &Ctx, req: &Req, change: Change, holding: &Holding) -> Resp {
+    let flash = Flash::new(change, holding, req.now).seal(&ctx.app.keys.flash_cookie);
+    Resp::redirect("/portfolio").with_header(
+        "Set-Cookie",
+        &cookies::set(FLASH, &flash, Flash::lifetime(), ctx.https()),
+    )
+}
+
+/// `POST /portfolio/holdings`: add or update one holding from the form. A
+/// refused form comes back as the portfolio page (400) with every bad field
+/// marked and the typed values kept.
 pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let form = req.form()?;
     let field = |name| form.get(name).unwrap_or("");
-    let refused = |error: &str| {
+    let refused = |errors: FieldErrors| {
         let shown = |v: &'static str| if field(v).len() <= 64 { field(v) } else { "" };
         let form = HoldingForm {
             symbol: shown("symbol"),
             quantity: shown("quantity"),
             price: shown("price"),
             cost_basis: shown("cost_basis"),
-            error: Some(error),
+            errors,
         };
-        render(ctx, req, &session, 400, &form)
+        render(ctx, req, &session, 400, &form, None)
     };
-    let holding = match portfolio::from_fields(
+    let holding = match holding_form::from_fields(
         field("symbol"),
         field("quantity"),
         field("price"),
         field("cost_basis"),
     ) {
         Ok(h) => h,
-        Err(message) => return refused(&capitalise(&message)),
+        Err(errors) => return refused(errors),
     };
     match portfolio::save(ctx.db, session.user.id, &holding, req.now) {
         Ok(()) => {}
-        Err(Error::BadRequest(message)) => return refused(&message),
+        Err(Error::BadRequest(message)) => {
+            return refused(FieldErrors {
+                symbol: Some(message),
+                ..FieldErrors::default()
+            })
+        }
         Err(e) => return Err(e),
     }
     log::event(
         "portfolio.saved",
         &[("user_id", &session.user.id), ("symbol", &holding.symbol)],
     );
-    Ok(Resp::redirect("/portfolio"))
+    Ok(changed(ctx, req, Change::Saved, &holding))
 }
 
-/// `POST /portfolio/holdings/{symbol}/delete`.
+/// `POST /portfolio/holdings/{symbol}/delete`: deletes at once; the note
+/// that follows offers an Undo.
 pub fn delete(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let raw = req.path.split('/').nth(3).unwrap_or("");
     let symbol = portfolio::normalise_symbol(raw).map_err(|_| Error::NotFound)?;
-    if !portfolio::remove(ctx.db, session.user.id, &symbol)? {
+    let Some(deleted) = portfolio::remove(ctx.db, session.user.id, &symbol)? else {
         return Err(Error::NotFound);
-    }
+    };
     log::event(
         "portfolio.deleted",
         &[("user_id", &session.user.id), ("symbol", &symbol)],
     );
-    Ok(Resp::redirect("/portfolio"))
+    Ok(changed(ctx, req, Change::Deleted, &deleted))
 }
 
 pub fn api_get(ctx: &Ctx, req: &Req) -> Result<Resp> {
