@@ -13,9 +13,11 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // A refused form comes back at the form's address (/portfolio/holdings);
   // show the page's own address, so a reload is a plain GET of the page.
+  // (No #fragment: Chrome skips `autofocus` on a URL with one, and the
+  // focused first bad field is what brings the form into view.)
   const canonical = document.querySelector("[data-canonical-url]");
   if (canonical && window.history && location.pathname !== canonical.dataset.canonicalUrl) {
-    history.replaceState(null, "", canonical.dataset.canonicalUrl + "#" + canonical.id);
+    history.replaceState(null, "", canonical.dataset.canonicalUrl);
   }
 
   const commentary = document.getElementById("get-commentary");

@@ -1,13 +1,16 @@
 //! The whole journey in a real headless Chromium (issue 6, part A): sign-in
 //! with the mailed code, holdings and chart, the invite link, a referred
 //! friend meeting the paywall, a credit granted over the CLI while the server
-//! runs, and commentary once it is granted.
+//! runs, and commentary once it is granted. Along the way (issue 12, in
+//! `pages.rs`): the holding form's errors, notes and Undo at desktop and
+//! phone widths, and every page at 390 and 320 px without sideways scroll.
 //!
 //! Run with `cargo test --features browser --test browser`. It needs Debian's
 //! `chromium` and `chromium-driver` (`$CHROMIUM` / `$CHROMEDRIVER` override
 //! the paths) and fails, never skips, without them. Screenshots of every page
 //! land in `target/screenshots/` (or `$CARGO_TARGET_DIR/screenshots/`).
 
+mod pages;
 #[path = "../support/mod.rs"]
 mod support;
 mod webdriver;
@@ -72,6 +75,7 @@ fn alice_invites_bob_who_gets_commentary_once_granted_credit() {
     );
     assert_eq!(bars, 3, "one bar per holding");
     shots.take(&alice, "portfolio-alice");
+    pages::form_round_trip(&alice, &shots, "SAP.DE", "desktop");
 
     // 2. Settings: Copy puts the invite link on the clipboard.
     alice.click(&alice.find("nav a[href='/settings']"));
@@ -188,12 +192,37 @@ fn alice_invites_bob_who_gets_commentary_once_granted_credit() {
     assert_eq!(pending, "1", "Alice's Pending count");
     shots.take(&alice, "settings-alice-pending");
 
-    // The same pages on a phone-sized screen, for people to look at.
-    alice.resize(390, 844);
-    shots.take(&alice, "settings-alice-narrow");
-    alice.goto(&format!("{}/portfolio", app.base_url()));
+    // 5. On a phone: the form again, then every page at 390 and 320 px.
+    let base = app.base_url();
+    pages::phone(&alice, pages::PHONE);
+    alice.goto(&format!("{base}/portfolio"));
     alice.wait_for_path("/portfolio");
-    shots.take(&alice, "portfolio-alice-narrow");
+    pages::form_round_trip(&alice, &shots, "NOVO-B.CO", "phone");
+    pages::on_phones(&alice, &shots, base, "/portfolio", "portfolio-alice");
+    pages::on_phones(&alice, &shots, base, "/settings", "settings-alice");
+    pages::on_phones(&alice, &shots, base, "/nowhere", "not-found-alice");
+    pages::on_phones(&bob, &shots, base, "/settings", "settings-bob-credit");
+    pages::on_phones(&bob, &shots, base, "/portfolio", "portfolio-bob");
+    press_get_commentary(&bob);
+    bob.wait_for("the commentary on a phone", || {
+        bob.try_find("#commentary .metrics .stat")
+    });
+    pages::no_sideways_scroll(&bob, "commentary at 320 px");
+    shots.take(&bob, "portfolio-bob-commentary-320");
+
+    let carol = driver.browser(&profiles.path().join("carol"), WIDTH, HEIGHT);
+    pages::on_phones(&carol, &shots, base, "/", "landing");
+    pages::on_phones(
+        &carol,
+        &shots,
+        base,
+        &format!("/login?ref={code}"),
+        "login-invited",
+    );
+    carol.type_into(&carol.find("input[name=email]"), "carol@example.com");
+    carol.click(&carol.find("form[action='/login'] button[type=submit]"));
+    carol.wait_for_path("/verify");
+    pages::on_phones(&carol, &shots, base, "/verify", "verify");
 }
 
 /// From `/login`: types the email, reads the code from the mail sink, types
