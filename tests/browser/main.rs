@@ -208,6 +208,7 @@ fn alice_invites_bob_who_gets_commentary_once_granted_credit() {
         bob.try_find("#commentary .metrics .stat")
     });
     pages::no_sideways_scroll(&bob, "commentary at 320 px");
+    pages::tiles_hold_their_values(&bob, "commentary at 320 px");
     shots.take(&bob, "portfolio-bob-commentary-320");
 
     let carol = driver.browser(&profiles.path().join("carol"), WIDTH, HEIGHT);

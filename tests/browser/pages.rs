@@ -186,7 +186,7 @@ fn holdings_as_cards(browser: &Browser, what: &str) {
 }
 
 /// Numbers in tiles stay inside their tile.
-fn tiles_hold_their_values(browser: &Browser, what: &str) {
+pub fn tiles_hold_their_values(browser: &Browser, what: &str) {
     let spill = browser.execute(
         "return [...document.querySelectorAll('.stat-value')]
            .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)",
