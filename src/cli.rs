@@ -54,7 +54,10 @@ pub enum Command {
   APP_LLM_URL         OpenAI-compatible API base ending in /v1 (unset: built-in analyst)
   APP_LLM_MODEL       model name (default gpt-4o-mini)
   APP_LLM_API_KEY     API key for APP_LLM_URL
-  APP_TRUSTED_PROXY   reverse proxy address(es), comma-separated, for X-Forwarded-For"
+  APP_LLM_CONCURRENCY analyses that may wait on the LLM at once, 1-64 (default 4)
+  APP_TRUSTED_PROXY   reverse proxy address(es), comma-separated, for X-Forwarded-For
+  APP_PADDLE_*        billing with Paddle: API_KEY, WEBHOOK_SECRET, CLIENT_TOKEN,
+                      PRICE_ID (all four or none), ENV, API_URL, REFERRAL_DISCOUNT_ID"
 )]
 pub struct ServeArgs {
     /// listen address HOST:PORT (default: $APP_ADDR, else 127.0.0.1:8080)

@@ -200,7 +200,9 @@ fn serve_help_lists_the_environment() {
         "APP_MAIL_FROM",
         "APP_ADMIN_TOKEN",
         "APP_LLM_URL",
+        "APP_LLM_CONCURRENCY",
         "APP_TRUSTED_PROXY",
+        "APP_PADDLE_",
     ] {
         assert!(
             help.contains(var),
