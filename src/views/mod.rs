@@ -7,5 +7,6 @@ pub mod chart;
 pub mod error;
 pub mod landing;
 pub mod layout;
+pub mod leaving;
 pub mod portfolio;
 pub mod settings;
