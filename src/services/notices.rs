@@ -222,7 +222,7 @@ mod tests {
         let send = |e: Email| sent.borrow_mut().push(e);
         assert_eq!(run_once(&conn, "http://x", NOW, &send).unwrap(), 1);
         assert_eq!(run_once(&conn, "http://x", NOW.plus(60), &send).unwrap(), 0);
-        let mail = &sent.borrow()[0];
+        let mail = sent.borrow()[0].clone();
         assert!(
             mail.text.contains("http://x/settings#upgrade"),
             "{}",
