@@ -107,3 +107,85 @@ pub fn queue_cancel(conn: &Connection, subscription_id: &str, now: Timestamp) ->
     .execute(params![payload, format!("cancel:{subscription_id}"), now])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{embedded, open, open_and_migrate};
+
+    #[test]
+    fn the_audit_rebuild_keeps_every_row_and_both_guards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let mut conn = open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(6))
+                .run(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO users (id, email, tier, created_at) VALUES (7, 'a@b.co', 'free', '2026-01-01T00:00:00Z');
+                 INSERT INTO access_audit (id, at, user_id, action, old_value, new_value, actor, client, note)
+                 VALUES (41, '2026-01-02T00:00:00Z', 7, 'grant_credit', NULL, '2026-02-01T00:00:00Z', 'ops', '198.51.100.7', 'beta'),
+                        (42, '2026-01-03T00:00:00Z', 7, 'set_tier', 'free', 'paid', 'ops', NULL, NULL);",
+            )
+            .unwrap();
+            assert!(
+                conn.execute(
+                    "INSERT INTO access_audit (at, user_id, action, actor) VALUES ('x', 7, 'delete_user', 'ops')",
+                    []
+                )
+                .is_err(),
+                "V6 does not know delete_user"
+            );
+        }
+        let conn = open_and_migrate(&path).unwrap();
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = conn
+            .prepare("SELECT id, action, client, note FROM access_audit ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    41,
+                    "grant_credit".into(),
+                    Some("198.51.100.7".into()),
+                    Some("beta".into())
+                ),
+                (42, "set_tier".into(), None, None)
+            ]
+        );
+        conn.execute(
+            "INSERT INTO access_audit (at, user_id, action, actor) VALUES ('2026-01-04T00:00:00Z', 7, 'delete_user', 'ops')",
+            [],
+        )
+        .unwrap();
+        assert!(conn
+            .execute("UPDATE access_audit SET note = 'x' WHERE id = 41", [])
+            .unwrap_err()
+            .to_string()
+            .contains("append-only"));
+        assert!(conn
+            .execute("DELETE FROM access_audit WHERE id = 42", [])
+            .unwrap_err()
+            .to_string()
+            .contains("append-only"));
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'access_audit_user' AND tbl_name = 'access_audit'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1);
+        assert_eq!(
+            conn.query_row("PRAGMA foreign_key_check", [], |_| Ok(()))
+                .ok(),
+            None,
+            "no dangling references"
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod framing;
 mod fuzz;
 mod hardening;
 mod hostile;
+mod leaving;
 mod mail_outage;
 mod ops;
 mod portal;
