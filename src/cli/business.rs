@@ -45,7 +45,7 @@ pub fn table(s: &Stats) -> String {
     );
     out += &format!(
         "  {:<9}{:>10}{:>11}{:>9}\n",
-        "signups", "", "converted", "rate"
+        "", "signups", "converted", "rate"
     );
     out += &cohort("invited", &s.invites);
     out += &cohort("organic", &s.organic);
