@@ -250,3 +250,37 @@ fn delete_user_without_a_subscription_and_unknown_emails() {
         "a failed deletion writes nothing"
     );
 }
+
+#[test]
+fn each_analysis_run_is_counted_in_stats() {
+    let app = TestApp::spawn();
+    let client = app.client();
+    sign_in(&app, &client, "analyst@example.com");
+    assert!(run(
+        &app,
+        &[
+            "grant-credit",
+            "--email",
+            "analyst@example.com",
+            "--days",
+            "3"
+        ]
+    )
+    .status
+    .success());
+    let body = json!({"holdings": [{"symbol": "VTI", "quantity": 2, "price": 200}]}).to_string();
+    let json_type = [("Content-Type", "application/json")];
+    for _ in 0..2 {
+        let resp = client.request("POST", "/api/analyze", &json_type, body.as_bytes());
+        assert_eq!(resp.status, 200, "{}", resp.summary());
+    }
+    let refused = app
+        .client()
+        .request("POST", "/api/analyze", &json_type, body.as_bytes());
+    assert_eq!(refused.status, 401, "a refused call is not an analysis");
+    let stats = json_of(&run(&app, &["stats", "--json"]), "stats");
+    assert_eq!(
+        stats["analyses"],
+        json!({"count": 2, "llm": 0, "builtin": 2})
+    );
+}

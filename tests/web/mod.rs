@@ -7,6 +7,7 @@ mod hardening;
 mod hostile;
 mod leaving;
 mod mail_outage;
+mod notices;
 mod ops;
 mod portal;
 mod portfolio;
