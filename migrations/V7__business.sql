@@ -56,6 +56,8 @@ CREATE INDEX referrals_converted ON referrals (converted_at);
 CREATE INDEX referrals_created ON referrals (created_at, referrer_user_id, converted_at);
 CREATE INDEX subscriptions_status ON subscriptions (status, user_id);
 CREATE INDEX referral_rewards_state ON referral_rewards (state);
+-- The all-time top referrers, read from the counters V2 keeps, in order.
+CREATE INDEX referral_counts_top ON referral_counts (converted DESC, pending + converted DESC);
 
 -- `access_audit` gains the action `delete_user`. A CHECK constraint cannot
 -- be altered, so the table is rebuilt: every row is copied with its id, and

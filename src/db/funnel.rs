@@ -36,11 +36,11 @@ pub fn signups(conn: &Connection, since: Timestamp, until: Timestamp) -> Result<
         .query_row(params![since, until], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    // Converted referrals are few next to sign-ups: walk those, look up each
-    // referred account by its key.
+    // Converted referrals are few next to sign-ups: walk those (CROSS JOIN
+    // keeps that order), look up each referred account by its key.
     let invited_converted = conn
         .prepare_cached(
-            "SELECT count(*) FROM referrals r JOIN users u ON u.id = r.referred_user_id
+            "SELECT count(*) FROM referrals r CROSS JOIN users u ON u.id = r.referred_user_id
              WHERE r.converted_at IS NOT NULL
                AND u.created_at >= ?1 AND u.created_at < ?2",
         )?
@@ -95,29 +95,46 @@ pub struct Referrer {
 }
 
 /// The ten referrers with the most converted, then most sign-ups, among
-/// referrals made in the window.
+/// referrals made in the window. A window that holds every referral reads
+/// the per-referrer counters (V2) in index order instead of grouping them.
 pub fn top_referrers(
     conn: &Connection,
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Vec<Referrer>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.email, t.signups, t.converted FROM (
-             SELECT referrer_user_id, count(*) AS signups, count(converted_at) AS converted
-             FROM referrals WHERE created_at >= ?1 AND created_at < ?2
-             GROUP BY referrer_user_id
-             ORDER BY converted DESC, signups DESC, referrer_user_id LIMIT 10
-         ) t JOIN users u ON u.id = t.referrer_user_id
-         ORDER BY t.converted DESC, t.signups DESC, u.id",
-    )?;
-    let rows = stmt.query_map(params![since, until], |r| {
+    let first: Option<Timestamp> = conn
+        .prepare_cached("SELECT min(created_at) FROM referrals")?
+        .query_row([], |r| r.get(0))?;
+    let referrer = |r: &rusqlite::Row<'_>| {
         Ok(Referrer {
             email: r.get(0)?,
             signups: r.get(1)?,
             converted: r.get(2)?,
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    let rows = if first.is_none_or(|first| first >= since) {
+        conn.prepare_cached(
+            "SELECT u.email, c.pending + c.converted, c.converted
+             FROM referral_counts c JOIN users u ON u.id = c.user_id
+             WHERE c.pending + c.converted > 0
+             ORDER BY c.converted DESC, c.pending + c.converted DESC, c.user_id LIMIT 10",
+        )?
+        .query_map([], referrer)?
+        .collect::<rusqlite::Result<_>>()?
+    } else {
+        conn.prepare_cached(
+            "SELECT u.email, t.signups, t.converted FROM (
+                 SELECT referrer_user_id, count(*) AS signups, count(converted_at) AS converted
+                 FROM referrals WHERE created_at >= ?1 AND created_at < ?2
+                 GROUP BY referrer_user_id
+                 ORDER BY converted DESC, signups DESC, referrer_user_id LIMIT 10
+             ) t JOIN users u ON u.id = t.referrer_user_id
+             ORDER BY t.converted DESC, t.signups DESC, u.id",
+        )?
+        .query_map(params![since, until], referrer)?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    Ok(rows)
 }
 
 /// `(llm, builtin)` analyses on the days from `since_day` (YYYY-MM-DD) on.

@@ -57,7 +57,7 @@ pub fn conversions_since(conn: &Connection, since: Timestamp) -> Result<Vec<Conv
          FROM referrals r
          JOIN users a ON a.id = r.referrer_user_id
          JOIN users b ON b.id = r.referred_user_id
-         WHERE r.converted_at >= ?1 ORDER BY r.id",
+         WHERE r.converted_at >= ?1 ORDER BY r.converted_at, r.id",
     )?;
     let rows = stmt.query_map([since], |r| {
         Ok(Conversion {

@@ -11,7 +11,7 @@ pub fn landing(frame: &Frame, account_deleted: bool) -> Markup {
         "Welcome",
         html! {
             @if account_deleted {
-                p class="banner" role="status" data-testid="account-deleted" {
+                p class="banner info" role="status" data-testid="account-deleted" {
                     "Your account has been deleted and you are signed out."
                 }
             }

@@ -289,7 +289,7 @@ fn a_subscription_that_still_bills_refuses_deletion_until_it_is_canceling() {
             [],
         )
         .unwrap();
-    let done = post_delete(&me, " delete ");
+    let done = post_delete(&me, " Delete ");
     assert!(
         done.is_see_other_to("/?account=deleted"),
         "{}",

@@ -41,7 +41,11 @@ pub fn delete(ctx: &Ctx, req: &Req) -> Result<Resp> {
             views::leaving::delete_page(&frame(ctx, Some(&session), &csrf), message),
         ))
     };
-    if form.get("confirm").map(str::trim) != Some(CONFIRM_WORD) {
+    // Phones capitalise the first letter; "Delete" is still the word.
+    let confirmed = form
+        .get("confirm")
+        .is_some_and(|w| w.trim().eq_ignore_ascii_case(CONFIRM_WORD));
+    if !confirmed {
         return refused(
             400,
             "Your account was not deleted: type the word delete in the box to confirm.",
