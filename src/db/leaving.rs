@@ -32,17 +32,6 @@ fn subscription(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
     })
 }
 
-/// The user's newest subscription, if any.
-pub fn latest_subscription(conn: &Connection, user_id: i64) -> Result<Option<Subscription>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {SUB_COLUMNS} FROM subscriptions WHERE user_id = ?1
-             ORDER BY updated_at DESC, created_at DESC LIMIT 1"
-        ))?
-        .query_row([user_id], subscription)
-        .optional()?)
-}
-
 /// Subscriptions that still bill: active, trialing or past due, with no
 /// cancel scheduled.
 pub fn billing_subscriptions(conn: &Connection, user_id: i64) -> Result<Vec<Subscription>> {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::clock::Timestamp;
 use crate::db::{self, audit, holdings, leaving, users, users::User};
 use crate::error::{Error, Result};
+use crate::services::billing::summary;
 use crate::services::credit::{self, Actor};
 use crate::services::portfolio::Holding;
 use crate::services::{auth, referral};
@@ -130,16 +131,8 @@ pub fn export(conn: &Connection, user: &User) -> Result<Value> {
         })
         .collect();
     let holdings: Vec<Holding> = holdings::list(conn, user.id)?;
-    let billing = leaving::latest_subscription(conn, user.id)?.map(|s| {
-        json!({
-            "status": s.status,
-            "subscription_id": s.id,
-            "customer_id": s.customer_id,
-            "current_period_ends_at": s.current_period_ends_at,
-            "cancel_at": s.cancel_at,
-            "discount_ends_at": s.discount_ends_at,
-        })
-    });
+    // The same object as `billing` in GET /api/me.
+    let billing = summary::billing(conn, user.id)?;
     let audit: Vec<Value> = audit::for_user(conn, user.id)?
         .into_iter()
         .map(|e| {

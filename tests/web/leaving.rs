@@ -268,6 +268,9 @@ fn a_subscription_that_still_bills_refuses_deletion_until_it_is_canceling() {
     sign_in(&app, &me, "subscriber@example.com");
     let id = user_id(&app, "subscriber@example.com");
     subscribe(&app, id, "active", None);
+    let export: Value = serde_json::from_str(&me.get("/account/export").body).unwrap();
+    assert_eq!(export["billing"]["subscription_id"], "sub_01leave");
+    assert_eq!(export["billing"]["status"], "active");
 
     let refused = post_delete(&me, "delete");
     assert_eq!(refused.status, 409, "{}", refused.summary());
