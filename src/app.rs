@@ -13,7 +13,7 @@ use crate::crypto::Keys;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{auth, mail::Mailer};
+use crate::services::{auth, mail::Mailer, notices};
 use crate::web::{server, App};
 
 /// How long, at shutdown, queued and running offloaded jobs may take.
@@ -47,6 +47,13 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
     spawn_janitor(db_path, &stopping)?;
+    let mail_app = app.clone();
+    notices::spawn(
+        db::open(db_path)?,
+        app.config.base_url.clone(),
+        stopping.clone(),
+        move |m| mail_app.mailer.send(m),
+    )?;
     app.pools.start(db_path)?;
 
     let mut workers = Vec::new();

@@ -10,6 +10,7 @@ use crate::config::{self, Config, Flags};
 use crate::db;
 use crate::error::Result;
 
+mod business;
 mod verbs;
 
 /// A self-hosted portfolio app: one binary, one SQLite file.
@@ -34,6 +35,8 @@ pub enum Command {
     SetTier(SetTierArgs),
     ShowStatus(ShowStatusArgs),
     Backup(BackupArgs),
+    Stats(StatsArgs),
+    DeleteUser(DeleteUserArgs),
 }
 
 /// Run the web server until SIGTERM or SIGINT.
@@ -151,6 +154,36 @@ pub struct BackupArgs {
     pub to: PathBuf,
 }
 
+/// The operator's funnel: sign-ups, conversions, who pays, rewards, analyses.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "stats", help_triggers("-h", "--help"))]
+pub struct StatsArgs {
+    /// first UTC day counted, YYYY-MM-DD (default: 30 days ago)
+    #[argh(option)]
+    pub since: Option<String>,
+    /// print one JSON object instead of a table
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Delete an account: codes, sessions and holdings go, a tombstone stays.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "delete-user", help_triggers("-h", "--help"))]
+pub struct DeleteUserArgs {
+    /// the account's email
+    #[argh(option)]
+    pub email: String,
+    /// why, for the audit log
+    #[argh(option)]
+    pub note: Option<String>,
+    /// also have Paddle cancel a subscription that still bills
+    #[argh(switch)]
+    pub force: bool,
+    /// print one JSON object instead of a sentence
+    #[argh(switch)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let env = config::process_env;
     let db_path = config::db_path(cli.db, &env);
@@ -175,6 +208,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::SetTier(args) => verbs::set_tier(&open()?, args, &env, now),
         Command::ShowStatus(args) => verbs::show_status(&open()?, args, &env, now),
         Command::Backup(args) => verbs::backup(&open()?, args),
+        Command::Stats(args) => business::stats(&open()?, args, now),
+        Command::DeleteUser(args) => business::delete_user(&open()?, args, &env, now),
     }
 }
 

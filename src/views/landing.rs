@@ -4,11 +4,17 @@ use maud::{html, Markup};
 
 use super::layout::{page, Frame, PRODUCT};
 
-pub fn landing(frame: &Frame) -> Markup {
+/// `account_deleted`: the person just deleted their account and lands here.
+pub fn landing(frame: &Frame, account_deleted: bool) -> Markup {
     page(
         frame,
         "Welcome",
         html! {
+            @if account_deleted {
+                p class="banner info" role="status" data-testid="account-deleted" {
+                    "Your account has been deleted and you are signed out."
+                }
+            }
             section class="hero" {
                 h1 { "Your portfolio, on your own server." }
                 p class="lead" {

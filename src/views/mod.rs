@@ -8,5 +8,6 @@ pub mod error;
 pub mod holdings;
 pub mod landing;
 pub mod layout;
+pub mod leaving;
 pub mod portfolio;
 pub mod settings;

@@ -55,6 +55,7 @@ pub fn settings(frame: &Frame, me: &Me, checkout: Option<&Checkout>, now: Timest
                 }
                 (billing::rewards(&me.referral.rewards, now))
             }
+            (super::leaving::danger_card(frame.csrf, None))
         },
     )
 }

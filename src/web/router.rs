@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, pages, portal, portfolio};
+use super::handlers::{account, auth, leaving, pages, portal, portfolio};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -37,6 +37,8 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
             portfolio::delete,
         ),
         (Get, ["settings"]) => ("GET /settings", account::settings),
+        (Get, ["account", "export"]) => ("GET /account/export", leaving::export),
+        (Post, ["account", "delete"]) => ("POST /account/delete", leaving::delete),
         (Get, ["api", "me"]) => ("GET /api/me", account::api_me),
         (Post, ["billing", "portal"]) => ("POST /billing/portal", portal::open),
         (Get, ["api", "portfolio"]) => ("GET /api/portfolio", portfolio::api_get),

@@ -1,6 +1,7 @@
 //! The operator's verbs (SPEC §1), run as processes against the database of
 //! a running server, the way they are run over SSH.
 
+mod business;
 mod credit;
 
 use std::process::Output;

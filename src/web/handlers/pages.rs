@@ -16,7 +16,10 @@ pub fn landing(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let csrf = ctx.csrf_token(req);
     Ok(Resp::html(
         200,
-        views::landing::landing(&frame(ctx, None, &csrf)),
+        views::landing::landing(
+            &frame(ctx, None, &csrf),
+            req.query_param("account").as_deref() == Some("deleted"),
+        ),
     ))
 }
 

@@ -9,7 +9,7 @@ use crate::services::access::{self, Caller};
 use crate::services::billing::checkout;
 use crate::services::holding_form::{self, FieldErrors};
 use crate::services::portfolio::Holding;
-use crate::services::{analysis, analyst, portfolio};
+use crate::services::{analysis, analyst, funnel, portfolio};
 use crate::views;
 use crate::views::portfolio::{HoldingForm, Notice};
 use crate::web::cookies;
@@ -201,7 +201,7 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     if ctx.app.llm.is_none() {
         // The built-in analyst is quick arithmetic: it answers right here.
-        return Resp::json_of(200, &analysis::analyse(None, &holdings));
+        return Resp::json_of(200, &counted(ctx, req, analysis::analyse(None, &holdings)));
     }
     // A full pool is told first, so a 503 does not use up one of the
     // caller's analyses; the worker's reservation is what enforces it.
@@ -210,10 +210,16 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     limit_analyses(ctx, req, &caller)?;
     // The LLM may take many seconds: its own pool waits for it, never a worker.
-    Ok(Resp::offload(PoolName::Llm, move |ctx: &Ctx, _: &Req| {
+    Ok(Resp::offload(PoolName::Llm, move |ctx: &Ctx, req: &Req| {
         let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
-        Resp::json_of(200, &analysis::analyse(llm, &holdings))
+        Resp::json_of(200, &counted(ctx, req, analysis::analyse(llm, &holdings)))
     }))
+}
+
+/// Counts the analysis for `app stats` (LLM or built-in), then hands it on.
+fn counted(ctx: &Ctx, req: &Req, result: analysis::Analysis) -> analysis::Analysis {
+    funnel::record_analysis(ctx.db, result.provider, req.now);
+    result
 }
 
 /// A few analyses a minute per user (or per client, for the admin token),

@@ -1,0 +1,105 @@
+//! The operator's business verbs (SPEC §9): `stats`, the funnel, and
+//! `delete-user`, the same deletion the settings page offers.
+
+use rusqlite::Connection;
+
+use super::{DeleteUserArgs, StatsArgs};
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::services::credit::Actor;
+use crate::services::funnel::{self, Cohort, Stats};
+use crate::services::leaving;
+
+type Env = dyn Fn(&str) -> Option<String>;
+
+pub fn stats(conn: &Connection, args: StatsArgs, now: Timestamp) -> Result<()> {
+    let since = funnel::window_start(args.since.as_deref(), now)?;
+    let stats = funnel::stats(conn, since, now)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&stats).unwrap_or_default());
+    } else {
+        print!("{}", table(&stats));
+    }
+    Ok(())
+}
+
+/// The funnel as a short aligned table.
+pub fn table(s: &Stats) -> String {
+    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
+    let cohort = |name: &str, c: &Cohort| {
+        format!(
+            "  {name:<9}{:>10}{:>11}{:>8.1}%\n",
+            c.signups,
+            c.converted,
+            c.conversion_rate * 100.0
+        )
+    };
+    let mut out = format!(
+        "funnel from {} to {} (UTC)\n\n",
+        day(&s.since),
+        day(&s.until)
+    );
+    out += &format!(
+        "users      {:>10} total {:>10} new\n\n",
+        s.users.total, s.users.new
+    );
+    out += &format!(
+        "  {:<9}{:>10}{:>11}{:>9}\n",
+        "", "signups", "converted", "rate"
+    );
+    out += &cohort("invited", &s.invites);
+    out += &cohort("organic", &s.organic);
+    out += &format!(
+        "\npaying now {:>10} subscribed {:>5} by tier {:>5} credited\n",
+        s.paid.subscribed, s.paid.by_tier, s.paid.credited
+    );
+    out += &format!(
+        "rewards    {:>10} banked     {:>5} running {:>5} ended\n",
+        s.rewards.banked, s.rewards.running, s.rewards.ended
+    );
+    out += &format!(
+        "analyses   {:>10} total      {:>5} LLM     {:>5} built-in\n",
+        s.analyses.count, s.analyses.llm, s.analyses.builtin
+    );
+    if s.top_referrers.is_empty() {
+        out += "\nno referrals in this window\n";
+    } else {
+        let width = s
+            .top_referrers
+            .iter()
+            .map(|r| r.email.len())
+            .max()
+            .unwrap_or(5)
+            .max(12);
+        out += &format!(
+            "\n  {:<width$}{:>9}{:>11}\n",
+            "top referrer", "signups", "converted"
+        );
+        for r in &s.top_referrers {
+            out += &format!("  {:<width$}{:>9}{:>11}\n", r.email, r.signups, r.converted);
+        }
+    }
+    out
+}
+
+pub fn delete_user(
+    conn: &Connection,
+    args: DeleteUserArgs,
+    env: &Env,
+    now: Timestamp,
+) -> Result<()> {
+    let actor = Actor::from_env(env, args.note);
+    let done = leaving::delete_by_email(conn, &args.email, args.force, &actor, now)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&done).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "{} deleted: codes, sessions and holdings removed; the account is now {}",
+        done.email, done.tombstone
+    );
+    for sub in &done.cancel_queued {
+        println!("  Paddle will be asked to cancel subscription {sub}");
+    }
+    Ok(())
+}

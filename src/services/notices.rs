@@ -1,0 +1,240 @@
+//! The emails people expect (SPEC §9): invite converted, credit ending,
+//! payment past due. One background job reads the tables billing and the
+//! operator write, at start and every few seconds; each notice is claimed by
+//! inserting its `emails_sent` row before it is queued, so a restart, a
+//! replayed webhook or a second server on the same file never sends it twice.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::clock::{Timestamp, DAY};
+use crate::db::{self, notices};
+use crate::error::Result;
+use crate::log;
+use crate::services::mail::Email;
+use crate::views::layout::PRODUCT;
+
+/// How often the job looks; every query is a small index range.
+pub const INTERVAL: Duration = Duration::from_secs(2);
+/// A credit this close to its end gets its one reminder.
+pub const CREDIT_WARNING: i64 = 3 * DAY;
+/// Conversions older than this are not announced (an upgraded database does
+/// not mail its whole history).
+const CONVERSION_LOOKBACK: i64 = 2 * DAY;
+
+/// Starts the job on its own thread with its own connection; it stops when
+/// `stopping` is set.
+pub fn spawn(
+    conn: Connection,
+    base_url: String,
+    stopping: Arc<AtomicBool>,
+    send: impl Fn(Email) + Send + 'static,
+) -> Result<()> {
+    std::thread::Builder::new()
+        .name("notices".into())
+        .spawn(move || {
+            let mut next = Instant::now();
+            while !stopping.load(Ordering::SeqCst) {
+                if Instant::now() >= next {
+                    if let Err(e) = run_once(&conn, &base_url, Timestamp::now(), &send) {
+                        log::event("notices.failed", &[("error", &e)]);
+                    }
+                    next = Instant::now() + INTERVAL;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })?;
+    Ok(())
+}
+
+/// One pass: finds every notice owed at `now`, claims it and queues it.
+/// Returns how many were queued.
+pub fn run_once(
+    conn: &Connection,
+    base_url: &str,
+    now: Timestamp,
+    send: &dyn Fn(Email),
+) -> Result<usize> {
+    let mut owed = Vec::new();
+    for c in notices::conversions_since(conn, now.plus(-CONVERSION_LOOKBACK))? {
+        let key = c.referral_id.to_string();
+        owed.push((
+            c.referred_id,
+            key.clone(),
+            invited_converted(&c.referred_email, base_url),
+        ));
+        owed.push((c.referrer_id, key, referrer_converted(&c, base_url)));
+    }
+    let owed: Vec<_> = owed
+        .into_iter()
+        .map(|(user, key, email)| ("invite_converted", user, key, email))
+        .chain(
+            notices::credits_ending(conn, now, now.plus(CREDIT_WARNING))?
+                .into_iter()
+                .map(|(user, to, until)| {
+                    let email = credit_ending(&to, &until, base_url);
+                    ("credit_ending", user, until, email)
+                }),
+        )
+        .chain(notices::past_due(conn)?.into_iter().map(|p| {
+            let key = format!(
+                "{} {}",
+                p.subscription_id,
+                p.current_period_ends_at.as_deref().unwrap_or("-")
+            );
+            (
+                "payment_past_due",
+                p.user_id,
+                key,
+                payment_past_due(&p.email, base_url),
+            )
+        }))
+        .collect();
+    let mut queued = 0;
+    for (kind, user_id, key, email) in owed {
+        if email.to.ends_with("@invalid") || notices::sent(conn, kind, user_id, &key)? {
+            continue;
+        }
+        if db::write(conn, |tx| notices::claim(tx, kind, user_id, &key, now))? {
+            log::event("notice.queued", &[("kind", &kind), ("user_id", &user_id)]);
+            send(email);
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+fn invited_converted(to: &str, base_url: &str) -> Email {
+    notice(
+        to,
+        &format!("Your invite discount on {PRODUCT}"),
+        &[
+            "Thanks for subscribing. Because a friend invited you, you both get 50% off for 3 months.".into(),
+            "Your discount is applied to your subscription from your first payment.".into(),
+        ],
+        ("Your settings", format!("{base_url}/settings")),
+        "you subscribed after accepting an invite",
+        base_url,
+    )
+}
+
+fn referrer_converted(c: &notices::Conversion, base_url: &str) -> Email {
+    let state = match (c.referrer_reward.as_deref(), c.referrer_subscribed) {
+        (Some("running" | "applying"), _) => {
+            "Your 50% off is applied to your subscription.".to_string()
+        }
+        (_, true) => "Your 50% off is banked: it is applied to your subscription as soon as the discount running now ends.".to_string(),
+        _ => "Your 50% off is banked until you subscribe: it is applied from your first payment.".to_string(),
+    };
+    notice(
+        &c.referrer_email,
+        &format!("Someone you invited subscribed to {PRODUCT}"),
+        &[
+            "Someone you invited has just subscribed, so you both get 50% off for 3 months.".into(),
+            state,
+        ],
+        ("See your invites", format!("{base_url}/settings")),
+        "someone you invited subscribed",
+        base_url,
+    )
+}
+
+fn credit_ending(to: &str, credit_until: &str, base_url: &str) -> Email {
+    let date = credit_until.get(..10).unwrap_or(credit_until);
+    notice(
+        to,
+        &format!("Your complimentary {PRODUCT} access ends on {date}"),
+        &[
+            format!("Your complimentary access to commentary ends on {date} (UTC)."),
+            "Upgrade to the paid plan to keep getting plain-language commentary on your portfolio."
+                .into(),
+        ],
+        ("Upgrade", format!("{base_url}/settings#upgrade")),
+        "your complimentary access ends within three days",
+        base_url,
+    )
+}
+
+fn payment_past_due(to: &str, base_url: &str) -> Email {
+    notice(
+        to,
+        &format!("Your {PRODUCT} payment did not go through"),
+        &[
+            "We could not take your last payment, so your subscription is past due.".into(),
+            "Please update your payment method under Manage billing to keep your paid plan.".into(),
+        ],
+        ("Manage billing", format!("{base_url}/settings#billing")),
+        "a payment for your subscription failed",
+        base_url,
+    )
+}
+
+/// A notice in plain text and simple HTML, with the product's name and a
+/// footer saying why it was sent.
+fn notice(
+    to: &str,
+    subject: &str,
+    paragraphs: &[String],
+    (label, url): (&str, String),
+    why: &str,
+    base_url: &str,
+) -> Email {
+    let footer =
+        format!("You get this email from {PRODUCT} ({base_url}) because {why}. It is sent once.");
+    let mut text = String::new();
+    for p in paragraphs {
+        text.push_str(p);
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!("{label}: {url}\n\n-- \n{footer}\n"));
+    let html = maud::html! {
+        p style="font-weight:bold" { (PRODUCT) }
+        @for p in paragraphs { p { (p) } }
+        p { a href=(url) { (label) } }
+        p style="color:#666;font-size:small" { (footer) }
+    };
+    Email {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        html: html.into_string(),
+        sign_in: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{test_db, users};
+    use std::cell::RefCell;
+
+    const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    #[test]
+    fn a_credit_ending_is_mailed_once() {
+        let conn = test_db();
+        let user = users::create(&conn, "a@b.co", NOW).unwrap();
+        users::set_credit_until(&conn, user.id, Some(NOW.plus(2 * DAY))).unwrap();
+        let sent = RefCell::new(Vec::new());
+        let send = |e: Email| sent.borrow_mut().push(e);
+        assert_eq!(run_once(&conn, "http://x", NOW, &send).unwrap(), 1);
+        assert_eq!(run_once(&conn, "http://x", NOW.plus(60), &send).unwrap(), 0);
+        let mail = sent.borrow()[0].clone();
+        assert!(
+            mail.text.contains("http://x/settings#upgrade"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains(&NOW.plus(2 * DAY).date_string()));
+        // a new grant is a new credit, with its own reminder when it nears its end
+        users::set_credit_until(&conn, user.id, Some(NOW.plus(9 * DAY))).unwrap();
+        assert_eq!(run_once(&conn, "http://x", NOW, &send).unwrap(), 0);
+        assert_eq!(
+            run_once(&conn, "http://x", NOW.plus(7 * DAY), &send).unwrap(),
+            1
+        );
+    }
+}
