@@ -36,7 +36,7 @@ pub fn subscription(frame_csrf: &str, billing: &BillingSummary, now: Timestamp) 
         .and_then(paddle_time)
         .filter(|t| *t > now);
     html! {
-        div class="subscription" {
+        div class="subscription" id="billing" {
             p {
                 "Subscription: "
                 strong data-testid="billing-status" { (state_words(billing)) }
