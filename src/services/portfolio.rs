@@ -2,7 +2,6 @@
 //! whether it comes from a form, the JSON API or the analyst.
 
 use rusqlite::Connection;
-use serde_json::Value;
 
 use crate::clock::Timestamp;
 use crate::db::{self, holdings};
@@ -74,65 +73,52 @@ pub fn check_amount(name: &str, x: f64) -> std::result::Result<f64, String> {
     }
 }
 
-/// Parses and checks `{"holdings": [...]}`. A bad entry rejects the whole
-/// list, with a message that names the entry.
-pub fn from_json(body: &Value) -> std::result::Result<Vec<Holding>, String> {
-    let list = body
-        .get("holdings")
-        .and_then(Value::as_array)
-        .ok_or("the body must be {\"holdings\": [...]}")?;
-    if list.len() > MAX_HOLDINGS {
-        return Err(format!(
-            "at most {MAX_HOLDINGS} holdings, not {}",
-            list.len()
-        ));
-    }
-    let mut holdings: Vec<Holding> = Vec::with_capacity(list.len());
-    for (i, entry) in list.iter().enumerate() {
-        let holding = entry_from_json(entry).map_err(|e| format!("holdings[{i}]: {e}"))?;
-        if holdings.iter().any(|h| h.symbol == holding.symbol) {
-            return Err(format!("holdings[{i}]: {} appears twice", holding.symbol));
+/// Checks a whole list as the JSON API and the analyst take it: at most
+/// 500, each symbol normalised and each amount in range, no symbol twice. A
+/// bad entry rejects the whole list with a message that names the entry.
+pub fn check_list(list: Vec<Holding>) -> Result<Vec<Holding>> {
+    check_count(list.len())?;
+    let mut checked: Vec<Holding> = Vec::with_capacity(list.len());
+    for (i, entry) in list.into_iter().enumerate() {
+        let holding = check_one(entry).map_err(|e| entry_error(i, &e))?;
+        if checked.iter().any(|h| h.symbol == holding.symbol) {
+            return Err(entry_error(i, &format!("{} appears twice", holding.symbol)));
         }
-        holdings.push(holding);
+        checked.push(holding);
     }
-    Ok(holdings)
+    Ok(checked)
 }
 
-fn entry_from_json(entry: &Value) -> std::result::Result<Holding, String> {
-    let obj = entry.as_object().ok_or("each holding is an object")?;
-    if let Some(unknown) = obj
-        .keys()
-        .find(|k| !["symbol", "quantity", "price", "cost_basis"].contains(&k.as_str()))
-    {
-        return Err(format!("unknown field {unknown:?}"));
+/// At most 500 holdings in a list.
+pub fn check_count(n: usize) -> Result<()> {
+    if n > MAX_HOLDINGS {
+        return Err(Error::BadRequest(format!(
+            "At most {MAX_HOLDINGS} holdings, not {n}."
+        )));
     }
-    let symbol = obj
-        .get("symbol")
-        .and_then(Value::as_str)
-        .ok_or("symbol must be a string")?;
-    let number = |name: &str| -> std::result::Result<f64, String> {
-        let x = obj
-            .get(name)
-            .and_then(Value::as_f64)
-            .ok_or(format!("{name} must be a number from 0 to 1e12"))?;
-        check_amount(name, x)
-    };
-    let cost_basis = match obj.get("cost_basis") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(number("cost_basis")?),
-    };
+    Ok(())
+}
+
+/// `holdings[3]: quantity must be …`, as the JSON API words entry errors.
+pub fn entry_error(index: usize, message: &str) -> Error {
+    Error::BadRequest(format!("Holdings[{index}]: {message}"))
+}
+
+fn check_one(h: Holding) -> std::result::Result<Holding, String> {
     Ok(Holding {
-        symbol: normalise_symbol(symbol)?,
-        quantity: number("quantity")?,
-        price: number("price")?,
-        cost_basis,
+        symbol: normalise_symbol(&h.symbol)?,
+        quantity: check_amount("quantity", h.quantity)?,
+        price: check_amount("price", h.price)?,
+        cost_basis: h
+            .cost_basis
+            .map(|c| check_amount("cost_basis", c))
+            .transpose()?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn symbols() {
@@ -156,70 +142,5 @@ mod tests {
         ] {
             assert!(normalise_symbol(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn json_list() {
-        let ok = from_json(&json!({"holdings": [
-            {"symbol": "aapl", "quantity": 10, "price": 190.5},
-            {"symbol": "CASH", "quantity": 1000, "price": 1, "cost_basis": null},
-            {"symbol": "MSFT", "quantity": 2, "price": 400, "cost_basis": 300}
-        ]}))
-        .unwrap();
-        assert_eq!(ok.len(), 3);
-        assert_eq!(ok[0].symbol, "AAPL");
-        assert_eq!(ok[2].cost_basis, Some(300.0));
-        assert_eq!(from_json(&json!({"holdings": []})), Ok(vec![]));
-    }
-
-    #[test]
-    fn json_errors_name_the_entry() {
-        let cases = [
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1}, {"symbol": "B", "quantity": -1, "price": 1}]}),
-                "holdings[1]: quantity",
-            ),
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": "1", "price": 1}]}),
-                "holdings[0]: quantity",
-            ),
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": 1}]}),
-                "holdings[0]: price",
-            ),
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1e13}]}),
-                "holdings[0]: price",
-            ),
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "cost_basis": -2}]}),
-                "holdings[0]: cost_basis",
-            ),
-            (
-                json!({"holdings": [{"symbol": "a b", "quantity": 1, "price": 1}]}),
-                "holdings[0]: a symbol",
-            ),
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1}, {"symbol": "a", "quantity": 1, "price": 1}]}),
-                "holdings[1]: A appears twice",
-            ),
-            (
-                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "extra": 1}]}),
-                "holdings[0]: unknown field",
-            ),
-            (json!({"holdings": [7]}), "holdings[0]: each holding"),
-            (json!({"holdings": {}}), "the body must be"),
-            (json!([]), "the body must be"),
-        ];
-        for (body, want) in cases {
-            let err = from_json(&body).unwrap_err();
-            assert!(err.starts_with(want), "{body}: {err}");
-        }
-        let many: Vec<Value> = (0..501)
-            .map(|i| json!({"symbol": format!("S{i}"), "quantity": 1, "price": 1}))
-            .collect();
-        assert!(from_json(&json!({"holdings": many}))
-            .unwrap_err()
-            .contains("at most 500"));
     }
 }

@@ -19,6 +19,7 @@ pub mod csp;
 pub mod csrf;
 pub mod flash;
 mod handlers;
+pub mod holdings_json;
 pub mod http;
 pub mod metrics;
 pub mod offload;

@@ -14,6 +14,7 @@ use crate::views;
 use crate::views::portfolio::{HoldingForm, Notice};
 use crate::web::cookies;
 use crate::web::flash::{Change, Flash, FLASH};
+use crate::web::holdings_json;
 use crate::web::http::{Req, Resp};
 use crate::web::offload::{self, PoolName};
 use crate::web::{csp, Ctx, Session, ANALYSES_PER_MINUTE};
@@ -156,7 +157,7 @@ pub fn api_get(ctx: &Ctx, req: &Req) -> Result<Resp> {
 pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let body: Value = req.json()?;
-    let holdings = portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?;
+    let holdings = holdings_json::holdings(&body)?;
     portfolio::replace(ctx.db, session.user.id, &holdings, req.now)?;
     log::event(
         "portfolio.replaced",
@@ -172,18 +173,7 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let posted = if req.body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let body: Value = req.json()?;
-        match body.get("holdings") {
-            Some(_) => {
-                Some(portfolio::from_json(&body).map_err(|m| Error::BadRequest(capitalise(&m)))?)
-            }
-            None if body.is_object() => None,
-            None => {
-                return Err(Error::BadRequest(
-                    "The body must be {\"holdings\": [...]} or empty.".into(),
-                ))
-            }
-        }
+        holdings_json::holdings_if_sent(&req.json()?)?
     };
     let holdings = match (posted, &caller) {
         (Some(list), _) => list,
@@ -241,16 +231,4 @@ fn limit_analyses(ctx: &Ctx, req: &Req, caller: &Caller) -> Result<()> {
                 ),
             }
         })
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => format!(
-            "{}{}.",
-            first.to_uppercase(),
-            chars.as_str().trim_end_matches('.')
-        ),
-        None => String::new(),
-    }
 }
