@@ -33,6 +33,11 @@ CREATE TABLE subscriptions (
     -- The occurred_at of the event this row was last set from: an older
     -- event for the same subscription changes nothing.
     event_occurred_at      TEXT NOT NULL,
+    -- The event_id of that event (the audit note of what it changed).
+    last_event_id          TEXT NOT NULL,
+    -- 1 once any event has shown it `active` (paid, not trialing), even one
+    -- too old to set the row: a referral converts however events arrive.
+    was_active             INTEGER NOT NULL DEFAULT 0,
     created_at             TEXT NOT NULL,
     updated_at             TEXT NOT NULL
 );
@@ -76,6 +81,9 @@ CREATE TABLE paddle_outbox (
     -- taken as abandoned (the process died mid-call).
     claimed_until   TEXT,
     done_at         TEXT,
+    -- Set when Paddle refused the call (a 4xx other than 401/403/429): it
+    -- is not retried blindly; an operator looks (logs, /metrics).
+    failed_at       TEXT,
     last_error      TEXT
 );
 CREATE INDEX paddle_outbox_due ON paddle_outbox (done_at, next_attempt_at);

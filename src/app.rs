@@ -13,7 +13,7 @@ use crate::crypto::Keys;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{auth, mail::Mailer, notices};
+use crate::services::{auth, billing, mail::Mailer, notices};
 use crate::web::{server, App};
 
 /// How long, at shutdown, queued and running offloaded jobs may take.
@@ -54,6 +54,11 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         stopping.clone(),
         move |m| mail_app.mailer.send(m),
     )?;
+    let outbox = billing::outbox::start(
+        db_path,
+        app.config.paddle.as_ref(),
+        app.metrics.paddle_api_failures.clone(),
+    )?;
     app.pools.start(db_path)?;
 
     let mut workers = Vec::new();
@@ -80,6 +85,9 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         let _ = worker.join();
     }
     drop(server);
+    if let Some(outbox) = outbox {
+        outbox.stop(Duration::from_secs(3));
+    }
     app.pools.shutdown(OFFLOAD_SHUTDOWN_WAIT);
     app.mailer.shutdown(Duration::from_secs(20));
     log::event("server.stopped", &[]);

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 pub mod audit;
 pub mod backup;
+pub mod billing;
 pub mod billing_reads;
 pub mod codes;
 pub mod funnel;
@@ -17,7 +18,9 @@ pub mod holdings;
 pub mod leaving;
 pub mod meta;
 pub mod notices;
+pub mod outbox;
 pub mod referrals;
+pub mod rewards;
 pub mod sessions;
 pub mod stats;
 pub mod users;

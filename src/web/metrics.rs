@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::services::mail::MailCounts;
@@ -25,6 +25,10 @@ pub struct Metrics {
     pub codes_verified: AtomicU64,
     pub codes_failed: AtomicU64,
     pub referrals_linked: AtomicU64,
+    /// Paddle webhooks by event type and outcome.
+    webhooks: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Failed Paddle API calls, counted by the outbox worker.
+    pub paddle_api_failures: Arc<AtomicU64>,
 }
 
 /// Totals read from the database when the metrics are scraped.
@@ -39,6 +43,9 @@ pub struct Totals {
     pub llm_outstanding: usize,
     /// Free accounts with a running credit: paid access, apart from `paid_users`.
     pub credited_users: i64,
+    /// Paddle calls still owed, and those Paddle refused (an operator looks).
+    pub outbox_pending: i64,
+    pub outbox_failed: i64,
 }
 
 impl Metrics {
@@ -56,6 +63,15 @@ impl Metrics {
         self.latency_count.fetch_add(1, Relaxed);
         self.latency_micros
             .fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    pub fn webhook(&self, event_type: &'static str, outcome: &'static str) {
+        *self
+            .webhooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((event_type, outcome))
+            .or_default() += 1;
     }
 
     pub fn count(counter: &AtomicU64) {
@@ -202,7 +218,52 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        self.render_billing(&mut out, totals);
         out
+    }
+
+    fn render_billing(&self, out: &mut String, totals: &Totals) {
+        out.push_str(
+            "# HELP app_paddle_webhooks_total Paddle webhooks, by event type and outcome.\n",
+        );
+        out.push_str("# TYPE app_paddle_webhooks_total counter\n");
+        let webhooks = self
+            .webhooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for ((event_type, outcome), n) in &webhooks {
+            let _ = writeln!(
+                out,
+                "app_paddle_webhooks_total{{type=\"{event_type}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let series: [(&str, &str, &str, i64); 3] = [
+            (
+                "app_paddle_api_failures_total",
+                "counter",
+                "Failed Paddle API calls since start (retried or refused).",
+                self.paddle_api_failures.load(Relaxed) as i64,
+            ),
+            (
+                "app_paddle_outbox_pending",
+                "gauge",
+                "Paddle API calls still owed.",
+                totals.outbox_pending,
+            ),
+            (
+                "app_paddle_outbox_failed",
+                "gauge",
+                "Paddle API calls Paddle refused; an operator should look.",
+                totals.outbox_failed,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
     }
 }
 
@@ -228,7 +289,10 @@ mod tests {
             },
             llm_outstanding: 3,
             credited_users: 2,
+            outbox_pending: 2,
+            outbox_failed: 1,
         });
+        m.webhook("subscription.created", "ok");
         assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.005\"} 3"));
@@ -239,5 +303,9 @@ mod tests {
         assert!(text.contains("app_credit_grants 4"));
         assert!(text.contains("app_llm_analyses_outstanding 3"));
         assert!(text.contains("# TYPE app_credited_users gauge\napp_credited_users 2"));
+        assert!(text
+            .contains("app_paddle_webhooks_total{type=\"subscription.created\",outcome=\"ok\"} 1"));
+        assert!(text.contains("app_paddle_outbox_pending 2"));
+        assert!(text.contains("app_paddle_outbox_failed 1"));
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, leaving, pages, portal, portfolio};
+use super::handlers::{account, auth, leaving, pages, portal, portfolio, webhooks};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -44,6 +44,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         (Get, ["api", "portfolio"]) => ("GET /api/portfolio", portfolio::api_get),
         (Put, ["api", "portfolio"]) => ("PUT /api/portfolio", portfolio::api_put),
         (Post, ["api", "analyze"]) => ("POST /api/analyze", portfolio::analyze),
+        (Post, ["webhooks", "paddle"]) => ("POST /webhooks/paddle", webhooks::paddle),
         _ => return None,
     };
     Some(route)
@@ -88,7 +89,7 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
     // A POST /verify whose pending cookie lapsed has no token to match; it
     // changes nothing and is sent back to the email form (handlers/auth.rs).
     let lapsed_sign_in = req.path == "/verify" && ctx.pending(req).is_none();
-    if req.method.is_unsafe() {
+    if req.method.is_unsafe() && !is_signed_by_sender(&req.path) {
         check_origin(ctx, req)?;
         if is_json_api(&req.path) {
             check_header_csrf(ctx, req)?;
@@ -100,5 +101,12 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 pub fn is_json_api(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/metrics"
+    path.starts_with("/api/") || path == "/metrics" || is_signed_by_sender(path)
+}
+
+/// Routes another server calls (webhooks): no browser, so no cookie, Origin
+/// or CSRF token; each handler authenticates the body by its sender's
+/// signature before reading it.
+pub fn is_signed_by_sender(path: &str) -> bool {
+    path == "/webhooks/paddle"
 }

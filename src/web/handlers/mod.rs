@@ -6,6 +6,7 @@ pub mod leaving;
 pub mod pages;
 pub mod portal;
 pub mod portfolio;
+pub mod webhooks;
 
 use crate::views::layout::Frame;
 use crate::web::{Ctx, Session};

@@ -3,7 +3,7 @@
 use super::frame;
 use crate::error::{Error, Result};
 use crate::services::access::Caller;
-use crate::services::ops;
+use crate::services::{billing, ops};
 use crate::views;
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Totals;
@@ -48,6 +48,7 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
         ));
     }
     let (users, paid_users, referrals, credit_grants) = ops::totals(ctx.db)?;
+    let (outbox_pending, outbox_failed) = billing::outbox_depth(ctx.db)?;
     let totals = Totals {
         users,
         paid_users,
@@ -56,6 +57,8 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
         mail: ctx.app.mailer.counts(),
         llm_outstanding: ctx.app.pools.llm.outstanding(),
         credited_users: ops::credited_users(ctx.db, req.now)?,
+        outbox_pending,
+        outbox_failed,
     };
     Ok(Resp::new(
         200,

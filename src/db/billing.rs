@@ -1,0 +1,157 @@
+//! `billing_events` (every Paddle webhook, once) and `subscriptions` (each
+//! Paddle subscription as the newest event left it).
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+
+/// Stores an event unless its `event_id` is already stored: false for a replay.
+pub fn insert_event(
+    conn: &Connection,
+    event_id: &str,
+    event_type: &str,
+    occurred_at: &str,
+    received_at: Timestamp,
+    body: &str,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO billing_events (event_id, event_type, occurred_at, received_at, outcome, body)
+             VALUES (?1, ?2, ?3, ?4, 'received', ?5) ON CONFLICT (event_id) DO NOTHING",
+        )?
+        .execute(params![event_id, event_type, occurred_at, received_at, body])?
+        == 1)
+}
+
+pub fn set_event_outcome(conn: &Connection, event_id: &str, outcome: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE billing_events SET outcome = ?2 WHERE event_id = ?1")?
+        .execute([event_id, outcome])?;
+    Ok(())
+}
+
+/// A `subscriptions` row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub user_id: Option<i64>,
+    pub customer_id: String,
+    pub status: String,
+    pub price_id: Option<String>,
+    pub current_period_ends_at: Option<Timestamp>,
+    pub cancel_at: Option<Timestamp>,
+    pub discount_id: Option<String>,
+    pub discount_ends_at: Option<Timestamp>,
+    /// Paddle's `occurred_at` of the event it was set from (microseconds).
+    pub event_occurred_at: String,
+    pub last_event_id: String,
+    pub was_active: bool,
+}
+
+const COLUMNS: &str =
+    "id, user_id, customer_id, status, price_id, current_period_ends_at, cancel_at,
+    discount_id, discount_ends_at, event_occurred_at, last_event_id, was_active";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
+    Ok(SubscriptionRow {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        customer_id: r.get(2)?,
+        status: r.get(3)?,
+        price_id: r.get(4)?,
+        current_period_ends_at: r.get(5)?,
+        cancel_at: r.get(6)?,
+        discount_id: r.get(7)?,
+        discount_ends_at: r.get(8)?,
+        event_occurred_at: r.get(9)?,
+        last_event_id: r.get(10)?,
+        was_active: r.get(11)?,
+    })
+}
+
+pub fn subscription(conn: &Connection, id: &str) -> Result<Option<SubscriptionRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
+        ))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// A user's subscriptions, newest event first.
+pub fn subscriptions_of(conn: &Connection, user_id: i64) -> Result<Vec<SubscriptionRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM subscriptions WHERE user_id = ?1 ORDER BY event_occurred_at DESC, id"
+    ))?;
+    let rows = stmt.query_map([user_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Inserts or overwrites the row (keeping `user_id` when `row.user_id` is
+/// none, `was_active` once set, and `created_at`).
+pub fn upsert_subscription(conn: &Connection, row: &SubscriptionRow, now: Timestamp) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO subscriptions (id, user_id, customer_id, status, price_id, current_period_ends_at,
+             cancel_at, discount_id, discount_ends_at, event_occurred_at, last_event_id, was_active,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+         ON CONFLICT (id) DO UPDATE SET
+             user_id = coalesce(excluded.user_id, user_id),
+             customer_id = excluded.customer_id, status = excluded.status,
+             price_id = excluded.price_id, current_period_ends_at = excluded.current_period_ends_at,
+             cancel_at = excluded.cancel_at, discount_id = excluded.discount_id,
+             discount_ends_at = excluded.discount_ends_at,
+             event_occurred_at = excluded.event_occurred_at, last_event_id = excluded.last_event_id,
+             was_active = max(was_active, excluded.was_active), updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        row.id,
+        row.user_id,
+        row.customer_id,
+        row.status,
+        row.price_id,
+        row.current_period_ends_at,
+        row.cancel_at,
+        row.discount_id,
+        row.discount_ends_at,
+        row.event_occurred_at,
+        row.last_event_id,
+        row.was_active,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Remembers that an (older) event showed the subscription active.
+pub fn mark_was_active(conn: &Connection, id: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE subscriptions SET was_active = 1 WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Ties a subscription to an account.
+pub fn link_user(conn: &Connection, id: &str, user_id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE subscriptions SET user_id = ?2 WHERE id = ?1")?
+        .execute(params![id, user_id])?;
+    Ok(())
+}
+
+/// The account already tied to a Paddle customer, if any.
+pub fn user_of_customer(conn: &Connection, customer_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id FROM subscriptions WHERE customer_id = ?1 AND user_id IS NOT NULL
+             ORDER BY event_occurred_at DESC LIMIT 1",
+        )?
+        .query_row([customer_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Ties every unmatched subscription of a customer to an account; their ids.
+pub fn link_customer(conn: &Connection, customer_id: &str, user_id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE subscriptions SET user_id = ?2 WHERE customer_id = ?1 AND user_id IS NULL RETURNING id",
+    )?;
+    let rows = stmt.query_map(params![customer_id, user_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

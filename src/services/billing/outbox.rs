@@ -1,0 +1,350 @@
+//! The outbox worker: one background thread that claims due rows of
+//! `paddle_outbox`, makes the Paddle call each describes, and records the
+//! outcome in a second transaction. Rows are the queue, so a restart loses
+//! nothing; a claimed row whose worker died is retried once its lease runs
+//! out, and a discount whose first try's outcome is unknown is checked
+//! with a GET before it is sent again.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::event::PaddleTime;
+use super::paddle_api::{ApiError, PaddleApi};
+use super::{referral_discount_id, rewards, REFERRAL_DISCOUNT_KEY};
+use crate::clock::Timestamp;
+use crate::config::PaddleConfig;
+use crate::db::{self, billing, meta, outbox, outbox::Job, users};
+use crate::error::Result;
+use crate::log;
+use crate::services::auth;
+
+/// How often the worker looks for due rows (the CLI may add some too).
+const POLL: Duration = Duration::from_millis(250);
+/// How long a claim holds a row: longer than any one call can take.
+const LEASE_SECS: i64 = 120;
+
+/// Seconds to wait after the `attempts`-th failed try: the third try comes
+/// within 10 s of the first, then the wait grows to at most an hour.
+pub fn retry_delay(attempts: i64) -> i64 {
+    match attempts {
+        ..=1 => 2,
+        2 => 6,
+        3 => 30,
+        4 => 120,
+        5 => 600,
+        6 => 1800,
+        _ => 3600,
+    }
+}
+
+/// The running worker; [`OutboxWorker::stop`] ends it.
+pub struct OutboxWorker {
+    stopping: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+/// Starts the worker when billing is configured. `failures` counts failed
+/// API calls (for `/metrics`).
+pub fn start(
+    db_path: &Path,
+    paddle: Option<&PaddleConfig>,
+    failures: Arc<AtomicU64>,
+) -> Result<Option<OutboxWorker>> {
+    let Some(paddle) = paddle.cloned() else {
+        return Ok(None);
+    };
+    let conn = db::open(db_path)?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let flag = stopping.clone();
+    let handle = std::thread::Builder::new()
+        .name("paddle-outbox".into())
+        .spawn(move || {
+            let api = PaddleApi::new(&paddle);
+            let worker = Worker {
+                conn: &conn,
+                paddle: &paddle,
+                api: &api,
+                failures: &failures,
+            };
+            while !flag.load(Ordering::SeqCst) {
+                // A panic (a bug) must not end billing: log it and go on.
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    worker.run_due(&flag)
+                }));
+                match ran {
+                    Ok(Err(e)) => log::event("billing.outbox_error", &[("error", &e)]),
+                    Err(_) => log::event("billing.outbox_panicked", &[]),
+                    Ok(Ok(())) => {}
+                }
+                std::thread::sleep(POLL);
+            }
+        })?;
+    Ok(Some(OutboxWorker { stopping, handle }))
+}
+
+impl OutboxWorker {
+    /// Asks the worker to stop and waits up to `wait` for a call in flight;
+    /// a call cut off here is retried (after its lease) at the next start.
+    pub fn stop(self, wait: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + wait;
+        while !self.handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.handle.is_finished() {
+            let _ = self.handle.join();
+        }
+    }
+}
+
+struct Worker<'a> {
+    conn: &'a Connection,
+    paddle: &'a PaddleConfig,
+    api: &'a PaddleApi,
+    failures: &'a AtomicU64,
+}
+
+impl Worker<'_> {
+    fn run_due(&self, stopping: &AtomicBool) -> Result<()> {
+        while !stopping.load(Ordering::SeqCst) {
+            let now = Timestamp::now();
+            let claimed = db::write(self.conn, |tx| outbox::claim(tx, now, now.plus(LEASE_SECS)))?;
+            let Some(job) = claimed else {
+                return Ok(());
+            };
+            let result = self.perform(&job);
+            self.record(&job, result)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the call; on success, applies what it tells us and marks the
+    /// row done in one transaction.
+    fn perform(&self, job: &Job) -> Result<(), ApiError> {
+        let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
+        let text = |key: &str| {
+            payload
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let done = |f: &dyn Fn(&Connection, Timestamp) -> Result<()>| -> Result<(), ApiError> {
+            let now = Timestamp::now();
+            db::write(self.conn, |tx| {
+                f(tx, now)?;
+                outbox::mark_done(tx, job.id, now)
+            })
+            .map_err(|e| ApiError::Transient(format!("recording the outcome: {e}")))
+        };
+        match job.kind.as_str() {
+            "lookup_customer" => {
+                let customer = text("customer_id");
+                let email = self.api.customer_email(&customer)?;
+                done(&|tx, now| self.link_customer(tx, &customer, &email, now))
+            }
+            "apply_discount" => {
+                let (sub, discount) = (text("subscription_id"), text("discount_id"));
+                let reward_id = payload
+                    .get("reward_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let entity = self.apply_discount_once(job, &sub, &discount)?;
+                done(&|tx, now| self.reward_accepted(tx, reward_id, &entity, now))
+            }
+            "create_discount" => {
+                let id = self.api.create_referral_discount()?;
+                done(&|tx, now| self.discount_created(tx, &id, now))
+            }
+            "cancel_subscription" => {
+                self.api.cancel_subscription(&text("subscription_id"))?;
+                log::event(
+                    "billing.subscription_cancel_sent",
+                    &[("subscription_id", &text("subscription_id"))],
+                );
+                done(&|_, _| Ok(()))
+            }
+            other => Err(ApiError::Refused(format!("unknown outbox kind {other:?}"))),
+        }
+    }
+
+    /// A PATCH whose earlier try may have reached Paddle is checked first,
+    /// so the same reward is never sent twice once accepted.
+    fn apply_discount_once(&self, job: &Job, sub: &str, discount: &str) -> Result<Value, ApiError> {
+        if job.outcome_unknown {
+            let entity = self.api.subscription(sub)?;
+            if entity.pointer("/discount/id").and_then(Value::as_str) == Some(discount) {
+                return Ok(entity);
+            }
+        }
+        self.api.apply_discount(sub, discount)
+    }
+
+    fn record(&self, job: &Job, result: Result<(), ApiError>) -> Result<()> {
+        let Err(error) = result else {
+            log::event(
+                "billing.outbox_done",
+                &[("id", &job.id), ("kind", &job.kind)],
+            );
+            return Ok(());
+        };
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let now = Timestamp::now();
+        let message = error.to_string();
+        match error {
+            ApiError::Transient(_) => {
+                let next = now.plus(retry_delay(job.attempts));
+                db::write(self.conn, |tx| {
+                    outbox::mark_retry(tx, job.id, next, &message)
+                })?;
+                log::event(
+                    "billing.outbox_retry",
+                    &[
+                        ("id", &job.id),
+                        ("kind", &job.kind),
+                        ("attempts", &job.attempts),
+                        ("next", &next),
+                        ("error", &message),
+                    ],
+                );
+            }
+            ApiError::Refused(_) => {
+                db::write(self.conn, |tx| {
+                    outbox::mark_failed(tx, job.id, now, &message)?;
+                    self.refused(tx, job, now)
+                })?;
+                log::event(
+                    "billing.outbox_failed",
+                    &[("id", &job.id), ("kind", &job.kind), ("error", &message)],
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A refused discount goes back to the bank for the user's next
+    /// subscription (the dedupe key keeps it off this one).
+    fn refused(&self, tx: &Connection, job: &Job, now: Timestamp) -> Result<()> {
+        if job.kind != "apply_discount" {
+            return Ok(());
+        }
+        let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
+        let reward_id = payload
+            .get("reward_id")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if let Some(reward) = db::rewards::reward(tx, reward_id)?.filter(|r| r.state == "applying")
+        {
+            db::rewards::set_state(tx, reward.id, "banked", None, None, None)?;
+            let discount = referral_discount_id(tx, self.paddle)?;
+            rewards::settle(tx, reward.user_id, discount.as_deref(), now)?;
+        }
+        Ok(())
+    }
+
+    /// The customer's email names an account: tie the customer's
+    /// subscriptions to it and apply what their events said.
+    fn link_customer(
+        &self,
+        tx: &Connection,
+        customer: &str,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let user = match auth::normalise_email(email) {
+            Ok(email) => users::by_email(tx, &email)?,
+            Err(_) => None,
+        };
+        let Some(user) = user else {
+            log::event("billing.customer_unmatched", &[("customer_id", &customer)]);
+            return Ok(());
+        };
+        let linked = billing::link_customer(tx, customer, user.id)?;
+        let note = linked
+            .iter()
+            .filter_map(|id| billing::subscription(tx, id).ok().flatten())
+            .max_by_key(|s| PaddleTime::parse(&s.event_occurred_at))
+            .map(|s| s.last_event_id)
+            .unwrap_or_default();
+        let discount = referral_discount_id(tx, self.paddle)?;
+        rewards::reconcile(tx, user.id, discount.as_deref(), &note, now)?;
+        log::event(
+            "billing.customer_matched",
+            &[("customer_id", &customer), ("user_id", &user.id)],
+        );
+        Ok(())
+    }
+
+    fn reward_accepted(
+        &self,
+        tx: &Connection,
+        reward_id: i64,
+        entity: &Value,
+        now: Timestamp,
+    ) -> Result<()> {
+        let Some(reward) = db::rewards::reward(tx, reward_id)?.filter(|r| r.state == "applying")
+        else {
+            return Ok(());
+        };
+        let sub = reward
+            .subscription_id
+            .as_deref()
+            .map(|id| billing::subscription(tx, id))
+            .transpose()?
+            .flatten();
+        // Paddle says when the discount ends; else three months from the
+        // next billing period, until an event says otherwise.
+        let ends_at = entity
+            .pointer("/discount/ends_at")
+            .and_then(Value::as_str)
+            .and_then(PaddleTime::parse)
+            .map(PaddleTime::timestamp)
+            .or_else(|| {
+                sub.and_then(|s| s.current_period_ends_at)
+                    .map(|t| t.add_months(3))
+            });
+        db::rewards::set_state(
+            tx,
+            reward.id,
+            "running",
+            reward.subscription_id.as_deref(),
+            Some(now),
+            ends_at,
+        )?;
+        db::rewards::credit_applied(tx, reward.user_id, now)?;
+        log::event(
+            "billing.reward_running",
+            &[("reward_id", &reward.id), ("via", &"patch")],
+        );
+        Ok(())
+    }
+
+    /// Keeps the new discount's id and applies the rewards that waited for it.
+    fn discount_created(&self, tx: &Connection, id: &str, now: Timestamp) -> Result<()> {
+        let id = meta::get_or_insert(tx, REFERRAL_DISCOUNT_KEY, id)?;
+        log::event("billing.discount_created", &[("discount_id", &id)]);
+        for user_id in db::rewards::users_with_banked(tx)? {
+            rewards::settle(tx, user_id, Some(&id), now)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn third_try_within_a_minute_then_at_most_an_hour_apart() {
+        assert!(retry_delay(1) + retry_delay(2) <= 60);
+        let waits: Vec<i64> = (1..20).map(retry_delay).collect();
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(waits.last(), Some(&3600));
+    }
+}

@@ -1,0 +1,35 @@
+//! `POST /webhooks/paddle`: authenticated by Paddle's signature over the raw
+//! body (not by a cookie or CSRF token), stored and applied at once, never
+//! waiting on Paddle.
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::log;
+use crate::services::billing::{signature, webhook};
+use crate::web::http::{Req, Resp};
+use crate::web::Ctx;
+
+pub fn paddle(ctx: &Ctx, req: &Req) -> Result<Resp> {
+    let Some(paddle) = &ctx.app.config.paddle else {
+        return Err(Error::NotFound);
+    };
+    let metrics = &ctx.app.metrics;
+    let header = req.header("paddle-signature");
+    if let Err(refusal) = signature::verify(&paddle.webhook_secret, header, &req.body, req.now) {
+        metrics.webhook("unknown", "bad_signature");
+        log::event("billing.webhook_refused", &[("reason", &refusal.as_str())]);
+        return Ok(Resp::json(
+            401,
+            &json!({"error": "bad_signature", "message": "The Paddle-Signature header is missing, malformed, wrong or stale."}),
+        ));
+    }
+    let body = std::str::from_utf8(&req.body)
+        .map_err(|_| Error::BadRequest("The event is not UTF-8 text.".into()))?;
+    let (event_type, outcome) = webhook::receive(ctx.db, &ctx.app.keys, paddle, body, req.now)?;
+    metrics.webhook(webhook::type_label(&event_type), outcome.as_str());
+    Ok(Resp::json(
+        200,
+        &json!({"ok": true, "outcome": outcome.as_str()}),
+    ))
+}
