@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod llm;
+pub mod paddle;
 pub mod smtp;
 
 use std::fs::OpenOptions;

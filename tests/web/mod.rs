@@ -1,5 +1,6 @@
 mod analyze;
 mod analyze_pool;
+mod billing;
 mod checkout;
 mod framing;
 mod fuzz;

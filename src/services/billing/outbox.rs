@@ -27,7 +27,7 @@ use crate::services::auth;
 /// How often the worker looks for due rows (the CLI may add some too).
 const POLL: Duration = Duration::from_millis(250);
 /// How long a claim holds a row: longer than any one call can take.
-const LEASE_SECS: i64 = 120;
+const LEASE_SECS: i64 = 60;
 
 /// Seconds to wait after the `attempts`-th failed try: the third try comes
 /// within 10 s of the first, then the wait grows to at most an hour.

@@ -154,9 +154,13 @@ fn refresh_running(
     else {
         return Ok(());
     };
-    let applied = reward.applied_at.map(PaddleTime::from_timestamp);
+    // applied_at is whole seconds, rounded down: an event in that same
+    // second may predate the apply, so only a later one counts.
+    let applied = reward
+        .applied_at
+        .map(|t| PaddleTime::from_timestamp(t.plus(1)));
     let newer = PaddleTime::parse(&sub.event_occurred_at)
-        .is_some_and(|seen| applied.is_none_or(|applied| seen > applied));
+        .is_some_and(|seen| applied.is_none_or(|applied| seen >= applied));
     let sub_id = reward.subscription_id.as_deref();
     if sub.status == "canceled" || (newer && !discount_running(sub, now)) {
         let ended = sub

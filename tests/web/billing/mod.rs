@@ -1,0 +1,160 @@
+//! Billing with Paddle (SPEC §7), end to end: signed webhooks into the real
+//! binary, a fake Paddle API behind `APP_PADDLE_API_URL`, outcomes read from
+//! the database and `/api/me`.
+
+mod access;
+mod fixtures;
+mod outbox;
+mod rewards;
+mod signatures;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::paddle::FakePaddle;
+use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestApp};
+
+pub use fixtures::{at, Sub};
+
+pub const WEBHOOK_SECRET: &str = "pdl_ntf_01testsecret_abcdefghijklmnopqrstuvwxyz";
+pub const APP_SECRET: &str = "billing-tests-secret-0123456789abcdef0123456789";
+/// The reward discount, as if the operator set `APP_PADDLE_REFERRAL_DISCOUNT_ID`.
+pub const DISCOUNT: &str = "dsc_01referral50off3months";
+
+/// The app with billing configured against `paddle`.
+pub fn spawn(paddle: &FakePaddle) -> TestApp {
+    spawn_with_discount(paddle, Some(DISCOUNT))
+}
+
+/// `discount: None` leaves `APP_PADDLE_REFERRAL_DISCOUNT_ID` unset.
+pub fn spawn_with_discount(paddle: &FakePaddle, discount: Option<&str>) -> TestApp {
+    TestApp::spawn_with(paddle_env(paddle, discount))
+}
+
+/// The environment that configures billing (for a spawn or a restart).
+pub fn paddle_env(paddle: &FakePaddle, discount: Option<&str>) -> impl Fn(&mut Command) {
+    let url = paddle.url().to_string();
+    let discount = discount.map(str::to_string);
+    move |cmd: &mut Command| {
+        cmd.env("APP_SECRET", APP_SECRET)
+            .env("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("APP_PADDLE_API_KEY", "pdl_sdbx_apikey_test")
+            .env("APP_PADDLE_CLIENT_TOKEN", "test_clienttoken")
+            .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
+            .env("APP_PADDLE_API_URL", &url);
+        if let Some(d) = &discount {
+            cmd.env("APP_PADDLE_REFERRAL_DISCOUNT_ID", d);
+        }
+    }
+}
+
+/// POSTs `body` to the webhook signed as Paddle would sign it now.
+pub fn deliver(app: &TestApp, body: &str) -> Resp {
+    let ts = app::clock::Timestamp::now().secs();
+    let header = app::services::billing::signature::sign(WEBHOOK_SECRET, ts, body.as_bytes());
+    post_webhook(app, body, Some(&header))
+}
+
+/// Delivers and expects 200 with `outcome`.
+pub fn deliver_ok(app: &TestApp, body: &str, outcome: &str) {
+    let resp = deliver(app, body);
+    assert_eq!(
+        resp.status,
+        200,
+        "webhook: {}\nlog:\n{}",
+        resp.summary(),
+        app.log()
+    );
+    let v: Value = serde_json::from_str(&resp.body).unwrap();
+    assert_eq!(v["outcome"], outcome, "{}", resp.body);
+}
+
+pub fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> Resp {
+    // Paddle is not a browser: no Origin, no cookie, no CSRF token.
+    let client = Client::new(app.addr(), None);
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(s) = signature {
+        headers.push(("Paddle-Signature", s));
+    }
+    client.request("POST", "/webhooks/paddle", &headers, body.as_bytes())
+}
+
+/// Signs `email` in through the web; returns the client and the user id.
+pub fn user(app: &TestApp, email: &str) -> (Client, i64) {
+    let client = app.client();
+    sign_in(app, &client, email);
+    (client, user_id(app, email))
+}
+
+/// Signs `email` in by `referrer`'s invite link.
+pub fn invited_user(app: &TestApp, referrer: &Client, email: &str) -> (Client, i64) {
+    let code = api_me(referrer)["referral"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = app.client();
+    let form = client.get(&format!("/login?ref={code}"));
+    let mut fields = vec![("email", email.to_string()), ("csrf", csrf_in(&form.body))];
+    fields.push((
+        "ref",
+        input_value(&form.body, "ref").expect("the invited form carries ref"),
+    ));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert!(client
+        .post_form("/login", &fields)
+        .is_see_other_to("/verify"));
+    enter_emailed_code(app, &client, email);
+    (client, user_id(app, email))
+}
+
+pub fn user_id(app: &TestApp, email: &str) -> i64 {
+    app.db()
+        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+pub fn api_me(client: &Client) -> Value {
+    let resp = client.get("/api/me");
+    assert_eq!(resp.status, 200, "{}", resp.summary());
+    serde_json::from_str(&resp.body).unwrap()
+}
+
+pub fn tier(app: &TestApp, user_id: i64) -> String {
+    text(app, &format!("SELECT tier FROM users WHERE id = {user_id}"))
+}
+
+pub fn text(app: &TestApp, sql: &str) -> String {
+    app.db()
+        .query_row(sql, [], |r| r.get::<_, Option<String>>(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default()
+}
+
+/// `(role, state)` of the rewards of `user_id`, oldest first.
+pub fn rewards_of(app: &TestApp, user_id: i64) -> Vec<(String, String)> {
+    let conn = app.db();
+    let mut stmt = conn
+        .prepare("SELECT role, state FROM referral_rewards WHERE user_id = ?1 ORDER BY id")
+        .unwrap();
+    let rows = stmt
+        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Polls `check` until it holds (the outbox worker runs in the background).
+pub fn eventually(what: &str, app: &TestApp, timeout: Duration, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        if Instant::now() >= deadline {
+            panic!("{what}: not within {timeout:?}; log:\n{}", app.log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub const SOON: Duration = Duration::from_secs(10);

@@ -1,0 +1,151 @@
+//! Paddle calls happen on the outbox worker: retried with backoff, never on
+//! the request, kept across restarts, and never made twice once accepted.
+
+use super::*;
+use crate::support::paddle::FakePaddle;
+
+/// An unmatched subscription, so the worker must look the customer up.
+fn dashboard_subscription(app: &TestApp, paddle: &FakePaddle, email: &str, tag: &str) -> i64 {
+    let (_, id) = user(app, email);
+    paddle.add_customer(&format!("ctm_01{tag}"), email);
+    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"));
+    deliver_ok(
+        app,
+        &sub.event(&format!("evt_{tag}"), "created", &at(0)),
+        "unmatched",
+    );
+    id
+}
+
+#[test]
+fn the_api_failing_twice_then_succeeding_is_retried_with_backoff() {
+    let paddle = FakePaddle::start();
+    paddle.fail_next(2, 503);
+    let app = spawn(&paddle);
+    let id = dashboard_subscription(&app, &paddle, "retry@example.com", "retry");
+    eventually(
+        "the third try succeeds",
+        &app,
+        Duration::from_secs(30),
+        || tier(&app, id) == "paid",
+    );
+    let calls = paddle.calls_to("GET", "/customers/ctm_01retry");
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls[2].at.duration_since(calls[0].at) <= Duration::from_secs(60),
+        "third try within a minute of the first"
+    );
+    assert_eq!(app.query_i64("SELECT attempts FROM paddle_outbox"), 3);
+    assert_eq!(
+        text(
+            &app,
+            "SELECT coalesce(last_error, '') || coalesce(failed_at, '') FROM paddle_outbox"
+        ),
+        ""
+    );
+    let metrics = app.client().get("/metrics").body;
+    assert!(
+        metrics.contains("app_paddle_api_failures_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("app_paddle_outbox_pending 0"), "{metrics}");
+}
+
+#[test]
+fn a_call_paddle_refuses_is_recorded_and_not_retried() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let sub = Sub::new("sub_01nobody", "ctm_01nobody");
+    deliver_ok(
+        &app,
+        &sub.event("evt_nobody", "created", &at(0)),
+        "unmatched",
+    );
+    eventually("the 404 is recorded", &app, SOON, || {
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE failed_at IS NOT NULL") == 1
+    });
+    assert_eq!(app.query_i64("SELECT attempts FROM paddle_outbox"), 1);
+    assert!(text(&app, "SELECT last_error FROM paddle_outbox").contains("404"));
+    let metrics = app.client().get("/metrics").body;
+    assert!(metrics.contains("app_paddle_outbox_failed 1"), "{metrics}");
+    assert!(app.log().contains("event=billing.outbox_failed"));
+    assert_eq!(paddle.calls().len(), 1);
+}
+
+#[test]
+fn outbox_work_pending_at_a_restart_is_done_after_it() {
+    let paddle = FakePaddle::start();
+    paddle.fail_next(1, 500);
+    let mut app = spawn(&paddle);
+    let id = dashboard_subscription(&app, &paddle, "restart@example.com", "restart");
+    eventually("the first try's failure is recorded", &app, SOON, || {
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE last_error IS NOT NULL") == 1
+    });
+    app.kill();
+    assert_eq!(tier(&app, id), "free", "the first try failed");
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE done_at IS NULL"),
+        1
+    );
+    app.restart_with(paddle_env(&paddle, Some(DISCOUNT)));
+    eventually(
+        "the restarted worker finishes it",
+        &app,
+        Duration::from_secs(20),
+        || tier(&app, id) == "paid",
+    );
+    assert_eq!(paddle.calls_to("GET", "/customers/").len(), 2);
+}
+
+/// The webhook answers while the worker's call to Paddle is still waiting.
+#[test]
+fn a_slow_api_does_not_hold_up_the_webhook() {
+    let paddle = FakePaddle::start();
+    paddle.set_delay(Duration::from_secs(4));
+    let app = spawn(&paddle);
+    let id = dashboard_subscription(&app, &paddle, "slow@example.com", "slow");
+    paddle.wait_for("GET", "/customers/", 1, SOON);
+    // A second event arrives while that call is in flight.
+    let sub = Sub::new("sub_01slow", "ctm_01slow").status("past_due");
+    deliver_ok(
+        &app,
+        &sub.event("evt_slow2", "past_due", &at(1)),
+        "unmatched",
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE done_at IS NULL"),
+        1,
+        "both webhooks were answered before Paddle answered the worker"
+    );
+    eventually("the slow call completes", &app, SOON, || {
+        tier(&app, id) == "paid"
+    });
+}
+
+/// `delete-user --force` queues a cancel; the worker sends it once.
+#[test]
+fn a_queued_cancel_is_sent_once() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    app.db()
+        .execute(
+            "INSERT INTO paddle_outbox (kind, payload, dedupe_key, created_at, next_attempt_at)
+             VALUES ('cancel_subscription', '{\"subscription_id\": \"sub_01gone\"}', 'cancel:sub_01gone',
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+    eventually("the cancel is done", &app, SOON, || {
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE done_at IS NOT NULL") == 1
+    });
+    let calls = paddle.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("POST", "/subscriptions/sub_01gone/cancel")
+    );
+    assert_eq!(
+        calls[0].body,
+        serde_json::json!({"effective_from": "immediately"})
+    );
+}

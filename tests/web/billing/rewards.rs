@@ -1,0 +1,254 @@
+//! The two-sided referral reward: conversion on the invitee's first active
+//! subscription, the invitee's discount from checkout, the referrer's by
+//! one PATCH (or banked until they subscribe), one discount at a time.
+
+use serde_json::json;
+
+use super::*;
+use crate::support::paddle::FakePaddle;
+
+const DISCOUNT_END: &str = "2027-02-24T09:30:12.123456Z";
+
+fn referral(app: &TestApp, referred: i64) -> (String, String) {
+    let row = |col: &str| {
+        text(
+            app,
+            &format!("SELECT {col} FROM referrals WHERE referred_user_id = {referred}"),
+        )
+    };
+    (row("converted_at"), row("credited_at"))
+}
+
+fn state(rewards: &[(String, String)]) -> Vec<&str> {
+    rewards.iter().map(|(_, s)| s.as_str()).collect()
+}
+
+/// The referrer and their active subscription.
+fn subscribed_referrer(app: &TestApp, email: &str, tag: &str) -> (Client, i64, Sub) {
+    let (client, id) = user(app, email);
+    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}")).of(id);
+    deliver_ok(
+        app,
+        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
+        "ok",
+    );
+    (client, id, sub)
+}
+
+/// An invitee who checks out with the referral discount (`discountId`).
+fn invitee_pays(app: &TestApp, referrer: &Client, email: &str, tag: &str) -> (i64, Sub) {
+    let (_, id) = invited_user(app, referrer, email);
+    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"))
+        .of(id)
+        .discount(DISCOUNT, DISCOUNT_END);
+    deliver_ok(
+        app,
+        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
+        "ok",
+    );
+    (id, sub)
+}
+
+fn patches(paddle: &FakePaddle, sub: &str) -> usize {
+    paddle
+        .calls_to("PATCH", &format!("/subscriptions/{sub}"))
+        .len()
+}
+
+#[test]
+fn an_invitee_converting_rewards_both_and_the_referrer_is_patched_once() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, ref_sub) = subscribed_referrer(&app, "ann@example.com", "ann");
+    let (invitee, inv_sub) = invitee_pays(&app, &ref_client, "bob@example.com", "bob");
+    assert!(!referral(&app, invitee).0.is_empty(), "converted");
+    assert_eq!(
+        rewards_of(&app, invitee),
+        [("referred".to_string(), "running".to_string())],
+        "via checkout"
+    );
+    eventually("the referrer's discount is accepted", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running"]
+    });
+    let patch = paddle.calls_to("PATCH", "/subscriptions/");
+    assert_eq!(
+        patch.len(),
+        1,
+        "only the referrer's subscription is patched"
+    );
+    assert_eq!(patch[0].path, format!("/subscriptions/{}", ref_sub.id));
+    assert_eq!(
+        patch[0].body,
+        json!({"discount": {"id": DISCOUNT, "effective_from": "next_billing_period"}})
+    );
+    assert_eq!(
+        patch[0].authorization.as_deref(),
+        Some("Bearer pdl_sdbx_apikey_test")
+    );
+    assert!(
+        !referral(&app, invitee).1.is_empty(),
+        "credited once both are applied"
+    );
+    assert_eq!(api_me(&ref_client)["referral"]["converted"], 1);
+    // Replays and later events convert nothing again and patch nothing again.
+    deliver_ok(
+        &app,
+        &inv_sub.event("evt_bob0", "created", &at(0)),
+        "replay",
+    );
+    deliver_ok(&app, &inv_sub.event("evt_bob1", "updated", &at(5)), "ok");
+    deliver_ok(
+        &app,
+        &ref_sub
+            .clone()
+            .discount(DISCOUNT, DISCOUNT_END)
+            .event("evt_ann1", "updated", &at(5)),
+        "ok",
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(paddle.calls().len(), 1);
+    assert_eq!(app.query_i64("SELECT count(*) FROM referral_rewards"), 2);
+    assert_eq!(
+        text(
+            &app,
+            &format!("SELECT ends_at FROM referral_rewards WHERE user_id = {referrer}")
+        ),
+        "2027-02-24T09:30:12Z"
+    );
+}
+
+#[test]
+fn a_referrer_without_a_subscription_banks_the_reward_until_they_subscribe() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer) = user(&app, "cat@example.com");
+    let (invitee, _) = invitee_pays(&app, &ref_client, "dan@example.com", "dan");
+    assert_eq!(state(&rewards_of(&app, referrer)), ["banked"]);
+    assert!(
+        referral(&app, invitee).1.is_empty(),
+        "not credited while banked"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(paddle.calls().is_empty());
+    let sub = Sub::new("sub_01cat", "ctm_01cat").of(referrer);
+    deliver_ok(&app, &sub.event("evt_cat0", "created", &at(1)), "ok");
+    eventually("the banked reward is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running"]
+    });
+    assert_eq!(patches(&paddle, "sub_01cat"), 1);
+    assert!(!referral(&app, invitee).1.is_empty(), "credited");
+}
+
+#[test]
+fn three_referrals_are_applied_one_after_another() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed_referrer(&app, "eve@example.com", "eve");
+    for (i, name) in ["fay", "gus", "hal"].iter().enumerate() {
+        invitee_pays(&app, &ref_client, &format!("{name}@example.com"), name);
+        assert_eq!(rewards_of(&app, referrer).len(), i + 1);
+    }
+    eventually("the first is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running", "banked", "banked"]
+    });
+    // Paddle shows the discount on the next renewal: nothing more to do.
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, DISCOUNT_END)
+            .event("evt_eve1", "updated", &at(10)),
+        "ok",
+    );
+    assert_eq!(patches(&paddle, &sub.id), 1);
+    // Three months on, the discount is gone: the next one is applied.
+    deliver_ok(&app, &sub.event("evt_eve2", "updated", &at(20)), "ok");
+    eventually("the second is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["ended", "running", "banked"]
+    });
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, &at(25))
+            .event("evt_eve3", "updated", &at(30)),
+        "ok",
+    );
+    assert_eq!(
+        patches(&paddle, &sub.id),
+        2,
+        "a running discount is not replaced"
+    );
+    deliver_ok(&app, &sub.event("evt_eve4", "updated", &at(40)), "ok");
+    eventually("the third is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["ended", "ended", "running"]
+    });
+    assert_eq!(patches(&paddle, &sub.id), 3);
+    assert_eq!(api_me(&ref_client)["referral"]["converted"], 3);
+}
+
+#[test]
+fn trialing_is_not_a_conversion() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, _) = subscribed_referrer(&app, "ivy@example.com", "ivy");
+    let (_, invitee) = invited_user(&app, &ref_client, "jon@example.com");
+    let sub = Sub::new("sub_01jon", "ctm_01jon")
+        .of(invitee)
+        .discount(DISCOUNT, DISCOUNT_END);
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .status("trialing")
+            .event("evt_jon0", "created", &at(0)),
+        "ok",
+    );
+    assert_eq!(tier(&app, invitee), "paid", "a trial gives access");
+    assert_eq!(referral(&app, invitee), (String::new(), String::new()));
+    assert!(rewards_of(&app, referrer).is_empty());
+    deliver_ok(&app, &sub.event("evt_jon1", "activated", &at(1)), "ok");
+    assert!(
+        !referral(&app, invitee).0.is_empty(),
+        "the first active subscription converts"
+    );
+    assert_eq!(state(&rewards_of(&app, invitee)), ["running"]);
+    eventually("the referrer's is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running"]
+    });
+}
+
+/// Without `APP_PADDLE_REFERRAL_DISCOUNT_ID` the discount is created once
+/// through the API; rewards wait for it; an invitee who paid without it is
+/// PATCHed too.
+#[test]
+fn the_reward_discount_is_created_once_when_not_configured() {
+    let paddle = FakePaddle::start();
+    let app = spawn_with_discount(&paddle, None);
+    let (ref_client, referrer, ref_sub) = subscribed_referrer(&app, "kim@example.com", "kim");
+    let (_, invitee) = invited_user(&app, &ref_client, "lou@example.com");
+    let sub = Sub::new("sub_01lou", "ctm_01lou").of(invitee);
+    deliver_ok(&app, &sub.event("evt_lou0", "created", &at(0)), "ok");
+    eventually("both rewards are applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running"]
+            && state(&rewards_of(&app, invitee)) == ["running"]
+    });
+    let created = paddle.calls_to("POST", "/discounts");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].body["type"], "percentage");
+    assert_eq!(created[0].body["amount"], "50");
+    assert_eq!(created[0].body["recur"], true);
+    assert_eq!(created[0].body["maximum_recurring_intervals"], 3);
+    assert_eq!(created[0].body["enabled_for_checkout"], true);
+    assert!(created[0].body["description"].is_string());
+    assert_eq!(
+        text(
+            &app,
+            "SELECT value FROM meta WHERE key = 'paddle_referral_discount_id'"
+        ),
+        "dsc_fake000001"
+    );
+    for sub_id in [&ref_sub.id, &sub.id] {
+        let calls = paddle.calls_to("PATCH", &format!("/subscriptions/{sub_id}"));
+        assert_eq!(calls.len(), 1, "{sub_id}");
+        assert_eq!(calls[0].body["discount"]["id"], "dsc_fake000001");
+    }
+    assert!(!referral(&app, invitee).1.is_empty());
+}
