@@ -277,6 +277,7 @@ mod tests {
         m.observe("GET /login", 200, Duration::from_micros(300));
         m.observe("GET /login", 200, Duration::from_millis(3));
         m.observe("POST /api/analyze", 402, Duration::from_millis(2));
+        m.webhook("subscription.created", "ok");
         let text = m.render(&Totals {
             users: 3,
             paid_users: 1,
@@ -292,7 +293,6 @@ mod tests {
             outbox_pending: 2,
             outbox_failed: 1,
         });
-        m.webhook("subscription.created", "ok");
         assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.005\"} 3"));

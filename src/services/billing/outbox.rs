@@ -103,6 +103,20 @@ impl OutboxWorker {
     }
 }
 
+/// Why a try did not finish.
+enum Failure {
+    Api(ApiError),
+    /// Paddle answered but the outcome could not be written down: the row
+    /// stays claimed, and the next try (after the lease) checks first.
+    Unrecorded(String),
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        Failure::Api(e)
+    }
+}
+
 struct Worker<'a> {
     conn: &'a Connection,
     paddle: &'a PaddleConfig,
@@ -126,7 +140,7 @@ impl Worker<'_> {
 
     /// Makes the call; on success, applies what it tells us and marks the
     /// row done in one transaction.
-    fn perform(&self, job: &Job) -> Result<(), ApiError> {
+    fn perform(&self, job: &Job) -> Result<(), Failure> {
         let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
         let text = |key: &str| {
             payload
@@ -135,13 +149,13 @@ impl Worker<'_> {
                 .unwrap_or("")
                 .to_string()
         };
-        let done = |f: &dyn Fn(&Connection, Timestamp) -> Result<()>| -> Result<(), ApiError> {
+        let done = |f: &dyn Fn(&Connection, Timestamp) -> Result<()>| -> Result<(), Failure> {
             let now = Timestamp::now();
             db::write(self.conn, |tx| {
                 f(tx, now)?;
                 outbox::mark_done(tx, job.id, now)
             })
-            .map_err(|e| ApiError::Transient(format!("recording the outcome: {e}")))
+            .map_err(|e| Failure::Unrecorded(e.to_string()))
         };
         match job.kind.as_str() {
             "lookup_customer" => {
@@ -170,14 +184,15 @@ impl Worker<'_> {
                 );
                 done(&|_, _| Ok(()))
             }
-            other => Err(ApiError::Refused(format!("unknown outbox kind {other:?}"))),
+            other => Err(ApiError::Refused(format!("unknown outbox kind {other:?}")).into()),
         }
     }
 
-    /// A PATCH whose earlier try may have reached Paddle is checked first,
-    /// so the same reward is never sent twice once accepted.
+    /// A PATCH whose earlier try may have reached Paddle (a timeout, a
+    /// worker that died) is checked first, so the same reward is never sent
+    /// twice once accepted.
     fn apply_discount_once(&self, job: &Job, sub: &str, discount: &str) -> Result<Value, ApiError> {
-        if job.outcome_unknown {
+        if job.attempts > 1 || job.outcome_unknown {
             let entity = self.api.subscription(sub)?;
             if entity.pointer("/discount/id").and_then(Value::as_str) == Some(discount) {
                 return Ok(entity);
@@ -186,13 +201,23 @@ impl Worker<'_> {
         self.api.apply_discount(sub, discount)
     }
 
-    fn record(&self, job: &Job, result: Result<(), ApiError>) -> Result<()> {
-        let Err(error) = result else {
-            log::event(
-                "billing.outbox_done",
-                &[("id", &job.id), ("kind", &job.kind)],
-            );
-            return Ok(());
+    fn record(&self, job: &Job, result: Result<(), Failure>) -> Result<()> {
+        let error = match result {
+            Ok(()) => {
+                log::event(
+                    "billing.outbox_done",
+                    &[("id", &job.id), ("kind", &job.kind)],
+                );
+                return Ok(());
+            }
+            Err(Failure::Unrecorded(e)) => {
+                log::event(
+                    "billing.outbox_unrecorded",
+                    &[("id", &job.id), ("kind", &job.kind), ("error", &e)],
+                );
+                return Ok(());
+            }
+            Err(Failure::Api(error)) => error,
         };
         self.failures.fetch_add(1, Ordering::Relaxed);
         let now = Timestamp::now();

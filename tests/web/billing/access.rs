@@ -282,3 +282,37 @@ fn a_subscription_created_in_the_dashboard_is_matched_by_email() {
     assert_eq!(tier(&app, id), "free");
     assert_eq!(paddle.calls().len(), 1);
 }
+
+/// A subscription event without our `custom_data` (say, made before the
+/// checkout carried it) is tied to its account by the signed payment.
+#[test]
+fn a_signed_transaction_links_an_unmatched_subscription() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (_, id) = user(&app, "txn@example.com");
+    let bare = Sub::new("sub_01txn", "ctm_01txn");
+    deliver_ok(&app, &bare.event("evt_t1", "created", &at(0)), "unmatched");
+    assert_eq!(tier(&app, id), "free");
+    let signed = bare.clone().of(id);
+    deliver_ok(
+        &app,
+        &transaction_completed("evt_t2", &signed, &at(0)),
+        "ok",
+    );
+    assert_eq!(tier(&app, id), "paid");
+    assert_eq!(app.query_i64("SELECT user_id FROM subscriptions"), id);
+    // A forged one links nothing.
+    let other = Sub::new("sub_01txn2", "ctm_01txn2");
+    deliver_ok(&app, &other.event("evt_t3", "created", &at(0)), "unmatched");
+    let forged =
+        other.custom_data(serde_json::json!({"user_id": id.to_string(), "sig": "ab".repeat(32)}));
+    deliver_ok(
+        &app,
+        &transaction_completed("evt_t4", &forged, &at(0)),
+        "ignored",
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM subscriptions WHERE user_id IS NULL"),
+        1
+    );
+}

@@ -149,3 +149,32 @@ fn a_queued_cancel_is_sent_once() {
         serde_json::json!({"effective_from": "immediately"})
     );
 }
+
+/// Paddle applied the reward but the answer never came (a timeout): the
+/// retry looks before it sends, so the PATCH is made once.
+#[test]
+fn a_reward_paddle_accepted_is_never_sent_twice() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer) = user(&app, "once@example.com");
+    let sub = Sub::new("sub_01once", "ctm_01once").of(referrer);
+    deliver_ok(&app, &sub.event("evt_once0", "created", &at(0)), "ok");
+    // Longer than the app's 10 s timeout: the fake applies it, the app gives up.
+    paddle.set_delay(Duration::from_secs(12));
+    let (_, invitee) = invited_user(&app, &ref_client, "twice@example.com");
+    let inv = Sub::new("sub_01twice", "ctm_01twice")
+        .of(invitee)
+        .discount(DISCOUNT, &at(90 * 86400));
+    deliver_ok(&app, &inv.event("evt_twice0", "created", &at(0)), "ok");
+    paddle.wait_for("PATCH", "/subscriptions/sub_01once", 1, SOON);
+    paddle.set_delay(Duration::ZERO);
+    eventually("the reward runs", &app, Duration::from_secs(30), || {
+        text(
+            &app,
+            &format!("SELECT state FROM referral_rewards WHERE user_id = {referrer}"),
+        ) == "running"
+    });
+    assert_eq!(paddle.calls_to("PATCH", "/subscriptions/").len(), 1);
+    assert_eq!(paddle.calls_to("GET", "/subscriptions/sub_01once").len(), 1);
+    assert!(app.log().contains("event=billing.outbox_retry"));
+}
