@@ -95,6 +95,15 @@ pub fn users_with_banked(conn: &Connection) -> Result<Vec<i64>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Users holding a running reward whose `ends_at` has passed.
+pub fn users_with_lapsed(conn: &Connection, now: Timestamp) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT user_id FROM referral_rewards WHERE state = 'running' AND ends_at <= ?1",
+    )?;
+    let rows = stmt.query_map([now], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Moves a reward to `state`, with the subscription and times that go with it.
 pub fn set_state(
     conn: &Connection,

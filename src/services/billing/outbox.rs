@@ -26,6 +26,9 @@ use crate::services::auth;
 
 /// How often the worker looks for due rows (the CLI may add some too).
 const POLL: Duration = Duration::from_millis(250);
+/// How often rewards whose discount has run out are looked at again, so
+/// the next one is applied without waiting for a subscription event.
+const SWEEP: Duration = Duration::from_secs(60);
 /// How long a claim holds a row: longer than any one call can take.
 const LEASE_SECS: i64 = 60;
 
@@ -72,9 +75,14 @@ pub fn start(
                 api: &api,
                 failures: &failures,
             };
+            let mut next_sweep = Instant::now();
             while !flag.load(Ordering::SeqCst) {
                 // A panic (a bug) must not end billing: log it and go on.
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if Instant::now() >= next_sweep {
+                        next_sweep = Instant::now() + SWEEP;
+                        worker.settle_lapsed_rewards()?;
+                    }
                     worker.run_due(&flag)
                 }));
                 match ran {
@@ -136,6 +144,20 @@ impl Worker<'_> {
             self.record(&job, result)?;
         }
         Ok(())
+    }
+
+    /// Re-settles the users holding a running reward whose `ends_at` passed:
+    /// it ends (when an event since its apply showed the discount) and the
+    /// next banked one is applied.
+    fn settle_lapsed_rewards(&self) -> Result<()> {
+        let now = Timestamp::now();
+        db::write(self.conn, |tx| {
+            let discount = referral_discount_id(tx, self.paddle)?;
+            for user_id in db::rewards::users_with_lapsed(tx, now)? {
+                rewards::settle(tx, user_id, discount.as_deref(), now)?;
+            }
+            Ok(())
+        })
     }
 
     /// Makes the call; on success, applies what it tells us and marks the

@@ -252,3 +252,37 @@ fn the_reward_discount_is_created_once_when_not_configured() {
     }
     assert!(!referral(&app, invitee).1.is_empty());
 }
+
+/// A discount whose `ends_at` passed ends its reward even before Paddle
+/// sends another event: the worker looks again (at start, then each
+/// minute) and applies the next one.
+#[test]
+fn a_lapsed_discount_lets_the_next_reward_in() {
+    let paddle = FakePaddle::start();
+    let mut app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed_referrer(&app, "max@example.com", "max");
+    invitee_pays(&app, &ref_client, "ned@example.com", "ned");
+    invitee_pays(&app, &ref_client, "ola@example.com", "ola");
+    eventually("the first is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running", "banked"]
+    });
+    let ends = at(2);
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, &ends)
+            .event("evt_max1", "updated", &at(5)),
+        "ok",
+    );
+    eventually("the discount has run out", &app, SOON, || at(0) > ends);
+    assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
+    app.restart_with(paddle_env(&paddle, Some(DISCOUNT)));
+    eventually("the next is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["ended", "running"]
+    });
+    assert_eq!(patches(&paddle, &sub.id), 2);
+    assert_eq!(
+        text(&app, &format!("SELECT ends_at FROM referral_rewards WHERE user_id = {referrer} ORDER BY id LIMIT 1")),
+        format!("{}Z", &ends[..19])
+    );
+}
