@@ -8,6 +8,7 @@ use crate::config::PaddleConfig;
 use crate::db::meta;
 use crate::error::Result;
 
+pub mod answers;
 pub mod checkout;
 pub mod custom_data;
 pub mod event;

@@ -14,15 +14,13 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::event::PaddleTime;
+use super::answers;
 use super::paddle_api::{ApiError, PaddleApi};
-use super::{referral_discount_id, rewards, REFERRAL_DISCOUNT_KEY};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
-use crate::db::{self, billing, meta, outbox, outbox::Job, users};
+use crate::db::{self, outbox, outbox::Job};
 use crate::error::Result;
 use crate::log;
-use crate::services::auth;
 
 /// How often the worker looks for due rows (the CLI may add some too).
 const POLL: Duration = Duration::from_millis(250);
@@ -81,7 +79,8 @@ pub fn start(
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     if Instant::now() >= next_sweep {
                         next_sweep = Instant::now() + SWEEP;
-                        worker.settle_lapsed_rewards()?;
+                        let now = Timestamp::now();
+                        db::write(&conn, |tx| answers::settle_lapsed(tx, &paddle, now))?;
                     }
                     worker.run_due(&flag)
                 }));
@@ -146,20 +145,6 @@ impl Worker<'_> {
         Ok(())
     }
 
-    /// Re-settles the users holding a running reward whose `ends_at` passed:
-    /// it ends (when an event since its apply showed the discount) and the
-    /// next banked one is applied.
-    fn settle_lapsed_rewards(&self) -> Result<()> {
-        let now = Timestamp::now();
-        db::write(self.conn, |tx| {
-            let discount = referral_discount_id(tx, self.paddle)?;
-            for user_id in db::rewards::users_with_lapsed(tx, now)? {
-                rewards::settle(tx, user_id, discount.as_deref(), now)?;
-            }
-            Ok(())
-        })
-    }
-
     /// Makes the call; on success, applies what it tells us and marks the
     /// row done in one transaction.
     fn perform(&self, job: &Job) -> Result<(), Failure> {
@@ -183,7 +168,7 @@ impl Worker<'_> {
             "lookup_customer" => {
                 let customer = text("customer_id");
                 let email = self.api.customer_email(&customer)?;
-                done(&|tx, now| self.link_customer(tx, &customer, &email, now))
+                done(&|tx, now| answers::link_customer(tx, self.paddle, &customer, &email, now))
             }
             "apply_discount" => {
                 let (sub, discount) = (text("subscription_id"), text("discount_id"));
@@ -192,11 +177,11 @@ impl Worker<'_> {
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
                 let entity = self.apply_discount_once(job, &sub, &discount)?;
-                done(&|tx, now| self.reward_accepted(tx, reward_id, &entity, now))
+                done(&|tx, now| answers::reward_accepted(tx, reward_id, &entity, now))
             }
             "create_discount" => {
                 let id = self.api.create_referral_discount()?;
-                done(&|tx, now| self.discount_created(tx, &id, now))
+                done(&|tx, now| answers::discount_created(tx, &id, now))
             }
             "cancel_subscription" => {
                 self.api.cancel_subscription(&text("subscription_id"))?;
@@ -264,120 +249,13 @@ impl Worker<'_> {
             ApiError::Refused(_) => {
                 db::write(self.conn, |tx| {
                     outbox::mark_failed(tx, job.id, now, &message)?;
-                    self.refused(tx, job, now)
+                    answers::refused(tx, self.paddle, job, now)
                 })?;
                 log::event(
                     "billing.outbox_failed",
                     &[("id", &job.id), ("kind", &job.kind), ("error", &message)],
                 );
             }
-        }
-        Ok(())
-    }
-
-    /// A refused discount goes back to the bank for the user's next
-    /// subscription (the dedupe key keeps it off this one).
-    fn refused(&self, tx: &Connection, job: &Job, now: Timestamp) -> Result<()> {
-        if job.kind != "apply_discount" {
-            return Ok(());
-        }
-        let payload: Value = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
-        let reward_id = payload
-            .get("reward_id")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if let Some(reward) = db::rewards::reward(tx, reward_id)?.filter(|r| r.state == "applying")
-        {
-            db::rewards::set_state(tx, reward.id, "banked", None, None, None)?;
-            let discount = referral_discount_id(tx, self.paddle)?;
-            rewards::settle(tx, reward.user_id, discount.as_deref(), now)?;
-        }
-        Ok(())
-    }
-
-    /// The customer's email names an account: tie the customer's
-    /// subscriptions to it and apply what their events said.
-    fn link_customer(
-        &self,
-        tx: &Connection,
-        customer: &str,
-        email: &str,
-        now: Timestamp,
-    ) -> Result<()> {
-        let user = match auth::normalise_email(email) {
-            Ok(email) => users::by_email(tx, &email)?,
-            Err(_) => None,
-        };
-        let Some(user) = user else {
-            log::event("billing.customer_unmatched", &[("customer_id", &customer)]);
-            return Ok(());
-        };
-        let linked = billing::link_customer(tx, customer, user.id)?;
-        let note = linked
-            .iter()
-            .filter_map(|id| billing::subscription(tx, id).ok().flatten())
-            .max_by_key(|s| PaddleTime::parse(&s.event_occurred_at))
-            .map(|s| s.last_event_id)
-            .unwrap_or_default();
-        let discount = referral_discount_id(tx, self.paddle)?;
-        rewards::reconcile(tx, user.id, discount.as_deref(), &note, now)?;
-        log::event(
-            "billing.customer_matched",
-            &[("customer_id", &customer), ("user_id", &user.id)],
-        );
-        Ok(())
-    }
-
-    fn reward_accepted(
-        &self,
-        tx: &Connection,
-        reward_id: i64,
-        entity: &Value,
-        now: Timestamp,
-    ) -> Result<()> {
-        let Some(reward) = db::rewards::reward(tx, reward_id)?.filter(|r| r.state == "applying")
-        else {
-            return Ok(());
-        };
-        let sub = reward
-            .subscription_id
-            .as_deref()
-            .map(|id| billing::subscription(tx, id))
-            .transpose()?
-            .flatten();
-        // Paddle says when the discount ends; else three months from the
-        // next billing period, until an event says otherwise.
-        let ends_at = entity
-            .pointer("/discount/ends_at")
-            .and_then(Value::as_str)
-            .and_then(PaddleTime::parse)
-            .map(PaddleTime::timestamp)
-            .or_else(|| {
-                sub.and_then(|s| s.current_period_ends_at)
-                    .map(|t| t.add_months(3))
-            });
-        db::rewards::set_state(
-            tx,
-            reward.id,
-            "running",
-            reward.subscription_id.as_deref(),
-            Some(now),
-            ends_at,
-        )?;
-        db::rewards::credit_applied(tx, reward.user_id, now)?;
-        log::event(
-            "billing.reward_running",
-            &[("reward_id", &reward.id), ("via", &"patch")],
-        );
-        Ok(())
-    }
-
-    /// Keeps the new discount's id and applies the rewards that waited for it.
-    fn discount_created(&self, tx: &Connection, id: &str, now: Timestamp) -> Result<()> {
-        let id = meta::get_or_insert(tx, REFERRAL_DISCOUNT_KEY, id)?;
-        log::event("billing.discount_created", &[("discount_id", &id)]);
-        for user_id in db::rewards::users_with_banked(tx)? {
-            rewards::settle(tx, user_id, Some(&id), now)?;
         }
         Ok(())
     }
