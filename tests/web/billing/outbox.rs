@@ -178,3 +178,52 @@ fn a_reward_paddle_accepted_is_never_sent_twice() {
     assert_eq!(paddle.calls_to("GET", "/subscriptions/sub_01once").len(), 1);
     assert!(app.log().contains("event=billing.outbox_retry"));
 }
+
+/// Paddle refuses the discount (the subscription was canceled meanwhile):
+/// the reward goes back to the bank and lands on the next subscription.
+#[test]
+fn a_refused_discount_is_banked_for_the_next_subscription() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer) = user(&app, "refused@example.com");
+    let first = Sub::new("sub_01refused", "ctm_01refused").of(referrer);
+    deliver_ok(&app, &first.event("evt_r0", "created", &at(0)), "ok");
+    paddle.fail_next(1, 400);
+    let (_, invitee) = invited_user(&app, &ref_client, "banked@example.com");
+    let inv = Sub::new("sub_01banked", "ctm_01banked")
+        .of(invitee)
+        .discount(DISCOUNT, &at(90 * 86400));
+    deliver_ok(&app, &inv.event("evt_b0", "created", &at(0)), "ok");
+    let reward = format!("SELECT state FROM referral_rewards WHERE user_id = {referrer}");
+    eventually("the refusal re-banks it", &app, SOON, || {
+        text(&app, &reward) == "banked"
+    });
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE failed_at IS NOT NULL"),
+        1
+    );
+    deliver_ok(
+        &app,
+        &first
+            .clone()
+            .status("canceled")
+            .event("evt_r1", "canceled", &at(1)),
+        "ok",
+    );
+    let second = Sub::new("sub_01refused2", "ctm_01refused").of(referrer);
+    deliver_ok(&app, &second.event("evt_r2", "created", &at(2)), "ok");
+    eventually("it runs on the new subscription", &app, SOON, || {
+        text(&app, &reward) == "running"
+    });
+    assert_eq!(
+        paddle
+            .calls_to("PATCH", "/subscriptions/sub_01refused2")
+            .len(),
+        1
+    );
+    let on_first = paddle
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/subscriptions/sub_01refused");
+    assert_eq!(on_first.count(), 1, "the refused call is not made again");
+}
