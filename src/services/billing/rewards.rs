@@ -259,3 +259,95 @@ fn apply_next(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{referrals, test_db};
+
+    const NOW: Timestamp = Timestamp(1_800_000_000);
+    const DISCOUNT: &str = "dsc_ref";
+
+    fn sub(id: &str, user_id: i64, status: &str, occurred: &str) -> SubscriptionRow {
+        SubscriptionRow {
+            id: id.into(),
+            user_id: Some(user_id),
+            customer_id: format!("ctm_{id}"),
+            status: status.into(),
+            price_id: None,
+            current_period_ends_at: Some(NOW.plus(30 * 86400)),
+            cancel_at: None,
+            discount_id: None,
+            discount_ends_at: None,
+            event_occurred_at: occurred.into(),
+            last_event_id: format!("evt_{status}"),
+            was_active: status == "active",
+        }
+    }
+
+    fn states(conn: &Connection, user_id: i64) -> Vec<String> {
+        rewards::rewards_of(conn, user_id)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.state)
+            .collect()
+    }
+
+    #[test]
+    fn tier_follows_the_subscription_and_each_change_is_audited_once() {
+        let conn = test_db();
+        let u = users::create(&conn, "a@b.co", NOW).unwrap().id;
+        for (status, tier) in [("trialing", "paid"), ("active", "paid"), ("paused", "free")] {
+            let row = sub("sub_a", u, status, "2027-01-01T00:00:00.000000Z");
+            billing::upsert_subscription(&conn, &row, NOW).unwrap();
+            reconcile(&conn, u, None, &row.last_event_id, NOW).unwrap();
+            assert_eq!(users::by_id(&conn, u).unwrap().unwrap().tier.as_str(), tier);
+        }
+        let log = audit::for_user(&conn, u).unwrap();
+        let notes: Vec<_> = log
+            .iter()
+            .map(|e| e.note.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            notes,
+            ["evt_trialing", "evt_paused"],
+            "no entry when nothing changed"
+        );
+        assert!(log
+            .iter()
+            .all(|e| e.actor == "paddle" && e.action == "set_tier"));
+    }
+
+    #[test]
+    fn a_canceled_subscription_ends_its_running_reward() {
+        let conn = test_db();
+        let referrer = users::create(&conn, "r@b.co", NOW).unwrap().id;
+        let referred = users::create(&conn, "d@b.co", NOW).unwrap().id;
+        referrals::insert(&conn, referrer, referred, NOW).unwrap();
+        let mut mine = sub("sub_r", referrer, "active", "2027-01-01T00:00:00.000000Z");
+        billing::upsert_subscription(&conn, &mine, NOW).unwrap();
+        let theirs = sub("sub_d", referred, "active", "2027-01-01T00:00:00.000000Z");
+        billing::upsert_subscription(&conn, &theirs, NOW).unwrap();
+        reconcile(&conn, referred, Some(DISCOUNT), "evt_d", NOW).unwrap();
+        assert_eq!(states(&conn, referrer), ["applying"]);
+        assert_eq!(
+            states(&conn, referred),
+            ["applying"],
+            "no checkout discount: PATCHed too"
+        );
+        let id = rewards::rewards_of(&conn, referrer).unwrap()[0].id;
+        rewards::set_state(&conn, id, "running", Some("sub_r"), Some(NOW), None).unwrap();
+        mine.status = "canceled".into();
+        mine.event_occurred_at = "2027-02-01T00:00:00.000000Z".into();
+        billing::upsert_subscription(&conn, &mine, NOW).unwrap();
+        reconcile(&conn, referrer, Some(DISCOUNT), "evt_c", NOW.plus(60)).unwrap();
+        assert_eq!(states(&conn, referrer), ["ended"]);
+        assert_eq!(
+            users::by_id(&conn, referrer).unwrap().unwrap().tier,
+            Tier::Free
+        );
+        // A second conversion can't happen: the referral converted once.
+        reconcile(&conn, referred, Some(DISCOUNT), "evt_d2", NOW.plus(120)).unwrap();
+        assert_eq!(rewards::rewards_of(&conn, referrer).unwrap().len(), 1);
+    }
+}
