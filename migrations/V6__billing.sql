@@ -34,7 +34,7 @@ CREATE TABLE subscriptions (
     -- event for the same subscription changes nothing.
     event_occurred_at      TEXT NOT NULL,
     -- The event_id of that event (the audit note of what it changed).
-    last_event_id          TEXT NOT NULL,
+    last_event_id          TEXT,
     -- 1 once any event has shown it `active` (paid, not trialing), even one
     -- too old to set the row: a referral converts however events arrive.
     was_active             INTEGER NOT NULL DEFAULT 0,

@@ -50,7 +50,7 @@ pub struct SubscriptionRow {
 
 const COLUMNS: &str =
     "id, user_id, customer_id, status, price_id, current_period_ends_at, cancel_at,
-    discount_id, discount_ends_at, event_occurred_at, last_event_id, was_active";
+    discount_id, discount_ends_at, event_occurred_at, coalesce(last_event_id, ''), was_active";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
     Ok(SubscriptionRow {
