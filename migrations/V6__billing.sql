@@ -11,7 +11,7 @@ CREATE TABLE billing_events (
     -- Paddle's own timestamp, kept as Paddle wrote it (microseconds).
     occurred_at TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    -- What the event did: applied, stale, unmatched, ignored.
+    -- What the event did: ok (applied), stale, unmatched, ignored.
     outcome     TEXT NOT NULL,
     body        TEXT NOT NULL
 );
