@@ -119,3 +119,23 @@ fn without_billing_configured_the_webhook_is_not_there() {
     assert_eq!(resp.status, 404, "{}", resp.summary());
     assert_eq!(app.query_i64("SELECT count(*) FROM billing_events"), 0);
 }
+
+/// Paddle's events can be large: up to 1 MiB is read here (64 KiB elsewhere).
+#[test]
+fn the_webhook_takes_bodies_up_to_one_mebibyte() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (_, id) = user(&app, "big@example.com");
+    let body = Sub::new("sub_01big", "ctm_01big")
+        .of(id)
+        .event("evt_big", "created", &at(0));
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    v["data"]["padding"] = "x".repeat(900 * 1024).into();
+    deliver_ok(&app, &v.to_string(), "ok");
+    assert_eq!(tier(&app, id), "paid");
+    v["event_id"] = "evt_too_big".into();
+    v["data"]["padding"] = "x".repeat(1024 * 1024).into();
+    let resp = deliver(&app, &v.to_string());
+    assert_eq!(resp.status, 413, "{}", resp.summary());
+    assert_eq!(app.query_i64("SELECT count(*) FROM billing_events"), 1);
+}
