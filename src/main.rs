@@ -1,3 +1,5 @@
+//! The `app` executable: parse the command line, run it, map an error to exit code 1.
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
