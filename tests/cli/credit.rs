@@ -11,18 +11,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{assert_one_line_error, now_secs, stderr, stdout, succeeded, summary};
-use crate::support::{sign_in, Client, TestApp};
+use crate::support::{api_me, signed_in as account, user_id, Client, TestApp};
 
 const DAY: i64 = 86_400;
 
 // ------------------------------------------------------------------ helpers
-
-/// A signed-in client for `email` (which creates the account).
-fn account(app: &TestApp, email: &str) -> Client {
-    let client = app.client();
-    sign_in(app, &client, email);
-    client
-}
 
 /// `app --db <db> ARGS` with no actor, client or base URL from the test's own
 /// environment.
@@ -109,21 +102,6 @@ fn audit_rows(app: &TestApp) -> Vec<AuditRow> {
         })
         .unwrap();
     rows.map(Result::unwrap).collect()
-}
-
-fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .unwrap()
-}
-
-fn api_me(client: &Client) -> Value {
-    let resp = client.get("/api/me");
-    assert_eq!(resp.status, 200, "GET /api/me: {}", resp.summary());
-    serde_json::from_str(&resp.body)
-        .unwrap_or_else(|e| panic!("/api/me is not JSON ({e}): {}", resp.body))
 }
 
 /// The text of the settings page's tier badge.

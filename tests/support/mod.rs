@@ -2,7 +2,9 @@
 //! database and an SMTP sink, and a browser-like client to talk to it.
 #![allow(dead_code, unused_imports)]
 
+pub mod account;
 pub mod http;
+pub mod json;
 pub mod llm;
 pub mod paddle;
 pub mod smtp;
@@ -13,9 +15,11 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use account::{api_me, signed_in, user_id};
 pub use http::{
     cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp,
 };
+pub use json::{json_error, json_error_message, json_of};
 pub use smtp::{code_in, six_digit_runs, Mail, MailSink};
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");

@@ -9,20 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::llm::{FakeLlm, Reply};
-use crate::support::{parse_response, sign_in, Client, Resp, TestApp};
+use crate::support::{json_error, json_of, parse_response, signed_in, Client, Resp, TestApp};
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 const LLM_KEY: &str = "sk-test-key-5f3c2a";
 const LLM_MODEL: &str = "test-model-7b";
 
 // ------------------------------------------------------------------ helpers
-
-/// A new client signed in as `email` (a free user).
-fn signed_in(app: &TestApp, email: &str) -> Client {
-    let client = app.client();
-    sign_in(app, &client, email);
-    client
-}
 
 /// Runs the CLI; it must succeed.
 fn cli_ok(app: &TestApp, args: &[&str]) {
@@ -88,17 +81,6 @@ fn analyze_as_admin(client: &Client, holdings: &Value) -> Resp {
     )
 }
 
-fn json_of(resp: &Resp) -> Value {
-    assert!(
-        resp.header("content-type")
-            .is_some_and(|t| t.starts_with("application/json")),
-        "not JSON: {}",
-        resp.summary()
-    );
-    serde_json::from_str(&resp.body)
-        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", resp.body))
-}
-
 /// A 200 analysis; checks its shape and returns it.
 fn analysis(resp: &Resp) -> Value {
     assert_eq!(resp.status, 200, "POST /api/analyze: {}", resp.summary());
@@ -140,19 +122,6 @@ fn analysis(resp: &Resp) -> Value {
             "{p}"
         );
     }
-    body
-}
-
-/// A JSON error with this status and code; returns the body.
-fn json_error(resp: &Resp, status: u16, code: &str) -> Value {
-    assert_eq!(resp.status, status, "{}", resp.summary());
-    let body = json_of(resp);
-    assert_eq!(body["error"], code, "{}", resp.body);
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "no message: {}",
-        resp.body
-    );
     body
 }
 

@@ -1,12 +1,11 @@
 //! Operations: metrics, graceful shutdown, and durability across SIGKILL.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::llm::FakeLlm;
 use crate::support::{sign_in, Client, TestApp};
 
 #[test]
@@ -78,49 +77,11 @@ fn metrics_are_not_public() {
     assert_eq!(client.get_with("/metrics", &wrong).status, 401);
 }
 
-/// A fake LLM that answers after `delay`.
-fn slow_llm(delay: Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                thread::sleep(delay);
-                let reply =
-                    r#"{"choices":[{"message":{"role":"assistant","content":"Slow but sure."}}]}"#;
-                let mut stream = reader.into_inner();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                    reply.len()
-                );
-            });
-        }
-    });
-    format!("http://{addr}/v1")
-}
-
 #[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
-    let llm = slow_llm(Duration::from_millis(1500));
+    let llm = FakeLlm::answering_after("Slow but sure.", Duration::from_millis(1500));
     let mut app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_LLM_URL", &llm)
+        cmd.env("APP_LLM_URL", llm.base_url())
             .env("APP_ADMIN_TOKEN", "shutdown-admin-token-0123456789abcdef");
     });
     let client = app.client();

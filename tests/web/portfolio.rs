@@ -4,16 +4,11 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{csrf_in, input_value, sign_in, Client, Resp, TestApp};
+use crate::support::{
+    self, csrf_in, input_value, json_error, json_error_message, signed_in, Client, Resp, TestApp,
+};
 
 // ------------------------------------------------------------------ helpers
-
-/// A new client signed in as `email`.
-fn signed_in(app: &TestApp, email: &str) -> Client {
-    let client = app.client();
-    sign_in(app, &client, email);
-    client
-}
 
 /// GET /portfolio signed in; must be 200 HTML.
 fn portfolio_page(client: &Client) -> Resp {
@@ -108,16 +103,9 @@ fn put_holdings(client: &Client, holdings: Value) -> Value {
     json_of(&resp)
 }
 
+/// The JSON body, made `comparable`.
 fn json_of(resp: &Resp) -> Value {
-    assert!(
-        resp.header("content-type")
-            .is_some_and(|t| t.starts_with("application/json")),
-        "not JSON: {}",
-        resp.summary()
-    );
-    let value: Value = serde_json::from_str(&resp.body)
-        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", resp.body));
-    comparable(value)
+    comparable(support::json_of(resp))
 }
 
 /// Every number as an f64 (`10` and `10.0` are the same amount) and a null
@@ -134,18 +122,6 @@ fn comparable(value: Value) -> Value {
         ),
         other => other,
     }
-}
-
-/// A JSON error with this status and code; returns its message.
-fn json_error(resp: &Resp, status: u16, code: &str) -> String {
-    assert_eq!(resp.status, status, "{}", resp.summary());
-    let body = json_of(resp);
-    assert_eq!(body["error"], code, "{}", resp.body);
-    let message = body["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no message: {}", resp.body));
-    assert!(!message.is_empty(), "empty message: {}", resp.body);
-    message.to_string()
 }
 
 /// The `<tr data-symbol="SYM">…</tr>` of the holdings table.
@@ -865,7 +841,7 @@ fn put_with_a_bad_entry_names_it_and_changes_nothing() {
         let mut list = good.to_vec();
         list.push(bad.clone());
         let resp = put_json(&client, &json!({ "holdings": list }).to_string());
-        let message = json_error(&resp, 400, "bad_request");
+        let message = json_error_message(&resp, 400, "bad_request");
         assert!(
             message.to_lowercase().contains("holdings[3]"),
             "{what} ({bad}): the message does not name holdings[3]: {message:?}"
@@ -923,7 +899,7 @@ fn put_refuses_a_symbol_twice_in_any_case() {
         ]})
         .to_string(),
     );
-    let message = json_error(&resp, 400, "bad_request");
+    let message = json_error_message(&resp, 400, "bad_request");
     assert!(
         message.to_lowercase().contains("holdings[1]"),
         "the message does not name the repeat: {message:?}"
@@ -942,7 +918,7 @@ fn put_takes_500_holdings_and_refuses_501() {
         &client,
         &json!({"holdings": many_holdings(501)}).to_string(),
     );
-    let message = json_error(&resp, 400, "bad_request");
+    let message = json_error_message(&resp, 400, "bad_request");
     assert!(
         message.contains("500"),
         "the message does not say the limit: {message:?}"

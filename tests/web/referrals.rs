@@ -9,7 +9,8 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 use crate::support::{
-    csrf_in, enter_emailed_code, html_unescape, input_value, sign_in, Client, Resp, TestApp,
+    api_me, csrf_in, enter_emailed_code, html_unescape, input_value, sign_in, user_id, Client,
+    Resp, TestApp,
 };
 
 /// How long to wait before concluding that a mail was not sent.
@@ -24,14 +25,6 @@ fn settings(client: &Client) -> Resp {
     let page = client.get("/settings");
     assert_eq!(page.status, 200, "GET /settings: {}", page.summary());
     page
-}
-
-/// GET /api/me signed in; must be 200 JSON.
-fn api_me(client: &Client) -> Value {
-    let resp = client.get("/api/me");
-    assert_eq!(resp.status, 200, "GET /api/me: {}", resp.summary());
-    serde_json::from_str(&resp.body)
-        .unwrap_or_else(|e| panic!("/api/me is not JSON ({e}): {}", resp.body))
 }
 
 /// The text inside the first element that carries `attr` (e.g.
@@ -75,14 +68,6 @@ fn invite_link_on_page(html: &str) -> String {
         + "value=\"".len();
     let value_end = value_at + tag[value_at..].find('"').unwrap();
     html_unescape(&tag[value_at..value_end])
-}
-
-fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .unwrap_or_else(|e| panic!("no user {email}: {e}"))
 }
 
 fn referred_by(app: &TestApp, email: &str) -> Option<i64> {

@@ -1,0 +1,30 @@
+//! Accounts as the tests need them: a signed-in client, the account's own
+//! view of itself (`GET /api/me`), and its row id.
+
+use serde_json::Value;
+
+use super::{sign_in, Client, TestApp};
+
+/// A new client signed in as `email` (which creates the account, free tier).
+pub fn signed_in(app: &TestApp, email: &str) -> Client {
+    let client = app.client();
+    sign_in(app, &client, email);
+    client
+}
+
+/// GET /api/me signed in; must be 200 JSON.
+pub fn api_me(client: &Client) -> Value {
+    let resp = client.get("/api/me");
+    assert_eq!(resp.status, 200, "GET /api/me: {}", resp.summary());
+    serde_json::from_str(&resp.body)
+        .unwrap_or_else(|e| panic!("/api/me is not JSON ({e}): {}", resp.body))
+}
+
+/// The `users.id` of `email`, read from the database file.
+pub fn user_id(app: &TestApp, email: &str) -> i64 {
+    app.db()
+        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+            r.get(0)
+        })
+        .unwrap_or_else(|e| panic!("no user {email}: {e}"))
+}
