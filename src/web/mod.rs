@@ -27,6 +27,7 @@ pub mod outage;
 pub mod respond;
 pub mod router;
 pub mod server;
+pub mod testing;
 pub mod visitor;
 
 use cookies::PendingCookie;

@@ -1,5 +1,5 @@
-//! Accounts as the tests need them: a signed-in client, the account's own
-//! view of itself (`GET /api/me`), and its row id.
+//! Accounts as the tests need them: a signed-in client (free or paid), the
+//! account's own view of itself (`GET /api/me`), and its row id.
 
 use serde_json::Value;
 
@@ -9,6 +9,18 @@ use super::{sign_in, Client, TestApp};
 pub fn signed_in(app: &TestApp, email: &str) -> Client {
     let client = app.client();
     sign_in(app, &client, email);
+    client
+}
+
+/// A new client signed in as `email`, put on the paid tier by the CLI.
+pub fn paid_user(app: &TestApp, email: &str) -> Client {
+    let client = signed_in(app, email);
+    let out = app.cli(&["set-tier", "--email", email, "--tier", "paid"]);
+    assert!(
+        out.status.success(),
+        "set-tier --tier paid for {email}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     client
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod account;
+pub mod headers;
 pub mod http;
 pub mod json;
 pub mod llm;
@@ -15,7 +16,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use account::{api_me, signed_in, user_id};
+pub use account::{api_me, paid_user, signed_in, user_id};
+pub use headers::assert_security_headers;
 pub use http::{
     cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp,
 };

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::llm::{FakeLlm, Reply};
-use crate::support::{json_error, json_of, parse_response, signed_in, Client, Resp, TestApp};
+use crate::support::{
+    json_error, json_of, paid_user, parse_response, signed_in, Client, Resp, TestApp,
+};
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 const LLM_KEY: &str = "sk-test-key-5f3c2a";
@@ -26,13 +28,6 @@ fn cli_ok(app: &TestApp, args: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A signed-in user with `tier = paid`.
-fn paid_user(app: &TestApp, email: &str) -> Client {
-    let client = signed_in(app, email);
-    cli_ok(app, &["set-tier", "--email", email, "--tier", "paid"]);
-    client
 }
 
 /// A signed-in free user with a 30-day credit.

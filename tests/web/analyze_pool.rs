@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::llm::FakeLlm;
-use crate::support::{sign_in, Client, Resp, TestApp};
+use crate::support::{paid_user, Client, Resp, TestApp};
 
 const ADMIN_TOKEN: &str = "admin-token-for-pool-tests-0123456789";
 
@@ -23,15 +23,6 @@ fn spawn_app(llm: &FakeLlm, concurrency: usize) -> TestApp {
             .env("APP_LLM_CONCURRENCY", concurrency.to_string())
             .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
     })
-}
-
-/// A signed-in user on the paid tier.
-fn paid_user(app: &TestApp, email: &str) -> Client {
-    let client = app.client();
-    sign_in(app, &client, email);
-    let out = app.cli(&["set-tier", "--email", email, "--tier", "paid"]);
-    assert!(out.status.success(), "set-tier: {out:?}");
-    client
 }
 
 fn holdings() -> Value {

@@ -1,0 +1,89 @@
+//! Pages as they render (SPEC §4 "GET /settings", §8 headers): what the
+//! settings page shows, and the security headers on every kind of answer.
+
+use super::*;
+use crate::support::{assert_security_headers, html_unescape, json_of};
+
+/// The text of the element carrying `data-testid="ID"`.
+fn testid_text(html: &str, id: &str) -> String {
+    let marker = format!("data-testid=\"{id}\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} in the page:\n{html}"));
+    let open_end = at + html[at..].find('>').unwrap() + 1;
+    let close = open_end + html[open_end..].find('<').unwrap();
+    html_unescape(html[open_end..close].trim())
+}
+
+#[test]
+fn settings_shows_the_referral_code_chip_and_the_invite_link() {
+    let app = app();
+    let session = signed_in(&app, "erin@example.com");
+    let page = send(&app, get("/settings").with_session(&session));
+    assert_eq!(page.status, 200, "{}", page.summary());
+    let code = testid_text(&page.body, "referral-code");
+    assert_eq!(code.len(), 8, "code {code:?}");
+    assert!(
+        code.bytes()
+            .all(|b| b"ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(&b)),
+        "code {code:?} has a character outside the alphabet"
+    );
+    let link = invite_link(&page.body)
+        .unwrap_or_else(|| panic!("no invite link in the page:\n{}", page.body));
+    assert_eq!(link, format!("{}/login?ref={code}", app.base_url()));
+    // The same code and link as the API gives, and the same on every visit.
+    let me = json_of(&send(&app, get("/api/me").with_session(&session)));
+    assert_eq!(me["referral"]["code"], code.as_str());
+    assert_eq!(me["referral"]["invite_url"], link.as_str());
+    let again = send(&app, get("/settings").with_session(&session));
+    assert_eq!(testid_text(&again.body, "referral-code"), code);
+    assert_eq!(testid_text(&page.body, "tier-badge").to_lowercase(), "free");
+}
+
+/// The `value` of `<input id="invite-link" …>`.
+fn invite_link(html: &str) -> Option<String> {
+    let at = html.find("id=\"invite-link\"")?;
+    let start = html[..at].rfind("<input")?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    let value_at = tag.find("value=\"")? + "value=\"".len();
+    let value_end = value_at + tag[value_at..].find('"')?;
+    Some(html_unescape(&tag[value_at..value_end]))
+}
+
+#[test]
+fn every_kind_of_answer_has_the_security_headers() {
+    let app = app();
+    let session = signed_in(&app, "fay@example.com");
+    let answers = [
+        ("GET / (page)", get("/")),
+        (
+            "GET /settings (signed-in page)",
+            get("/settings").with_session(&session),
+        ),
+        ("GET /api/me (JSON)", get("/api/me").with_session(&session)),
+        ("GET /healthz", get("/healthz")),
+        ("GET /settings signed out (303)", get("/settings")),
+        ("GET /nope (404)", get("/nope")),
+        ("GET /api/nope (404 JSON)", get("/api/nope")),
+        ("DELETE /login (405)", request("DELETE", "/login")),
+        (
+            "POST /login without a token (403)",
+            request("POST", "/login").with_form(&[("email", "a@example.com")]),
+        ),
+    ];
+    for (what, req) in answers {
+        let resp = send(&app, req);
+        assert_security_headers(&resp, what);
+        assert_eq!(
+            resp.header("x-frame-options"),
+            Some("DENY"),
+            "{what}: {}",
+            resp.summary()
+        );
+        let cache = resp.header("cache-control").unwrap_or("");
+        assert!(
+            cache.contains("no-store"),
+            "{what}: Cache-Control {cache:?}"
+        );
+    }
+}
