@@ -7,7 +7,7 @@ use std::process::Command;
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use crate::support::{csrf_in, sign_in, Client, Resp, TestApp};
+use crate::support::{self, csrf_in, user_id, Client, Resp, TestApp};
 
 pub const SECRET: &str = "checkout-tests-secret-0123456789abcdef";
 pub const PADDLE: [(&str, &str); 5] = [
@@ -31,15 +31,7 @@ pub fn spawn_with_paddle(extra: &[(&str, &str)]) -> TestApp {
 
 /// A client signed in as `email`, and the user's id.
 pub fn signed_in(app: &TestApp, email: &str) -> (Client, i64) {
-    let client = app.client();
-    sign_in(app, &client, email);
-    let id = app
-        .db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    (client, id)
+    (support::signed_in(app, email), user_id(app, email))
 }
 
 pub fn get_ok(client: &Client, path: &str) -> Resp {

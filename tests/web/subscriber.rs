@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::checkout::{
     assert_strict_csp, checkout_json, get_ok, has_upgrade_button, signed_in, spawn_with_paddle,
 };
-use crate::support::{Client, TestApp};
+use crate::support::{api_me, Client, TestApp};
 
 /// A subscription row as the webhook leaves it; times relative to now.
 pub fn subscribe(app: &TestApp, user_id: i64, id: &str, status: &str, cancel_in: Option<&str>) {
@@ -46,10 +46,6 @@ fn date_in(app: &TestApp, modifier: &str) -> String {
             r.get(0)
         })
         .unwrap()
-}
-
-fn api_me(client: &Client) -> Value {
-    serde_json::from_str(&get_ok(client, "/api/me").body).unwrap()
 }
 
 pub fn text_of(html: &str, attr: &str) -> String {
