@@ -2,18 +2,7 @@
 //! settings page shows, and the security headers on every kind of answer.
 
 use super::*;
-use crate::support::{assert_security_headers, html_unescape, json_of};
-
-/// The text of the element carrying `data-testid="ID"`.
-fn testid_text(html: &str, id: &str) -> String {
-    let marker = format!("data-testid=\"{id}\"");
-    let at = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {marker} in the page:\n{html}"));
-    let open_end = at + html[at..].find('>').unwrap() + 1;
-    let close = open_end + html[open_end..].find('<').unwrap();
-    html_unescape(html[open_end..close].trim())
-}
+use crate::support::{assert_security_headers, html_unescape, json_of, text_of};
 
 #[test]
 fn settings_shows_the_referral_code_chip_and_the_invite_link() {
@@ -21,7 +10,7 @@ fn settings_shows_the_referral_code_chip_and_the_invite_link() {
     let session = signed_in(&app, "erin@example.com");
     let page = send(&app, get("/settings").with_session(&session));
     assert_eq!(page.status, 200, "{}", page.summary());
-    let code = testid_text(&page.body, "referral-code");
+    let code = text_of(&page.body, r#"data-testid="referral-code""#);
     assert_eq!(code.len(), 8, "code {code:?}");
     assert!(
         code.bytes()
@@ -36,8 +25,11 @@ fn settings_shows_the_referral_code_chip_and_the_invite_link() {
     assert_eq!(me["referral"]["code"], code.as_str());
     assert_eq!(me["referral"]["invite_url"], link.as_str());
     let again = send(&app, get("/settings").with_session(&session));
-    assert_eq!(testid_text(&again.body, "referral-code"), code);
-    assert_eq!(testid_text(&page.body, "tier-badge").to_lowercase(), "free");
+    assert_eq!(text_of(&again.body, r#"data-testid="referral-code""#), code);
+    assert_eq!(
+        text_of(&page.body, r#"data-testid="tier-badge""#).to_lowercase(),
+        "free"
+    );
 }
 
 /// The `value` of `<input id="invite-link" …>`.

@@ -8,6 +8,7 @@ pub mod http;
 pub mod json;
 pub mod llm;
 pub mod paddle;
+pub mod page;
 pub mod smtp;
 
 use std::fs::OpenOptions;
@@ -22,6 +23,7 @@ pub use http::{
     cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp,
 };
 pub use json::{json_error, json_error_message, json_of};
+pub use page::{text_of, try_text_of};
 pub use smtp::{code_in, six_digit_runs, Mail, MailSink};
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");

@@ -9,8 +9,8 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 use crate::support::{
-    api_me, csrf_in, enter_emailed_code, html_unescape, input_value, sign_in, user_id, Client,
-    Resp, TestApp,
+    api_me, csrf_in, enter_emailed_code, html_unescape, input_value, sign_in, text_of, user_id,
+    Client, Resp, TestApp,
 };
 
 /// How long to wait before concluding that a mail was not sent.
@@ -25,19 +25,6 @@ fn settings(client: &Client) -> Resp {
     let page = client.get("/settings");
     assert_eq!(page.status, 200, "GET /settings: {}", page.summary());
     page
-}
-
-/// The text inside the first element that carries `attr` (e.g.
-/// `data-testid="referral-code"`), entities decoded and trimmed.
-fn text_of(html: &str, attr: &str) -> String {
-    try_text_of(html, attr).unwrap_or_else(|| panic!("no element with {attr} in the page:\n{html}"))
-}
-
-fn try_text_of(html: &str, attr: &str) -> Option<String> {
-    let at = html.find(attr)?;
-    let open_end = at + html[at..].find('>')? + 1;
-    let close = open_end + html[open_end..].find('<')?;
-    Some(html_unescape(html[open_end..close].trim()))
 }
 
 /// The referral code chip of the settings page.

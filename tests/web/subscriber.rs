@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::checkout::{
     assert_strict_csp, checkout_json, get_ok, has_upgrade_button, signed_in, spawn_with_paddle,
 };
-use crate::support::{api_me, Client, TestApp};
+use crate::support::{api_me, text_of, Client, TestApp};
 
 /// A subscription row as the webhook leaves it; times relative to now.
 pub fn subscribe(app: &TestApp, user_id: i64, id: &str, status: &str, cancel_in: Option<&str>) {
@@ -46,15 +46,6 @@ fn date_in(app: &TestApp, modifier: &str) -> String {
             r.get(0)
         })
         .unwrap()
-}
-
-pub fn text_of(html: &str, attr: &str) -> String {
-    let at = html
-        .find(attr)
-        .unwrap_or_else(|| panic!("no {attr} in:\n{html}"));
-    let open_end = at + html[at..].find('>').unwrap() + 1;
-    let close = open_end + html[open_end..].find('<').unwrap();
-    html[open_end..close].trim().to_string()
 }
 
 #[test]
