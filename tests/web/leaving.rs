@@ -3,15 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, TestApp};
-
-fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .unwrap_or_else(|e| panic!("no user {email}: {e}"))
-}
+use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, user_id, Client, TestApp};
 
 /// Signs `email` in through `/login?ref=CODE`, the way an invited person does.
 pub fn sign_in_invited(app: &TestApp, code: &str, email: &str) -> Client {

@@ -5,18 +5,10 @@
 use std::time::Duration;
 
 use super::leaving::sign_in_invited;
-use crate::support::{sign_in, Mail, TestApp};
+use crate::support::{sign_in, user_id, Mail, TestApp};
 
 /// Longer than the notices job's interval, so a pass has surely run.
 const SETTLE: Duration = Duration::from_secs(3);
-
-fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .unwrap()
-}
 
 /// Plain text and HTML, the product's name, and a footer saying why.
 fn assert_well_formed(mail: &Mail, link: &str) {

@@ -5,13 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{csrf_in, html_unescape, input_value, sign_in, Client, Resp, TestApp};
-
-fn signed_in(app: &TestApp, email: &str) -> Client {
-    let client = app.client();
-    sign_in(app, &client, email);
-    client
-}
+use crate::support::{csrf_in, html_unescape, input_value, signed_in, Client, Resp, TestApp};
 
 /// POSTs the form with the page's csrf token (the GET also clears any note).
 fn submit(client: &Client, symbol: &str, quantity: &str, price: &str, cost_basis: &str) -> Resp {

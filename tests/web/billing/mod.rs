@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::paddle::FakePaddle;
+pub use crate::support::{api_me, user_id};
 use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestApp};
 
 pub use fixtures::{at, Sub};
@@ -107,20 +108,6 @@ pub fn invited_user(app: &TestApp, referrer: &Client, email: &str) -> (Client, i
         .is_see_other_to("/verify"));
     enter_emailed_code(app, &client, email);
     (client, user_id(app, email))
-}
-
-pub fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .unwrap()
-}
-
-pub fn api_me(client: &Client) -> Value {
-    let resp = client.get("/api/me");
-    assert_eq!(resp.status, 200, "{}", resp.summary());
-    serde_json::from_str(&resp.body).unwrap()
 }
 
 pub fn tier(app: &TestApp, user_id: i64) -> String {
