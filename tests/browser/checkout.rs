@@ -2,16 +2,21 @@
 //! presses Upgrade, Paddle.js (stubbed in the page: there is no network
 //! here) opens the checkout with exactly the page's settings, the checkout
 //! completes, the page says the payment is being activated, and flips to
-//! paid once the account is paid, as the webhook would make it.
+//! paid once the test delivers Paddle's signed `subscription.created` to the
+//! webhook (the Paddle API behind it is the local fake, never the internet).
 
 use serde_json::{json, Value};
 
+use super::billing::fixtures::{at, Sub};
 use super::{sign_in, Screenshots, HEIGHT, WIDTH};
+use crate::support::paddle::{self, FakePaddle};
 use crate::support::{self, TestApp};
 use crate::webdriver::{Binaries, Driver};
 
 const CAROL: &str = "carol@example.com";
 const DAN: &str = "dan@example.com";
+const WEBHOOK_SECRET: &str = "pdl_ntf_browser";
+const DISCOUNT: &str = "dsc_01browser";
 
 /// A stand-in for Paddle.js that records what the page asked of it. With
 /// `window.Paddle` present, app.js must not load the CDN script.
@@ -26,13 +31,16 @@ const FAKE_PADDLE: &str = "
 #[test]
 fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
     let bins = Binaries::find();
+    let paddle_api = FakePaddle::start();
     let app = TestApp::spawn_with(|cmd| {
         cmd.envs([
-            ("APP_PADDLE_WEBHOOK_SECRET", "pdl_ntf_browser"),
+            ("APP_SECRET", super::billing::APP_SECRET),
+            ("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("APP_PADDLE_API_KEY", "pdl_apikey_browser"),
             ("APP_PADDLE_CLIENT_TOKEN", "test_browsertoken"),
             ("APP_PADDLE_PRICE_ID", "pri_01browser"),
-            ("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01browser"),
+            ("APP_PADDLE_REFERRAL_DISCOUNT_ID", DISCOUNT),
+            ("APP_PADDLE_API_URL", paddle_api.url()),
         ]);
     });
     let shots = Screenshots::under("checkout");
@@ -87,7 +95,7 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
         "return JSON.parse(document.getElementById('paddle-checkout').textContent)",
         vec![],
     );
-    assert_eq!(page_settings["discountId"], "dsc_01browser");
+    assert_eq!(page_settings["discountId"], DISCOUNT);
     assert_eq!(
         opened,
         json!({
@@ -123,21 +131,17 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
     });
     shots.take(&dan, "settings-dan-activating");
 
-    // What the webhook does for Dan's first payment.
-    let db = app.db();
-    db.execute(
-        "INSERT INTO subscriptions (id, user_id, customer_id, status, price_id, current_period_ends_at,
-             discount_id, event_occurred_at, created_at, updated_at)
-         SELECT 'sub_01dan', id, 'ctm_01dan', 'active', 'pri_01browser',
-             strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+1 month'), 'dsc_01browser',
-             strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
-             strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
-         FROM users WHERE email = ?1",
-        [DAN],
-    )
-    .unwrap();
-    db.execute("UPDATE users SET tier = 'paid' WHERE email = ?1", [DAN])
-        .unwrap();
+    // Paddle tells the app: a signed `subscription.created`, active, with
+    // the customData the page handed to the checkout and the discount it
+    // carried, delivered to the webhook as Paddle delivers it.
+    let created = Sub::new("sub_01dan", "ctm_01dan")
+        .custom_data(page_settings["customData"].clone())
+        .discount(DISCOUNT, &at(90 * 24 * 3600))
+        .event("evt_01browserdancreated", "created", &at(0));
+    let resp = paddle::deliver_signed(&app, WEBHOOK_SECRET, &created);
+    assert_eq!(resp.status, 200, "{}\nlog:\n{}", resp.summary(), app.log());
+    let answer: Value = serde_json::from_str(&resp.body).unwrap();
+    assert_eq!(answer["outcome"], "ok", "{}", resp.body);
 
     // Within a poll or two the page reloads as a paid subscriber's.
     dan.wait_for("the page to flip to paid", || {
@@ -149,6 +153,7 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
         dan.try_find("button[data-checkout]").is_none(),
         "the Upgrade button is gone"
     );
-    assert!(dan.try_find("form[action='/billing/portal']").is_some());
+    let manage = dan.text(&dan.find("form[action='/billing/portal'] button"));
+    assert_eq!(manage, "Manage billing");
     shots.take(&dan, "settings-dan-paid");
 }

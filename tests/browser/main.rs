@@ -15,6 +15,7 @@ mod pages;
 mod support;
 mod webdriver;
 
+mod billing;
 mod checkout;
 
 use std::cell::Cell;

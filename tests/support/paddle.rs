@@ -1,6 +1,7 @@
 //! A fake Paddle Billing API on a free port: it records every call, can be
 //! told to fail the next N calls, to answer slowly, and knows the customers
-//! it is given. It serves the endpoints the app uses.
+//! it is given. It serves the endpoints the app uses. And the other half of
+//! Paddle: webhook deliveries, signed as Paddle signs them.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -9,6 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use super::{Client, Resp, TestApp};
 
 /// One request the app made.
 #[derive(Clone, Debug)]
@@ -36,6 +39,24 @@ pub struct FakePaddle {
     url: String,
     state: Arc<Mutex<State>>,
     server: Arc<tiny_http::Server>,
+}
+
+/// POSTs `body` to the webhook signed with `secret` as Paddle would sign it now.
+pub fn deliver_signed(app: &TestApp, secret: &str, body: &str) -> Resp {
+    let ts = app::clock::Timestamp::now().secs();
+    let header = app::services::billing::signature::sign(secret, ts, body.as_bytes());
+    post_webhook(app, body, Some(&header))
+}
+
+/// POSTs `body` to `/webhooks/paddle` with `signature` as `Paddle-Signature`.
+pub fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> Resp {
+    // Paddle is not a browser: no Origin, no cookie, no CSRF token.
+    let client = Client::new(app.addr(), None);
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(s) = signature {
+        headers.push(("Paddle-Signature", s));
+    }
+    client.request("POST", "/webhooks/paddle", &headers, body.as_bytes())
 }
 
 /// When a PATCHed discount ends, as the fake reports it.

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::paddle::FakePaddle;
+pub use crate::support::paddle::post_webhook;
+use crate::support::paddle::{deliver_signed, FakePaddle};
 pub use crate::support::{api_me, user_id};
 use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestApp};
 
@@ -53,9 +54,7 @@ pub fn paddle_env(paddle: &FakePaddle, discount: Option<&str>) -> impl Fn(&mut C
 
 /// POSTs `body` to the webhook signed as Paddle would sign it now.
 pub fn deliver(app: &TestApp, body: &str) -> Resp {
-    let ts = app::clock::Timestamp::now().secs();
-    let header = app::services::billing::signature::sign(WEBHOOK_SECRET, ts, body.as_bytes());
-    post_webhook(app, body, Some(&header))
+    deliver_signed(app, WEBHOOK_SECRET, body)
 }
 
 /// Delivers and expects 200 with `outcome`.
@@ -70,16 +69,6 @@ pub fn deliver_ok(app: &TestApp, body: &str, outcome: &str) {
     );
     let v: Value = serde_json::from_str(&resp.body).unwrap();
     assert_eq!(v["outcome"], outcome, "{}", resp.body);
-}
-
-pub fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> Resp {
-    // Paddle is not a browser: no Origin, no cookie, no CSRF token.
-    let client = Client::new(app.addr(), None);
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(s) = signature {
-        headers.push(("Paddle-Signature", s));
-    }
-    client.request("POST", "/webhooks/paddle", &headers, body.as_bytes())
 }
 
 /// Signs `email` in through the web; returns the client and the user id.
