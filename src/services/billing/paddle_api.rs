@@ -1,5 +1,6 @@
-//! The few Paddle Billing API calls the app makes, over ureq, from the
-//! outbox worker only (never on a request thread).
+//! The few Paddle Billing API calls the app makes, over one ureq agent
+//! setup: from the outbox worker and, for Manage billing, the `paddle`
+//! offload pool (never on a request worker).
 
 use std::time::Duration;
 
@@ -107,6 +108,22 @@ impl PaddleApi {
             .ok_or_else(|| ApiError::Transient("the created discount has no id".into()))
     }
 
+    /// `POST /customers/{id}/portal-sessions` for the subscription, if any
+    /// (without one the portal still shows invoices) → the session entity.
+    pub fn portal_session(
+        &self,
+        customer_id: &str,
+        subscription_id: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let body = match subscription_id {
+            Some(subscription) => json!({ "subscription_ids": [id(subscription)?] }),
+            None => json!({}),
+        };
+        let path = format!("/customers/{}/portal-sessions", id(customer_id)?);
+        let reply = self.call("POST", &path, Some(body))?;
+        Ok(reply.get("data").cloned().unwrap_or(Value::Null))
+    }
+
     /// `POST /subscriptions/{id}/cancel`, effective immediately.
     pub fn cancel_subscription(&self, subscription_id: &str) -> Result<(), ApiError> {
         let path = format!("/subscriptions/{}/cancel", id(subscription_id)?);
@@ -183,4 +200,17 @@ fn id(value: &str) -> Result<&str, ApiError> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     ok.then_some(value)
         .ok_or_else(|| ApiError::Refused(format!("{value:?} is not a Paddle id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_bend_the_path_are_refused() {
+        assert!(id("ctm_01hv6y1jedq4p1n0yqn5ba3ky4").is_ok());
+        assert!(id("ctm_1/../../discounts").is_err());
+        assert!(id("sub_1?x=1").is_err());
+        assert!(id("").is_err());
+    }
 }
