@@ -5,10 +5,10 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::event::PaddleTime;
-use super::{referral_discount_id, rewards, REFERRAL_DISCOUNT_KEY};
+use super::{referral_discount_id, rewards};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
-use crate::db::{self, billing, meta, outbox::Job, users};
+use crate::db::{self, billing, billing_reads, meta, outbox::Job, users};
 use crate::error::Result;
 use crate::log;
 use crate::services::auth;
@@ -120,7 +120,7 @@ pub fn reward_accepted(
 
 /// Keeps the new discount's id and applies the rewards that waited for it.
 pub fn discount_created(tx: &Connection, id: &str, now: Timestamp) -> Result<()> {
-    let id = meta::get_or_insert(tx, REFERRAL_DISCOUNT_KEY, id)?;
+    let id = meta::get_or_insert(tx, billing_reads::REFERRAL_DISCOUNT_META_KEY, id)?;
     log::event("billing.discount_created", &[("discount_id", &id)]);
     for user_id in db::rewards::users_with_banked(tx)? {
         rewards::settle(tx, user_id, Some(&id), now)?;

@@ -5,11 +5,11 @@
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::{custom_data, summary};
+use super::{custom_data, referral_discount_id, summary};
 use crate::config::PaddleConfig;
 use crate::crypto::Keys;
 use crate::db::{
-    billing_reads, meta,
+    billing_reads,
     users::{Tier, User},
 };
 use crate::error::Result;
@@ -105,15 +105,6 @@ pub fn offer(
     }))
 }
 
-/// The reward discount: `APP_PADDLE_REFERRAL_DISCOUNT_ID`, else the one the
-/// app created and kept in `meta`; `None` until either exists.
-fn referral_discount_id(conn: &Connection, paddle: &PaddleConfig) -> Result<Option<String>> {
-    if let Some(id) = &paddle.referral_discount_id {
-        return Ok(Some(id.clone()));
-    }
-    Ok(meta::get(conn, billing_reads::REFERRAL_DISCOUNT_META_KEY)?.filter(|id| !id.is_empty()))
-}
-
 impl Checkout {
     /// The settings as JSON safe inside a `<script>` element: `<`, `>` and
     /// `&` are written as `\u003c`, `\u003e`, `\u0026`, so no value (an
@@ -137,7 +128,7 @@ mod tests {
     use super::*;
     use crate::clock::Timestamp;
     use crate::config::paddle::PaddleEnv;
-    use crate::db::{referrals, test_db, users};
+    use crate::db::{meta, referrals, test_db, users};
     use serde_json::{json, Value};
 
     const NOW: Timestamp = Timestamp(1_800_000_000);

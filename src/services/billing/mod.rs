@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 
 use crate::config::PaddleConfig;
+use crate::db::billing_reads::REFERRAL_DISCOUNT_META_KEY;
 use crate::db::meta;
 use crate::error::Result;
 
@@ -20,17 +21,15 @@ pub mod signature;
 pub mod summary;
 pub mod webhook;
 
-/// Where the reward discount's id is kept when the app created it (read by
-/// the checkout too). An id, not a secret.
-pub const REFERRAL_DISCOUNT_KEY: &str = crate::db::billing_reads::REFERRAL_DISCOUNT_META_KEY;
-
-/// The referral discount: `APP_PADDLE_REFERRAL_DISCOUNT_ID`, else the one the
-/// app created; `None` until it exists.
+/// The referral discount, for the checkout, the webhook and the outbox:
+/// `APP_PADDLE_REFERRAL_DISCOUNT_ID`, else the one the app created and kept
+/// in `meta` (under `REFERRAL_DISCOUNT_META_KEY`: an id, not a secret);
+/// `None` until either exists.
 pub fn referral_discount_id(conn: &Connection, paddle: &PaddleConfig) -> Result<Option<String>> {
-    match &paddle.referral_discount_id {
-        Some(id) => Ok(Some(id.clone())),
-        None => meta::get(conn, REFERRAL_DISCOUNT_KEY),
+    if let Some(id) = &paddle.referral_discount_id {
+        return Ok(Some(id.clone()));
     }
+    Ok(meta::get(conn, REFERRAL_DISCOUNT_META_KEY)?.filter(|id| !id.is_empty()))
 }
 
 /// `(Paddle calls still owed, calls Paddle refused)`, for `/metrics`.
