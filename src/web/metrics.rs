@@ -50,12 +50,7 @@ pub struct Totals {
 
 impl Metrics {
     pub fn observe(&self, route: &'static str, status: u16, took: Duration) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((route, status))
-            .or_default() += 1;
+        *locked(&self.requests).entry((route, status)).or_default() += 1;
         let secs = took.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
             self.latency[i].fetch_add(1, Relaxed);
@@ -66,10 +61,7 @@ impl Metrics {
     }
 
     pub fn webhook(&self, event_type: &'static str, outcome: &'static str) {
-        *self
-            .webhooks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        *locked(&self.webhooks)
             .entry((event_type, outcome))
             .or_default() += 1;
     }
@@ -80,15 +72,13 @@ impl Metrics {
 
     pub fn render(&self, totals: &Totals) -> String {
         let mut out = String::new();
-        let requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        out.push_str(
-            "# HELP app_http_requests_total HTTP requests answered, by route and status.\n",
+        let requests = locked(&self.requests).clone();
+        header(
+            &mut out,
+            "app_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route and status.",
         );
-        out.push_str("# TYPE app_http_requests_total counter\n");
         for ((route, status), n) in &requests {
             let _ = writeln!(
                 out,
@@ -101,8 +91,12 @@ impl Metrics {
             .map(|(_, n)| n)
             .sum();
 
-        out.push_str("# HELP app_http_request_duration_seconds Time from request to answer.\n");
-        out.push_str("# TYPE app_http_request_duration_seconds histogram\n");
+        header(
+            &mut out,
+            "app_http_request_duration_seconds",
+            "histogram",
+            "Time from request to answer.",
+        );
         let mut cumulative = 0;
         for (bound, count) in BUCKETS.iter().zip(&self.latency) {
             cumulative += count.load(Relaxed);
@@ -212,26 +206,19 @@ impl Metrics {
                 totals.credit_grants,
             ),
         ];
-        for (name, kind, help, value) in series {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        }
+        write_series(&mut out, &series);
         self.render_billing(&mut out, totals);
         out
     }
 
     fn render_billing(&self, out: &mut String, totals: &Totals) {
-        out.push_str(
-            "# HELP app_paddle_webhooks_total Paddle webhooks, by event type and outcome.\n",
+        header(
+            out,
+            "app_paddle_webhooks_total",
+            "counter",
+            "Paddle webhooks, by event type and outcome.",
         );
-        out.push_str("# TYPE app_paddle_webhooks_total counter\n");
-        let webhooks = self
-            .webhooks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let webhooks = locked(&self.webhooks).clone();
         for ((event_type, outcome), n) in &webhooks {
             let _ = writeln!(
                 out,
@@ -258,12 +245,25 @@ impl Metrics {
                 totals.outbox_failed,
             ),
         ];
-        for (name, kind, help, value) in series {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        }
+        write_series(out, &series);
+    }
+}
+
+/// The map, even if a thread panicked holding it (counts stay usable).
+fn locked<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A series' `# HELP` and `# TYPE` lines.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Unlabelled series: `(name, kind, help, value)`, each with its header.
+fn write_series(out: &mut String, series: &[(&str, &str, &str, i64)]) {
+    for (name, kind, help, value) in series {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
     }
 }
 
