@@ -10,8 +10,8 @@ use crate::error::Result;
 /// Where the app keeps the reward discount's id once it created it.
 pub const REFERRAL_DISCOUNT_META_KEY: &str = "paddle_referral_discount_id";
 
-/// A `subscriptions` row as the account page shows it. Times are the text
-/// the row holds (RFC 3339).
+/// A `subscriptions` row as the account page, the export and the deletion
+/// read it. Times are the text the row holds (RFC 3339).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubscriptionRow {
     pub id: String,
@@ -22,6 +22,21 @@ pub struct SubscriptionRow {
     pub discount_ends_at: Option<String>,
 }
 
+/// The columns [`subscription_row`] reads, in its order.
+pub(crate) const SUBSCRIPTION_COLUMNS: &str =
+    "id, customer_id, status, current_period_ends_at, cancel_at, discount_ends_at";
+
+pub(crate) fn subscription_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubscriptionRow> {
+    Ok(SubscriptionRow {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        status: r.get(2)?,
+        current_period_ends_at: r.get(3)?,
+        cancel_at: r.get(4)?,
+        discount_ends_at: r.get(5)?,
+    })
+}
+
 /// The user's most relevant subscription: a live one (active, trialing,
 /// past due) before a paused one before a canceled one, and the newest
 /// first within each.
@@ -30,23 +45,13 @@ pub fn most_relevant_subscription(
     user_id: i64,
 ) -> Result<Option<SubscriptionRow>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, customer_id, status, current_period_ends_at, cancel_at, discount_ends_at
-             FROM subscriptions WHERE user_id = ?1
+        .prepare_cached(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = ?1
              ORDER BY CASE status WHEN 'paused' THEN 1 WHEN 'canceled' THEN 2 ELSE 0 END,
                       created_at DESC, rowid DESC
-             LIMIT 1",
-        )?
-        .query_row([user_id], |r| {
-            Ok(SubscriptionRow {
-                id: r.get(0)?,
-                customer_id: r.get(1)?,
-                status: r.get(2)?,
-                current_period_ends_at: r.get(3)?,
-                cancel_at: r.get(4)?,
-                discount_ends_at: r.get(5)?,
-            })
-        })
+             LIMIT 1"
+        ))?
+        .query_row([user_id], subscription_row)
         .optional()?)
 }
 

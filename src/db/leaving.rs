@@ -3,43 +3,18 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::billing_reads::{subscription_row, SubscriptionRow, SUBSCRIPTION_COLUMNS};
 use crate::clock::Timestamp;
 use crate::error::Result;
 
-/// A subscription row as the export and the deletion read it (times kept as
-/// billing wrote them).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Subscription {
-    pub id: String,
-    pub customer_id: String,
-    pub status: String,
-    pub current_period_ends_at: Option<String>,
-    pub cancel_at: Option<String>,
-    pub discount_ends_at: Option<String>,
-}
-
-const SUB_COLUMNS: &str =
-    "id, customer_id, status, current_period_ends_at, cancel_at, discount_ends_at";
-
-fn subscription(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
-    Ok(Subscription {
-        id: r.get(0)?,
-        customer_id: r.get(1)?,
-        status: r.get(2)?,
-        current_period_ends_at: r.get(3)?,
-        cancel_at: r.get(4)?,
-        discount_ends_at: r.get(5)?,
-    })
-}
-
 /// Subscriptions that still bill: active, trialing or past due, with no
 /// cancel scheduled.
-pub fn billing_subscriptions(conn: &Connection, user_id: i64) -> Result<Vec<Subscription>> {
+pub fn billing_subscriptions(conn: &Connection, user_id: i64) -> Result<Vec<SubscriptionRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUB_COLUMNS} FROM subscriptions WHERE user_id = ?1
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = ?1
          AND status IN ('active', 'trialing', 'past_due') AND cancel_at IS NULL ORDER BY id"
     ))?;
-    let rows = stmt.query_map([user_id], subscription)?;
+    let rows = stmt.query_map([user_id], subscription_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
