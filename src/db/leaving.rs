@@ -1,7 +1,7 @@
 //! What leaving needs (SPEC §9): the account's own rows for the export, and
 //! the deletes and the tombstone for deleting it.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::billing_reads::{subscription_row, SubscriptionRow, SUBSCRIPTION_COLUMNS};
 use crate::clock::Timestamp;
@@ -63,12 +63,15 @@ pub fn erase(conn: &Connection, user_id: i64, email: &str) -> Result<()> {
 /// dedupe key); billing's worker makes it.
 pub fn queue_cancel(conn: &Connection, subscription_id: &str, now: Timestamp) -> Result<()> {
     let payload = serde_json::json!({ "subscription_id": subscription_id }).to_string();
-    conn.prepare_cached(
-        "INSERT INTO paddle_outbox (kind, payload, dedupe_key, created_at, next_attempt_at)
-         VALUES ('cancel_subscription', ?1, ?2, ?3, ?3)
-         ON CONFLICT (dedupe_key) DO NOTHING",
-    )?
-    .execute(params![payload, format!("cancel:{subscription_id}"), now])?;
+    let dedupe_key = format!("cancel:{subscription_id}");
+    super::outbox::enqueue(
+        conn,
+        "cancel_subscription",
+        &payload,
+        &dedupe_key,
+        false,
+        now,
+    )?;
     Ok(())
 }
 
