@@ -39,6 +39,27 @@ impl Actor {
             note,
         }
     }
+
+    /// The `access_audit` row saying this actor did `action` to `user_id`.
+    pub fn audit_entry(
+        &self,
+        at: Timestamp,
+        user_id: i64,
+        action: &str,
+        old_value: Option<String>,
+        new_value: Option<String>,
+    ) -> audit::Entry {
+        audit::Entry {
+            at,
+            user_id,
+            action: action.to_string(),
+            old_value,
+            new_value,
+            actor: self.name.clone(),
+            client: self.client.clone(),
+            note: self.note.clone(),
+        }
+    }
 }
 
 /// What a change did.
@@ -142,19 +163,8 @@ fn change(
     db::write(conn, |tx| {
         let user = users::by_email(tx, email)?.ok_or_else(|| unknown_email(email))?;
         let (before, after) = apply(tx, &user)?;
-        audit::append(
-            tx,
-            &audit::Entry {
-                at: now,
-                user_id: user.id,
-                action: action.to_string(),
-                old_value: before.clone(),
-                new_value: after.clone(),
-                actor: actor.name.clone(),
-                client: actor.client.clone(),
-                note: actor.note.clone(),
-            },
-        )?;
+        let entry = actor.audit_entry(now, user.id, action, before.clone(), after.clone());
+        audit::append(tx, &entry)?;
         let user = users::by_id(tx, user.id)?.ok_or_else(|| unknown_email(email))?;
         Ok(Change {
             user,

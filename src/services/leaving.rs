@@ -98,18 +98,16 @@ fn delete(tx: &Transaction<'_>, user: &User, asker: Asker, now: Timestamp) -> Re
         [] => "deleted".to_string(),
         subs => format!("deleted; cancel queued for {}", subs.join(", ")),
     };
+    // People deleting their own account are `self`, from no SSH client.
+    let own = Actor {
+        name: SELF.to_string(),
+        client: None,
+        note: None,
+    };
+    let by = actor.unwrap_or(&own);
     audit::append(
         tx,
-        &audit::Entry {
-            at: now,
-            user_id: user.id,
-            action: "delete_user".to_string(),
-            old_value: None,
-            new_value: Some(new_value),
-            actor: actor.map_or_else(|| SELF.to_string(), |a| a.name.clone()),
-            client: actor.and_then(|a| a.client.clone()),
-            note: actor.and_then(|a| a.note.clone()),
-        },
+        &by.audit_entry(now, user.id, "delete_user", None, Some(new_value)),
     )?;
     Ok(Deletion {
         user_id: user.id,
