@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::event::PaddleTime;
+use super::summary;
 use crate::clock::Timestamp;
 use crate::db::billing::{self, SubscriptionRow};
 use crate::db::rewards::{self, Reward};
@@ -13,9 +14,6 @@ use crate::db::users::{self, Tier};
 use crate::db::{audit, outbox};
 use crate::error::Result;
 use crate::log;
-
-/// Statuses that give paid access.
-pub const PAID_STATUSES: [&str; 3] = ["active", "trialing", "past_due"];
 
 /// Brings one user's tier, referral and rewards in line with their
 /// subscriptions. `event_id` is the audit note of a tier change.
@@ -43,7 +41,7 @@ fn sync_tier(conn: &Connection, user_id: i64, event_id: &str, now: Timestamp) ->
     };
     let paid = billing::subscriptions_of(conn, user_id)?
         .iter()
-        .any(|s| PAID_STATUSES.contains(&s.status.as_str()));
+        .any(|s| summary::is_live(&s.status));
     let tier = if paid { Tier::Paid } else { Tier::Free };
     if user.tier == tier {
         return Ok(());
@@ -131,7 +129,7 @@ pub fn settle(
 /// A subscription that will charge again, so a discount on its next period
 /// means something.
 fn bills_again(sub: &SubscriptionRow) -> bool {
-    PAID_STATUSES.contains(&sub.status.as_str()) && sub.cancel_at.is_none()
+    summary::is_live(&sub.status) && sub.cancel_at.is_none()
 }
 
 fn discount_running(sub: &SubscriptionRow, now: Timestamp) -> bool {

@@ -39,6 +39,7 @@ impl BillingSummary {
     }
 }
 
+/// Statuses that give paid access (SPEC §7): the tier follows this.
 pub fn is_live(status: &str) -> bool {
     matches!(status, "active" | "trialing" | "past_due")
 }
