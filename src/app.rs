@@ -16,6 +16,8 @@ use crate::log;
 use crate::services::{auth, billing, mail::Mailer, notices};
 use crate::web::{server, App};
 
+/// How often the janitor sweeps.
+const JANITOR_EVERY: Duration = Duration::from_secs(600);
 /// How long, at shutdown, queued and running offloaded jobs may take.
 const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 
@@ -46,14 +48,16 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let app = Arc::new(App::new(config, keys, mailer));
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
-    spawn_janitor(db_path, &stopping)?;
-    let mail_app = app.clone();
-    notices::spawn(
-        db::open(db_path)?,
-        app.config.base_url.clone(),
-        stopping.clone(),
-        move |m| mail_app.mailer.send(m),
-    )?;
+    // The janitor forgets expired sessions and old codes.
+    let conn = db::open(db_path)?;
+    spawn_every("janitor", JANITOR_EVERY, &stopping, move || {
+        auth::sweep(&conn, Timestamp::now())
+    })?;
+    let (conn, base_url, mail_app) = (db::open(db_path)?, app.config.base_url.clone(), app.clone());
+    spawn_every("notices", notices::INTERVAL, &stopping, move || {
+        let send = |m| mail_app.mailer.send(m);
+        notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
+    })?;
     let outbox = billing::outbox::start(
         db_path,
         app.config.paddle.as_ref(),
@@ -142,22 +146,28 @@ fn watch_signals(
     Ok(())
 }
 
-/// Every ten minutes, forgets expired sessions and old codes.
-fn spawn_janitor(db_path: &Path, stopping: &Arc<AtomicBool>) -> Result<()> {
-    let conn = db::open(db_path)?;
+/// Runs `job` at start and then every `every` on its own thread named
+/// `name`, until `stopping`; a failure is logged as `{name}.failed` and the
+/// job runs again at its next turn.
+fn spawn_every(
+    name: &'static str,
+    every: Duration,
+    stopping: &Arc<AtomicBool>,
+    mut job: impl FnMut() -> Result<()> + Send + 'static,
+) -> Result<()> {
     let stopping = stopping.clone();
     std::thread::Builder::new()
-        .name("janitor".into())
+        .name(name.into())
         .spawn(move || {
             let mut next = Instant::now();
             while !stopping.load(Ordering::SeqCst) {
                 if Instant::now() >= next {
-                    if let Err(e) = auth::sweep(&conn, Timestamp::now()) {
-                        log::event("janitor.failed", &[("error", &e)]);
+                    if let Err(e) = job() {
+                        log::event(&format!("{name}.failed"), &[("error", &e)]);
                     }
-                    next = Instant::now() + Duration::from_secs(600);
+                    next = Instant::now() + every;
                 }
-                std::thread::sleep(Duration::from_millis(250));
+                std::thread::sleep(Duration::from_millis(100));
             }
         })?;
     Ok(())

@@ -4,9 +4,7 @@
 //! inserting its `emails_sent` row before it is queued, so a restart, a
 //! replayed webhook or a second server on the same file never sends it twice.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -17,38 +15,14 @@ use crate::log;
 use crate::services::mail::Email;
 use crate::views::layout::PRODUCT;
 
-/// How often the job looks; every query is a small index range.
+/// How often the job looks (`serve` runs [`run_once`] this often on its own
+/// thread); every query is a small index range.
 pub const INTERVAL: Duration = Duration::from_secs(2);
 /// A credit this close to its end gets its one reminder.
 pub const CREDIT_WARNING: i64 = 3 * DAY;
 /// Conversions older than this are not announced (an upgraded database does
 /// not mail its whole history).
 const CONVERSION_LOOKBACK: i64 = 2 * DAY;
-
-/// Starts the job on its own thread with its own connection; it stops when
-/// `stopping` is set.
-pub fn spawn(
-    conn: Connection,
-    base_url: String,
-    stopping: Arc<AtomicBool>,
-    send: impl Fn(Email) + Send + 'static,
-) -> Result<()> {
-    std::thread::Builder::new()
-        .name("notices".into())
-        .spawn(move || {
-            let mut next = Instant::now();
-            while !stopping.load(Ordering::SeqCst) {
-                if Instant::now() >= next {
-                    if let Err(e) = run_once(&conn, &base_url, Timestamp::now(), &send) {
-                        log::event("notices.failed", &[("error", &e)]);
-                    }
-                    next = Instant::now() + INTERVAL;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })?;
-    Ok(())
-}
 
 /// One pass: finds every notice owed at `now`, claims it and queues it.
 /// Returns how many were queued.
