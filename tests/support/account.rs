@@ -1,9 +1,10 @@
-//! Accounts as the tests need them: a signed-in client (free or paid), the
-//! account's own view of itself (`GET /api/me`), and its row id.
+//! Accounts as the tests need them: signing in the way a person does (by
+//! the emailed code), a signed-in client (free or paid), the account's own
+//! view of itself (`GET /api/me`), and its row id.
 
 use serde_json::Value;
 
-use super::{sign_in, Client, TestApp};
+use super::{csrf_in, Client, Resp, TestApp};
 
 /// A new client signed in as `email` (which creates the account, free tier).
 pub fn signed_in(app: &TestApp, email: &str) -> Client {
@@ -39,4 +40,46 @@ pub fn user_id(app: &TestApp, email: &str) -> i64 {
             r.get(0)
         })
         .unwrap_or_else(|e| panic!("no user {email}: {e}"))
+}
+
+/// Signs `client` in as `email` the way a person does: GET /login, POST
+/// /login, read the mail, GET /verify, POST /verify. Afterwards the client's
+/// jar holds the session cookie.
+pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
+    let form = client.get("/login");
+    assert_eq!(form.status, 200, "GET /login: {}", form.summary());
+    let sent = client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(
+        sent.is_see_other_to("/verify"),
+        "POST /login for {email}: {}",
+        sent.summary()
+    );
+    enter_emailed_code(app, client, email);
+}
+
+/// The second half of signing in: GET /verify and POST the code mailed to
+/// `email`, which must sign the client in. Returns the POST's answer.
+pub fn enter_emailed_code(app: &TestApp, client: &Client, email: &str) -> Resp {
+    let code = app.code_for(&email.trim().to_lowercase());
+    let form = client.get("/verify");
+    assert_eq!(form.status, 200, "GET /verify: {}", form.summary());
+    let done = client.post_form(
+        "/verify",
+        &[("code", &code), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(
+        done.is_see_other_to("/"),
+        "POST /verify for {email}: {}",
+        done.summary()
+    );
+    let session = app.cookie_name("session");
+    assert!(
+        client.cookie(&session).is_some(),
+        "no {session} cookie after sign-in: {}",
+        done.summary()
+    );
+    done
 }

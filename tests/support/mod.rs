@@ -7,6 +7,7 @@ pub mod headers;
 pub mod http;
 pub mod json;
 pub mod llm;
+pub mod mail;
 pub mod paddle;
 pub mod page;
 pub mod smtp;
@@ -17,19 +18,23 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use account::{api_me, paid_user, signed_in, user_id};
+pub use account::{api_me, enter_emailed_code, paid_user, sign_in, signed_in, user_id};
 pub use headers::assert_security_headers;
 pub use http::{
     cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp,
 };
 pub use json::{json_error, json_error_message, json_of};
-pub use page::{text_of, try_text_of};
-pub use smtp::{code_in, six_digit_runs, Mail, MailSink};
+pub use mail::{code_in, six_digit_runs, Mail};
+pub use page::{csrf_in, html_unescape, input_value, text_of, try_csrf_in, try_text_of};
+pub use smtp::MailSink;
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-const MAIL_TIMEOUT: Duration = Duration::from_secs(5);
+/// An upper bound on waiting for a mail that should come (it usually takes
+/// milliseconds; under load 5 s was once too short). Nothing waits this long
+/// to prove that a mail did *not* come: that is `MailSink::count_to_after`.
+const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 const PORT_ATTEMPTS: usize = 5;
 
 /// Why a start did not come up.
@@ -268,7 +273,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("run {BIN} {args:?}: {e}"))
     }
 
-    /// The next mail to `email` not handed out yet (waiting up to 5 s).
+    /// The next mail to `email` not handed out yet (waiting up to `MAIL_TIMEOUT`).
     pub fn next_mail(&self, email: &str) -> Mail {
         self.cursor.next(&self.mail, email, MAIL_TIMEOUT)
     }
@@ -350,123 +355,4 @@ pub fn origin_of(url: &str) -> String {
         Some(slash) => url[..after_scheme + slash].to_string(),
         None => url.to_string(),
     }
-}
-
-/// The value of the hidden `csrf` input in a page. Panics (showing the page)
-/// when there is none.
-pub fn csrf_in(html: &str) -> String {
-    try_csrf_in(html).unwrap_or_else(|| panic!("no csrf input in the page:\n{html}"))
-}
-
-pub fn try_csrf_in(html: &str) -> Option<String> {
-    input_value(html, "csrf")
-}
-
-/// The `value` of the first `<input name="NAME" …>` in `html`, entities decoded.
-pub fn input_value(html: &str, name: &str) -> Option<String> {
-    let mut rest = html;
-    while let Some(start) = rest.find("<input") {
-        let tag_end = rest[start..].find('>').map(|i| start + i)?;
-        let attrs = tag_attrs(&rest[start + "<input".len()..tag_end]);
-        let get = |key: &str| {
-            attrs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v.clone())
-        };
-        if get("name").as_deref() == Some(name) {
-            return Some(html_unescape(&get("value").unwrap_or_default()));
-        }
-        rest = &rest[tag_end..];
-    }
-    None
-}
-
-/// `a="1" b='2' c=3 d` → pairs (values still escaped).
-fn tag_attrs(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.trim_end_matches('/').chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String =
-            std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace() && *c != '=')).collect();
-        if key.is_empty() {
-            if chars.next().is_none() {
-                return out;
-            }
-            continue;
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.next_if_eq(&'=').is_some() {
-            while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                chars.next();
-            }
-            match chars.peek().copied() {
-                Some(q @ ('"' | '\'')) => {
-                    chars.next();
-                    value = std::iter::from_fn(|| chars.next_if(|c| *c != q)).collect();
-                    chars.next();
-                }
-                _ => value = std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace())).collect(),
-            }
-        }
-        out.push((key, value));
-    }
-}
-
-/// Undoes the escaping maud applies to text and attribute values.
-pub fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// Signs `client` in as `email` the way a person does: GET /login, POST
-/// /login, read the mail, GET /verify, POST /verify. Afterwards the client's
-/// jar holds the session cookie.
-pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
-    let form = client.get("/login");
-    assert_eq!(form.status, 200, "GET /login: {}", form.summary());
-    let sent = client.post_form(
-        "/login",
-        &[("email", email), ("csrf", &csrf_in(&form.body))],
-    );
-    assert!(
-        sent.is_see_other_to("/verify"),
-        "POST /login for {email}: {}",
-        sent.summary()
-    );
-    enter_emailed_code(app, client, email);
-}
-
-/// The second half of signing in: GET /verify and POST the code mailed to
-/// `email`, which must sign the client in. Returns the POST's answer.
-pub fn enter_emailed_code(app: &TestApp, client: &Client, email: &str) -> Resp {
-    let code = app.code_for(&email.trim().to_lowercase());
-    let form = client.get("/verify");
-    assert_eq!(form.status, 200, "GET /verify: {}", form.summary());
-    let done = client.post_form(
-        "/verify",
-        &[("code", &code), ("csrf", &csrf_in(&form.body))],
-    );
-    assert!(
-        done.is_see_other_to("/"),
-        "POST /verify for {email}: {}",
-        done.summary()
-    );
-    let session = app.cookie_name("session");
-    assert!(
-        client.cookie(&session).is_some(),
-        "no {session} cookie after sign-in: {}",
-        done.summary()
-    );
-    done
 }
