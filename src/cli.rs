@@ -49,11 +49,11 @@ pub enum Command {
   APP_DB              the SQLite file (default ./app.db)
   APP_ADDR            listen address (default 127.0.0.1:8080)
   APP_BASE_URL        public URL; https:// makes cookies Secure
-  APP_SECRET          cookie-signing key, 32+ bytes (default: generated, kept in the database)
+  APP_SECRET          cookie-signing key, 32+ bytes (default: generated into <db>.key, mode 0600)
   APP_SMTP_URL        smtp://host:25, smtp://user:pass@host:587?tls=required or
                       smtps://user:pass@host:465 (unset: emails go to the log)
   APP_MAIL_FROM       sender address (default no-reply@<host of the base URL>)
-  APP_ADMIN_TOKEN     bearer token that passes the paid gate and reads /metrics
+  APP_ADMIN_TOKEN     bearer token, 32+ bytes, that passes the paid gate and reads /metrics
   APP_LLM_URL         OpenAI-compatible API base ending in /v1 (unset: built-in analyst)
   APP_LLM_MODEL       model name (default gpt-4o-mini)
   APP_LLM_API_KEY     API key for APP_LLM_URL
