@@ -1,8 +1,10 @@
 //! The baseline the load benchmark compares against: a bare tiny_http +
 //! rusqlite + maud page with the same worker pool and one indexed query.
 //!
-//!     cargo run --release --example bare &
+//!     cargo run --release --example bare &          # or: bare 127.0.0.1:PORT
 //!     cargo run --release --example load -- --url http://127.0.0.1:18098/
+//!
+//! `load --compare-bare` starts it on a free port by itself.
 use std::sync::Arc;
 
 fn main() {
@@ -17,8 +19,11 @@ fn main() {
              INSERT OR IGNORE INTO users (id, email) VALUES (1, 'bench@example.com');",
         )
         .expect("schema");
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:18098").expect("listen"));
-    println!("bare baseline on http://127.0.0.1:18098/");
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18098".into());
+    let server = Arc::new(tiny_http::Server::http(&addr).expect("listen"));
+    println!("bare baseline on http://{addr}/");
     let workers: Vec<_> = (0..8)
         .map(|_| {
             let (server, path) = (server.clone(), path.clone());

@@ -3,26 +3,54 @@
 //! signed-in page for `--seconds`, and reports throughput, latency
 //! percentiles, resident memory and start-up time.
 //!
-//!     cargo build --release
-//!     cargo run --release --example load -- --seconds 10 --connections 50
+//!     cargo build --release --bin app --example load --example bare
+//!     target/release/examples/load --seconds 10 --connections 50
 //!
-//! `--url http://HOST:PORT/PATH` measures another server instead (for
-//! example `cargo run --release --example bare`), without signing in.
+//! Other modes:
+//!
+//! - `--compare-bare`: the bare page (`examples/bare.rs`) and the signed-in
+//!   page, alternately, `--rounds` (3) rounds each with the same connections
+//!   and duration; prints both medians and their ratio. Uses `wrk -t2` when
+//!   it is installed (as the issue measured), else this program's own client
+//!   (`--own-client` forces that).
+//! - `--with-grants`: runs `app grant-credit --days 1` for the signed-in
+//!   account in a loop beside the server while the load runs.
+//! - `--callgrind FILE --requests N`: runs the app under valgrind's
+//!   callgrind, counting instructions only while N requests are answered
+//!   (after sign-in and a warm-up), and prints instructions per request;
+//!   then `callgrind_annotate FILE`. Needs symbols:
+//!   `CARGO_PROFILE_RELEASE_DEBUG=true cargo build --release …`.
+//! - `--wrap "CMD ARGS"` runs the app under a command, e.g.
+//!   `--wrap "strace -f -c -o /tmp/syscalls" --requests 10000`.
+//! - `--url http://HOST:PORT/PATH` measures another server instead (for
+//!   example `target/release/examples/bare`), without signing in.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+#[path = "load/client.rs"]
+mod client;
+#[path = "load/compare.rs"]
+mod compare;
+
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-struct Args {
-    seconds: u64,
-    connections: usize,
-    path: String,
-    url: Option<String>,
+use client::{connect, drive, exchange, Budget};
+
+pub struct Args {
+    pub seconds: u64,
+    pub connections: usize,
+    pub path: String,
+    pub url: Option<String>,
+    pub requests: Option<u64>,
+    pub callgrind: Option<String>,
+    pub compare_bare: bool,
+    pub rounds: usize,
+    pub with_grants: bool,
+    pub own_client: bool,
+    pub wrap: Vec<String>,
 }
 
 fn args() -> Args {
@@ -31,18 +59,36 @@ fn args() -> Args {
         connections: 50,
         path: "/settings".into(),
         url: None,
+        requests: None,
+        callgrind: None,
+        compare_bare: false,
+        rounds: 3,
+        with_grants: false,
+        own_client: false,
+        wrap: Vec::new(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().cloned().unwrap_or_default();
+        let mut value = || it.next().cloned().unwrap_or_default();
         match flag.as_str() {
-            "--seconds" => a.seconds = value.parse().unwrap_or(a.seconds),
-            "--connections" => a.connections = value.parse().unwrap_or(a.connections),
-            "--path" => a.path = value,
-            "--url" => a.url = Some(value),
+            "--seconds" => a.seconds = value().parse().unwrap_or(a.seconds),
+            "--connections" => a.connections = value().parse().unwrap_or(a.connections),
+            "--path" => a.path = value(),
+            "--url" => a.url = Some(value()),
+            "--requests" => a.requests = value().parse().ok(),
+            "--callgrind" => a.callgrind = Some(value()),
+            "--rounds" => a.rounds = value().parse().unwrap_or(a.rounds),
+            "--compare-bare" => a.compare_bare = true,
+            "--with-grants" => a.with_grants = true,
+            "--own-client" => a.own_client = true,
+            "--wrap" => a.wrap = value().split_whitespace().map(String::from).collect(),
             _ => {
-                eprintln!("usage: load [--seconds N] [--connections N] [--path /settings] [--url http://host:port/path]");
+                eprintln!(
+                    "usage: load [--seconds N] [--connections N] [--path /settings] [--requests N]\n\
+                     \x20           [--url http://host:port/path] [--compare-bare [--rounds N] [--own-client]]\n\
+                     \x20           [--with-grants] [--callgrind FILE --requests N] [--wrap \"strace -f -c\"]"
+                );
                 std::process::exit(2);
             }
         }
@@ -50,109 +96,101 @@ fn args() -> Args {
     a
 }
 
-/// One HTTP/1.1 exchange on a kept-alive connection: (status, headers, body).
-fn exchange(
-    reader: &mut BufReader<TcpStream>,
-    request: &[u8],
-) -> std::io::Result<(u16, Vec<String>, Vec<u8>)> {
-    reader.get_mut().write_all(request)?;
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line)?;
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut headers = Vec::new();
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let line = line.trim_end().to_string();
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        headers.push(line);
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok((status, headers, body))
-}
-
-fn connect(addr: &str) -> BufReader<TcpStream> {
-    let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_nodelay(true).ok();
-    BufReader::new(s)
-}
-
-fn get(addr: &str, path: &str, cookie: &str) -> (u16, Vec<String>, Vec<u8>) {
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    );
-    exchange(&mut connect(addr), req.as_bytes()).unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
-fn post(addr: &str, path: &str, cookie: &str, body: &str) -> (u16, Vec<String>, Vec<u8>) {
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nOrigin: http://{addr}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    exchange(&mut connect(addr), req.as_bytes()).unwrap_or_else(|e| panic!("POST {path}: {e}"))
-}
-
-fn set_cookie(headers: &[String], name: &str) -> Option<String> {
-    headers.iter().find_map(|h| {
-        let v = h
-            .strip_prefix("Set-Cookie: ")
-            .or_else(|| h.strip_prefix("set-cookie: "))?;
-        let pair = v.split(';').next()?;
-        pair.starts_with(&format!("{name}="))
-            .then(|| pair.to_string())
-    })
-}
-
-fn csrf(body: &[u8]) -> String {
-    let html = String::from_utf8_lossy(body);
-    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    html[at..].split('"').next().unwrap_or_default().to_string()
-}
-
-/// Signs in through the pages, reading the code from the server's log
-/// (no SMTP is configured, so the app prints the email there).
-fn sign_in(addr: &str, log: &PathBuf) -> String {
-    let (_, _, page) = get(addr, "/login", "");
-    let (status, headers, _) = post(
-        addr,
-        "/login",
-        "",
-        &format!("email=bench%40example.com&csrf={}", csrf(&page)),
-    );
-    assert_eq!(status, 303, "POST /login");
-    let pending = set_cookie(&headers, "pending").expect("pending cookie");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let code = loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(at) = text.rfind("Your sign-in code is ") {
-            break text[at + 21..at + 27].to_string();
-        }
-        assert!(Instant::now() < deadline, "no code in the log");
-        thread::sleep(Duration::from_millis(20));
+/// A binary built beside this one: `target/release/app` or
+/// `target/release/examples/bare`.
+pub fn sibling(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let examples = exe.parent().expect("examples dir");
+    let path = if name == "app" {
+        examples.parent().expect("release dir").join(name)
+    } else {
+        examples.join(name)
     };
-    let (_, _, page) = get(addr, "/verify", &pending);
-    let (status, headers, _) = post(
-        addr,
-        "/verify",
-        &pending,
-        &format!("code={code}&csrf={}", csrf(&page)),
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build --release --bin app --example load --example bare",
+        path.display()
     );
-    assert_eq!(status, 303, "POST /verify");
-    set_cookie(&headers, "session").expect("session cookie")
+    path
+}
+
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18099);
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits until `GET path` at `addr` answers 200.
+pub fn wait_ready(addr: &str, path: &str, child: &mut Child, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Ok(mut c) = connect(addr) {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            if let Ok((200, _, _)) = exchange(&mut c, req.as_bytes()) {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server at {addr} exited: {status}");
+        }
+        assert!(started.elapsed() < limit, "{addr} did not start");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The app under test: its process, address, log and database.
+pub struct App {
+    pub child: Child,
+    pub addr: String,
+    pub log: PathBuf,
+    pub db: PathBuf,
+    pub startup: Duration,
+}
+
+impl App {
+    /// Starts the release binary on a new database in `dir`, optionally
+    /// under a wrapper command (valgrind).
+    pub fn start(dir: &Path, wrap: &[String]) -> App {
+        let addr = free_addr();
+        let (log, db) = (dir.join("server.log"), dir.join("app.db"));
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(sibling("app"));
+                c
+            }
+            None => Command::new(sibling("app")),
+        };
+        let started = Instant::now();
+        let mut child = cmd
+            .arg("--db")
+            .arg(&db)
+            .args(["serve", "--addr", &addr])
+            .env_remove("APP_SMTP_URL")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start app");
+        let limit = Duration::from_secs(if wrap.is_empty() { 10 } else { 300 });
+        wait_ready(&addr, "/healthz", &mut child, limit);
+        App {
+            child,
+            addr,
+            log,
+            db,
+            startup: started.elapsed(),
+        }
+    }
+
+    /// SIGTERM, as an operator stops it, and waits for the exit.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -164,142 +202,152 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_app(dir: &std::path::Path) -> (Child, String, PathBuf, Duration) {
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.join("app")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| panic!("build the app first: cargo build --release"));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18099);
-    let addr = format!("127.0.0.1:{port}");
-    let log = dir.join("server.log");
-    let started = Instant::now();
-    let child = Command::new(bin)
-        .arg("--db")
-        .arg(dir.join("app.db"))
-        .args(["serve", "--addr", &addr])
-        .env_remove("APP_SMTP_URL")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("start app");
-    loop {
-        if let Ok(s) = TcpStream::connect(&addr) {
-            let mut r = BufReader::new(s);
-            if let Ok((200, _, _)) = exchange(
-                &mut r,
-                format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
-            ) {
-                break;
+/// `app grant-credit --days 1` for `email`, over and over until `stop`.
+pub fn grant_loop(
+    db: PathBuf,
+    email: &str,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<(u64, u64)> {
+    let (app, email) = (sibling("app"), email.to_string());
+    thread::spawn(move || {
+        let (mut ok, mut failed) = (0, 0);
+        while !stop.load(Ordering::Relaxed) {
+            let status = Command::new(&app)
+                .arg("--db")
+                .arg(&db)
+                .args(["grant-credit", "--email", &email, "--days", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            match status {
+                Ok(s) if s.success() => ok += 1,
+                _ => failed += 1,
             }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the app did not start"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-    (child, addr, log, started.elapsed())
+        (ok, failed)
+    })
+}
+
+fn callgrind(args: &Args, dir: &Path, out: &str) {
+    let wrap: Vec<String> = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        &format!("--callgrind-out-file={out}"),
+    ]
+    .map(String::from)
+    .to_vec();
+    let app = App::start(dir, &wrap);
+    let cookie = client::sign_in(&app.addr, &app.log);
+    let request = client::get_request(&app.addr, &args.path, &cookie);
+    let n = args.requests.unwrap_or(5000);
+    drive(&app.addr, &request, args.connections, Budget::Requests(200));
+    let control = |on: &str| {
+        let _ = Command::new("callgrind_control")
+            .args(["-i", on, &app.child.id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+    };
+    control("on");
+    let run = drive(&app.addr, &request, args.connections, Budget::Requests(n));
+    control("off");
+    let addr = app.addr.clone();
+    app.stop();
+    let text = std::fs::read_to_string(out).expect("callgrind output");
+    let total: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("totals: "))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("totals in the callgrind output");
+    println!("target      {addr}{} under callgrind", args.path);
+    println!(
+        "requests    {} ok, {} errors",
+        run.latencies.len(),
+        run.errors
+    );
+    println!(
+        "instructions {total} in all, {} per request (callgrind_annotate {out})",
+        total / run.latencies.len().max(1) as u64
+    );
 }
 
 fn main() {
     let args = args();
     let dir = std::env::temp_dir().join(format!("app-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let (mut child, addr, path, cookie, startup) = match &args.url {
+    if let Some(out) = &args.callgrind {
+        callgrind(&args, &dir, out);
+    } else if args.compare_bare {
+        compare::run(&args, &dir);
+    } else {
+        load(&args, &dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn load(args: &Args, dir: &Path) {
+    let (app, addr, path, cookie) = match &args.url {
         Some(url) => {
             let rest = url.strip_prefix("http://").expect("http:// URL");
             let (addr, path) = rest
                 .split_once('/')
                 .map(|(a, p)| (a, format!("/{p}")))
                 .unwrap_or((rest, "/".into()));
-            (None, addr.to_string(), path, String::new(), None)
+            (None, addr.to_string(), path, String::new())
         }
         None => {
-            let (child, addr, log, startup) = start_app(&dir);
-            let cookie = sign_in(&addr, &log);
-            (Some(child), addr, args.path.clone(), cookie, Some(startup))
+            let app = App::start(dir, &args.wrap);
+            let cookie = client::sign_in(&app.addr, &app.log);
+            let addr = app.addr.clone();
+            (Some(app), addr, args.path.clone(), cookie)
         }
     };
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").into_bytes();
-    let (status, _, body) = exchange(&mut connect(&addr), &request).expect("first request");
-    assert_eq!(status, 200, "GET {path} answers {status}");
-
+    let request = client::get_request(&addr, &path, &cookie);
     let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..args.connections)
-        .map(|_| {
-            let (stop, addr, request) = (stop.clone(), addr.clone(), request.clone());
-            thread::spawn(move || {
-                let mut latencies = Vec::with_capacity(100_000);
-                let mut errors = 0u64;
-                let mut conn = connect(&addr);
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    match exchange(&mut conn, &request) {
-                        Ok((200, _, _)) => latencies.push(t.elapsed().as_micros() as u32),
-                        _ => {
-                            errors += 1;
-                            conn = connect(&addr);
-                        }
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    thread::sleep(Duration::from_secs(args.seconds));
-    let rss_under_load = child.as_ref().map(|c| rss_kib(c.id(), "VmRSS:"));
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.join().expect("worker");
-        all.extend(l);
-        errors += e;
-    }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
+    let grants = match (&app, args.with_grants) {
+        (Some(app), true) => Some(grant_loop(app.db.clone(), client::EMAIL, stop.clone())),
+        _ => None,
     };
-    println!("target      {addr}{path} ({} bytes)", body.len());
+    let rss = app.as_ref().map(|a| a.child.id());
+    let budget = match args.requests {
+        Some(n) => Budget::Requests(n),
+        None => Budget::Seconds(args.seconds),
+    };
+    let run = drive(&addr, &request, args.connections, budget);
+    let rss_under_load = rss.map(|pid| rss_kib(pid, "VmRSS:"));
+    stop.store(true, Ordering::Relaxed);
+    let pct = |p| run.percentile(p);
+    println!("target      {addr}{path} ({} bytes)", run.body_len);
     println!(
-        "load        {} keep-alive connections for {} s",
-        args.connections, args.seconds
+        "load        {} keep-alive connections for {:.1} s",
+        args.connections, run.seconds
     );
-    println!("requests    {} ok, {errors} errors", all.len());
     println!(
-        "throughput  {:.0} requests/s",
-        all.len() as f64 / args.seconds as f64
+        "requests    {} ok, {} errors",
+        run.latencies.len(),
+        run.errors
     );
+    println!("throughput  {:.0} requests/s", run.throughput());
     println!(
         "latency     p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         pct(0.50),
         pct(0.99),
         pct(1.0)
     );
-    if let (Some(c), Some(rss)) = (&child, rss_under_load) {
+    if let Some(grants) = grants {
+        let (ok, failed) = grants.join().expect("grant loop");
+        println!("beside      {ok} grant-credit runs ({failed} failed)");
+    }
+    if let (Some(app), Some(rss)) = (app, rss_under_load) {
         println!(
             "memory      {:.1} MB resident under load, peak {:.1} MB",
             rss as f64 / 1024.0,
-            rss_kib(c.id(), "VmHWM:") as f64 / 1024.0
+            rss_kib(app.child.id(), "VmHWM:") as f64 / 1024.0
         );
-    }
-    if let Some(startup) = startup {
         println!(
             "start-up    {:.1} ms from spawn to the first answer (new database)",
-            startup.as_secs_f64() * 1000.0
+            app.startup.as_secs_f64() * 1000.0
         );
+        app.stop();
     }
-    if let Some(c) = child.as_mut() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    let _ = std::fs::remove_dir_all(&dir);
 }

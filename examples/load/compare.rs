@@ -1,0 +1,155 @@
+//! `--compare-bare`: the bare page and the signed-in page, alternately,
+//! with the same load, and the ratio of their median throughputs.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::client::{self, drive, Budget};
+use super::{free_addr, grant_loop, sibling, wait_ready, App, Args};
+
+/// One measurement: requests a second, p99 in ms, and answers that were
+/// not 200.
+struct Sample {
+    rps: f64,
+    p99: f64,
+    errors: u64,
+}
+
+pub fn run(args: &Args, dir: &std::path::Path) {
+    let bare_addr = free_addr();
+    let mut bare = Command::new(sibling("bare"))
+        .arg(&bare_addr)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start examples/bare");
+    wait_ready(&bare_addr, "/", &mut bare, Duration::from_secs(10));
+    let app = App::start(dir, &[]);
+    let cookie = client::sign_in(&app.addr, &app.log);
+    let wrk = !args.own_client && has_wrk();
+    let stop = Arc::new(AtomicBool::new(false));
+    let grants = args
+        .with_grants
+        .then(|| grant_loop(app.db.clone(), client::EMAIL, stop.clone()));
+    println!(
+        "{} rounds of {} s, {} connections, {}; bare {} / app {}{}",
+        args.rounds,
+        args.seconds,
+        args.connections,
+        if wrk {
+            "wrk -t2"
+        } else {
+            "the built-in client"
+        },
+        bare_addr,
+        app.addr,
+        args.path
+    );
+    let measure = |addr: &str, path: &str, cookie: &str| {
+        if wrk {
+            with_wrk(addr, path, cookie, args)
+        } else {
+            let request = client::get_request(addr, path, cookie);
+            let run = drive(
+                addr,
+                &request,
+                args.connections,
+                Budget::Seconds(args.seconds),
+            );
+            Sample {
+                rps: run.throughput(),
+                p99: run.percentile(0.99),
+                errors: run.errors,
+            }
+        }
+    };
+    let (mut bares, mut apps) = (Vec::new(), Vec::new());
+    for round in 1..=args.rounds {
+        let b = measure(&bare_addr, "/", "");
+        let a = measure(&app.addr, &args.path, &cookie);
+        println!(
+            "round {round}     bare {:>8.0} req/s (p99 {:.2} ms)   {} {:>8.0} req/s (p99 {:.2} ms){}",
+            b.rps,
+            b.p99,
+            args.path,
+            a.rps,
+            a.p99,
+            match b.errors + a.errors {
+                0 => String::new(),
+                n => format!("   {n} answers not 200!"),
+            }
+        );
+        bares.push(b.rps);
+        apps.push(a.rps);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (b, a) = (median(&mut bares), median(&mut apps));
+    println!(
+        "median      bare {b:>8.0} req/s              {} {a:>8.0} req/s              ratio {:.2}",
+        args.path,
+        a / b
+    );
+    if let Some(grants) = grants {
+        let (ok, failed) = grants.join().expect("grant loop");
+        println!("beside      {ok} grant-credit runs ({failed} failed)");
+    }
+    let _ = bare.kill();
+    let _ = bare.wait();
+    app.stop();
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn has_wrk() -> bool {
+    Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn with_wrk(addr: &str, path: &str, cookie: &str, args: &Args) -> Sample {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "--latency"])
+        .arg(format!("-c{}", args.connections))
+        .arg(format!("-d{}s", args.seconds));
+    if !cookie.is_empty() {
+        cmd.args(["-H", &format!("Cookie: {cookie}")]);
+    }
+    let out = cmd
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim))
+            .map(str::to_string)
+    };
+    Sample {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no Requests/sec from wrk:\n{text}")),
+        p99: field("99%").map_or(0.0, |v| millis(&v)),
+        errors: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+/// wrk's `2.10ms`, `850.00us` or `1.20s` in milliseconds.
+fn millis(v: &str) -> f64 {
+    let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
+    let n: f64 = v[..split].parse().unwrap_or(0.0);
+    match &v[split..] {
+        "us" => n / 1000.0,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => n,
+    }
+}
