@@ -131,8 +131,37 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SSZ` written digit by digit, for years 0 to 9999:
+    /// every timestamp bound to SQL and every log line goes through here,
+    /// and the `fmt` machinery cost more than the query it was bound to.
+    fn rfc3339(self) -> Option<String> {
+        let (y, mo, d) = self.date();
+        let y = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
+        let s = self.0.rem_euclid(DAY) as u32;
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, value: u32, width: usize| {
+            let mut v = value;
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, y, 4);
+        put(5, mo, 2);
+        put(8, d, 2);
+        put(11, s / HOUR as u32, 2);
+        put(14, s % HOUR as u32 / MINUTE as u32, 2);
+        put(17, s % MINUTE as u32, 2);
+        String::from_utf8(out.to_vec()).ok()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(text) = self.rfc3339() {
+            return f.write_str(&text);
+        }
         let (y, mo, d) = self.date();
         let s = self.0.rem_euclid(DAY);
         write!(
@@ -147,7 +176,9 @@ impl fmt::Display for Timestamp {
 
 impl ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.to_string()))
+        Ok(ToSqlOutput::from(
+            self.rfc3339().unwrap_or_else(|| self.to_string()),
+        ))
     }
 }
 
@@ -169,6 +200,40 @@ mod tests {
         let s = t.to_string();
         assert_eq!(s, "2026-11-18T11:06:40Z");
         assert_eq!(Timestamp::parse_rfc3339(&s), Some(t));
+    }
+
+    #[test]
+    fn the_digit_writer_agrees_with_fmt_in_and_out_of_its_range() {
+        let by_fmt = |t: Timestamp| {
+            let (y, mo, d) = t.date();
+            let s = t.0.rem_euclid(DAY);
+            format!(
+                "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                s / HOUR,
+                s % HOUR / MINUTE,
+                s % MINUTE
+            )
+        };
+        for t in [
+            0,
+            59,
+            86_399,
+            951_782_400,
+            1_795_000_000,
+            253_402_300_799,
+            253_402_300_800,
+            -1,
+            -62_167_219_200,
+            -62_167_219_201,
+        ] {
+            let t = Timestamp(t);
+            assert_eq!(t.to_string(), by_fmt(t), "{t:?}");
+        }
+        assert_eq!(
+            Timestamp(253_402_300_799).to_string(),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59Z");
     }
 
     #[test]
