@@ -184,11 +184,12 @@ impl App {
         }
     }
 
-    /// SIGTERM, as an operator stops it, and waits for the exit.
+    /// SIGTERM, as an operator stops it, and waits for the exit. Under a
+    /// wrapper that runs it as a child (strace), the app gets it too.
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let pid = self.child.id().to_string();
+        let _ = Command::new("pkill").args(["-TERM", "-P", &pid]).status();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let _ = self.child.wait();
     }
 }

@@ -25,6 +25,9 @@ const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 /// the offloaded jobs (analyses) and the mail queue, and returns.
 pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
+    // Request lines are batched under load; dropped on return, this writes
+    // whatever still waits.
+    let _log_batching = log::Batching::start()?;
     log_panics_as_events();
     crate::web::outage::survive_file_size_limits()?;
     let keys = {

@@ -4,9 +4,9 @@
 
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -18,6 +18,27 @@ use super::client::Client;
 use super::http::{Method, Req, Resp};
 use super::respond::{error_response, with_security_headers};
 use super::{offload, router, App, Ctx};
+
+/// Requests being handled on request workers right now. A request line is
+/// written at once when no other request is in hand, and batched
+/// (`log::Flush::Soon`) while others are: the last of a burst writes them all.
+static IN_HAND: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one request in [`IN_HAND`] until dropped.
+struct InHand;
+
+impl InHand {
+    fn enter() -> InHand {
+        IN_HAND.fetch_add(1, Ordering::Relaxed);
+        InHand
+    }
+}
+
+impl Drop for InHand {
+    fn drop(&mut self) {
+        IN_HAND.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// One worker: takes requests until the server is told to stop.
 pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopping: &AtomicBool) {
@@ -38,6 +59,7 @@ pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopp
 
 fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
     let started = Instant::now();
+    let in_hand = InHand::enter();
     let peer = request
         .remote_addr()
         .map(|a| a.ip())
@@ -77,6 +99,7 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
         }
         Err(e) => error_response(app, Some(conn), &req, &e),
     };
+    drop(in_hand);
     match resp.offload.take() {
         Some(later) => hand_over(app, request, req, started, later),
         None => answer(app, request, &req, started, resp),
@@ -117,20 +140,34 @@ fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, r
     let resp = with_security_headers(resp);
     app.metrics
         .observe(router::route_name(req), resp.status, started.elapsed());
-    log::event(
+    let flush = if IN_HAND.load(Ordering::Relaxed) == 0 {
+        log::Flush::Now
+    } else {
+        log::Flush::Soon
+    };
+    log::event_with(
+        flush,
         "request",
         &[
             ("method", &request.method()),
             ("path", &req.path),
             ("status", &resp.status),
-            (
-                "ms",
-                &format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-            ),
+            ("ms", &Millis(started.elapsed())),
             ("client", &req.client),
         ],
     );
     let _ = request.respond(to_tiny(resp));
+}
+
+/// A duration as milliseconds with two decimals (`1.25`), without the
+/// float formatting machinery.
+struct Millis(Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hundredths = (self.0.as_micros() + 5) / 10;
+        write!(f, "{}.{:02}", hundredths / 100, hundredths % 100)
+    }
 }
 
 /// The body. The vendored server has read it whole on the connection's own
@@ -229,6 +266,17 @@ mod tests {
         // the same connection keeps serving
         let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/healthz"));
         assert_eq!(resp.status, 200);
+    }
+
+    #[test]
+    fn milliseconds_print_with_two_decimals() {
+        let ms = |micros| Millis(Duration::from_micros(micros)).to_string();
+        assert_eq!(ms(0), "0.00");
+        assert_eq!(ms(4), "0.00");
+        assert_eq!(ms(5), "0.01");
+        assert_eq!(ms(1_234), "1.23");
+        assert_eq!(ms(1_236), "1.24");
+        assert_eq!(ms(12_999_996), "13000.00");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod fuzz;
 mod hardening;
 mod hostile;
 mod leaving;
+mod log_lines;
 mod mail_outage;
 mod notices;
 mod ops;
