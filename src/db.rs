@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result};
@@ -51,6 +52,12 @@ pub fn open(path: &Path) -> Result<Connection> {
         )));
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // One plan per statement whatever is bound to it. Without this SQLite
+    // re-prepares a cached statement on every run that binds 0 or 1 where it
+    // once saw something else (the cache clears bindings, so: every run):
+    // each page of user #1, the first account and often the operator's,
+    // re-prepared two billing queries, twice the work of the rest of it.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_transaction_behavior(TransactionBehavior::Immediate);
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
@@ -169,5 +176,26 @@ mod tests {
         assert_eq!(number("synchronous"), 2, "FULL");
         assert_eq!(number("foreign_keys"), 1);
         assert!(number("busy_timeout") >= 5000);
+    }
+
+    #[test]
+    fn a_cached_statement_is_not_re_prepared_for_binding_0_or_1() {
+        use rusqlite::StatementStatus::RePrepare;
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_and_migrate(&dir.path().join("q.db")).unwrap();
+        // billing_reads::most_relevant_subscription, for user #1
+        const SQL: &str =
+            "SELECT id, customer_id, status, current_period_ends_at, cancel_at, discount_ends_at
+             FROM subscriptions WHERE user_id = ?1
+             ORDER BY CASE status WHEN 'paused' THEN 1 WHEN 'canceled' THEN 2 ELSE 0 END,
+                      created_at DESC, rowid DESC
+             LIMIT 1";
+        for _ in 0..3 {
+            let mut stmt = conn.prepare_cached(SQL).unwrap();
+            let mut rows = stmt.query([1]).unwrap();
+            assert!(rows.next().unwrap().is_none());
+        }
+        let stmt = conn.prepare_cached(SQL).unwrap();
+        assert_eq!(stmt.get_status(RePrepare), 0);
     }
 }
