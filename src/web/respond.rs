@@ -60,15 +60,19 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
                    frame-ancestors 'none'";
 
+/// Every response carries these, unless it set its own (a page with the
+/// checkout has its own CSP). The server turns them into wire headers once,
+/// at start-up, not per response.
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+];
+
 pub fn with_security_headers(mut resp: Resp) -> Resp {
-    let defaults = [
-        ("Content-Security-Policy", CSP),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "same-origin"),
-        ("X-Frame-Options", "DENY"),
-        ("Cache-Control", "no-store"),
-    ];
-    for (name, value) in defaults {
+    for (name, value) in SECURITY_HEADERS {
         if resp.header(name).is_none() {
             resp.headers.push((name.to_string(), value.to_string()));
         }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -16,7 +16,7 @@ use crate::log;
 
 use super::client::Client;
 use super::http::{Method, Req, Resp};
-use super::respond::{error_response, with_security_headers};
+use super::respond::{error_response, SECURITY_HEADERS};
 use super::{offload, router, App, Ctx};
 
 /// Requests being handled on request workers right now. A request line is
@@ -137,7 +137,6 @@ fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, r
     } else {
         resp
     };
-    let resp = with_security_headers(resp);
     app.metrics
         .observe(router::route_name(req), resp.status, started.elapsed());
     let flush = if IN_HAND.load(Ordering::Relaxed) == 0 {
@@ -222,12 +221,27 @@ fn guarded(
     }
 }
 
+/// The response on the wire, with the security headers it did not set
+/// itself (`respond::SECURITY_HEADERS`, converted once).
 fn to_tiny(resp: Resp) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let headers = resp
-        .headers
-        .iter()
-        .filter_map(|(n, v)| tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()).ok())
-        .collect();
+    static SECURITY: OnceLock<Vec<tiny_http::Header>> = OnceLock::new();
+    let security = SECURITY.get_or_init(|| {
+        SECURITY_HEADERS
+            .iter()
+            .filter_map(|(n, v)| tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()).ok())
+            .collect()
+    });
+    let mut headers: Vec<tiny_http::Header> = Vec::with_capacity(resp.headers.len() + 5);
+    headers.extend(
+        resp.headers
+            .iter()
+            .filter_map(|(n, v)| tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()).ok()),
+    );
+    for default in security {
+        if resp.header(default.field.as_str().as_str()).is_none() {
+            headers.push(default.clone());
+        }
+    }
     let len = resp.body.len();
     tiny_http::Response::new(
         resp.status.into(),
