@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,9 +16,24 @@ const BUCKETS: [f64; 11] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
 ];
 
+/// Request counts are kept in this many maps, one per thread in turn, so
+/// that workers counting at once do not wait on one lock.
+const SHARDS: usize = 8;
+
+type RequestCounts = BTreeMap<(&'static str, u16), u64>;
+
+/// This thread's shard of the request counts.
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    requests: [Mutex<RequestCounts>; SHARDS],
     latency: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_micros: AtomicU64,
@@ -50,7 +65,9 @@ pub struct Totals {
 
 impl Metrics {
     pub fn observe(&self, route: &'static str, status: u16, took: Duration) {
-        *locked(&self.requests).entry((route, status)).or_default() += 1;
+        *locked(&self.requests[shard()])
+            .entry((route, status))
+            .or_default() += 1;
         let secs = took.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
             self.latency[i].fetch_add(1, Relaxed);
@@ -72,7 +89,12 @@ impl Metrics {
 
     pub fn render(&self, totals: &Totals) -> String {
         let mut out = String::new();
-        let requests = locked(&self.requests).clone();
+        let mut requests = RequestCounts::new();
+        for shard in &self.requests {
+            for (key, n) in locked(shard).iter() {
+                *requests.entry(*key).or_default() += n;
+            }
+        }
         header(
             &mut out,
             "app_http_requests_total",
@@ -307,5 +329,43 @@ mod tests {
             .contains("app_paddle_webhooks_total{type=\"subscription.created\",outcome=\"ok\"} 1"));
         assert!(text.contains("app_paddle_outbox_pending 2"));
         assert!(text.contains("app_paddle_outbox_failed 1"));
+    }
+
+    #[test]
+    fn counts_from_many_threads_add_up_in_one_line() {
+        let m = Metrics::default();
+        std::thread::scope(|scope| {
+            for _ in 0..SHARDS + 3 {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        m.observe("GET /settings", 200, Duration::from_micros(700));
+                    }
+                });
+            }
+        });
+        let text = m.render(&Totals {
+            users: 0,
+            paid_users: 0,
+            referrals: 0,
+            credit_grants: 0,
+            mail: MailCounts::default(),
+            llm_outstanding: 0,
+            credited_users: 0,
+            outbox_pending: 0,
+            outbox_failed: 0,
+        });
+        let total = (SHARDS + 3) * 10;
+        assert_eq!(
+            text.matches("app_http_requests_total{route=\"GET /settings\"")
+                .count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "app_http_requests_total{{route=\"GET /settings\",status=\"200\"}} {total}"
+            )),
+            "{text}"
+        );
     }
 }
