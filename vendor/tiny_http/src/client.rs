@@ -82,7 +82,11 @@ impl ClientConnection {
 
         ClientConnection {
             source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
+            // app patch: one write per answer up to 16 KiB, not two
+            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(
+                limits::WRITE_BUFFER,
+                write_socket,
+            )),
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,

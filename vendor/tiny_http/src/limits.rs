@@ -28,6 +28,11 @@ pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 pub const LINGER_BYTES: usize = 1024 * 1024;
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
+/// The buffer an answer is written through: an answer this size or
+/// smaller (head and body) leaves in one `write`, where upstream's 1 KiB
+/// sent the head and the body of any page in two.
+pub const WRITE_BUFFER: usize = 16 * 1024;
+
 /// The body limit of every path unless the server is given its own
 /// (`ServerConfig::body_limit`).
 pub fn default_body_limit(_path: &str) -> usize {
