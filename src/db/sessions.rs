@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Timestamp;
+use crate::db::users::{self, User};
 use crate::error::Result;
 
 pub fn insert(
@@ -19,11 +20,16 @@ pub fn insert(
     Ok(())
 }
 
-/// The user id of a live session.
-pub fn user_for(conn: &Connection, token_hash: &[u8], now: Timestamp) -> Result<Option<i64>> {
+/// The user of a live session, in one statement (every signed-in request
+/// asks).
+pub fn user_for(conn: &Connection, token_hash: &[u8], now: Timestamp) -> Result<Option<User>> {
     Ok(conn
-        .prepare_cached("SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2")?
-        .query_row(params![token_hash, now], |r| r.get(0))
+        .prepare_cached(
+            "SELECT u.id, u.email, u.tier, u.created_at, u.credit_until
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )?
+        .query_row(params![token_hash, now], users::from_row)
         .optional()?)
 }
 

@@ -62,7 +62,8 @@ pub struct User {
 
 const COLUMNS: &str = "id, email, tier, created_at, credit_until";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+/// A user from a row of [`COLUMNS`], in that order.
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         email: r.get(1)?,

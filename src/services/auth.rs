@@ -8,7 +8,7 @@ use rusqlite::{Connection, Transaction};
 
 use crate::clock::{Timestamp, DAY};
 use crate::crypto;
-use crate::db::{self, codes, sessions, users, users::User};
+use crate::db::{self, codes, sessions, users::User};
 use crate::error::Result;
 
 mod code;
@@ -80,10 +80,7 @@ fn start_session(tx: &Transaction<'_>, user_id: i64, now: Timestamp) -> Result<S
 
 /// The signed-in user for a session token, if the session is live.
 pub fn session_user(conn: &Connection, token: &str, now: Timestamp) -> Result<Option<User>> {
-    let Some(user_id) = sessions::user_for(conn, &crypto::sha256(token.as_bytes()), now)? else {
-        return Ok(None);
-    };
-    users::by_id(conn, user_id)
+    sessions::user_for(conn, &crypto::sha256(token.as_bytes()), now)
 }
 
 pub fn end_session(conn: &Connection, token: &str) -> Result<()> {
