@@ -2,9 +2,8 @@
 //! matters most, their referral rewards, and what the checkout needs to
 //! know. Read-only; the webhook and the outbox worker do the writing.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 
-use crate::clock::Timestamp;
 use crate::error::Result;
 
 /// Where the app keeps the reward discount's id once it created it.
@@ -87,19 +86,6 @@ pub fn rewards_of(conn: &Connection, user_id: i64) -> Result<Vec<RewardRow>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Active credits: rewards banked, plus those applied (or being applied)
-/// whose three months still run (`ends_at` unknown yet, or after `now`).
-pub fn active_credits(conn: &Connection, user_id: i64, now: Timestamp) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM referral_rewards
-             WHERE user_id = ?1
-               AND (state = 'banked'
-                    OR (state IN ('applying', 'running') AND (ends_at IS NULL OR ends_at > ?2)))",
-        )?
-        .query_row(params![user_id, now], |r| r.get(0))?)
 }
 
 /// True when the user was invited and their referral has not converted:

@@ -58,11 +58,39 @@ pub fn insert(conn: &Connection, referrer: i64, referred: i64, now: Timestamp) -
         == 1)
 }
 
-/// Pending and converted referrals of a referrer, from the counters.
-pub fn counts(conn: &Connection, user_id: i64) -> Result<(i64, i64)> {
+/// What the account page shows of a user's referrals, read in one
+/// statement: their code (none until first asked for), the pending and
+/// converted counters, and their active credits: rewards banked, plus those
+/// applied (or being applied) whose three months still run (`ends_at`
+/// unknown yet, or after `now`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overview {
+    pub code: Option<String>,
+    pub pending: i64,
+    pub converted: i64,
+    pub active_credits: i64,
+}
+
+/// The [`Overview`] of an existing user; `None` for an unknown id.
+pub fn overview(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Option<Overview>> {
     Ok(conn
-        .prepare_cached("SELECT pending, converted FROM referral_counts WHERE user_id = ?1")?
-        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .unwrap_or((0, 0)))
+        .prepare_cached(
+            "SELECT u.referral_code, coalesce(c.pending, 0), coalesce(c.converted, 0),
+                    (SELECT count(*) FROM referral_rewards r
+                     WHERE r.user_id = u.id
+                       AND (r.state = 'banked'
+                            OR (r.state IN ('applying', 'running')
+                                AND (r.ends_at IS NULL OR r.ends_at > ?2))))
+             FROM users u LEFT JOIN referral_counts c ON c.user_id = u.id
+             WHERE u.id = ?1",
+        )?
+        .query_row(params![user_id, now], |r| {
+            Ok(Overview {
+                code: r.get(0)?,
+                pending: r.get(1)?,
+                converted: r.get(2)?,
+                active_credits: r.get(3)?,
+            })
+        })
+        .optional()?)
 }

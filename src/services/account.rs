@@ -39,8 +39,11 @@ pub fn by_email(conn: &Connection, email: &str) -> Result<User> {
 
 /// Everything about `user`, assigning the referral code on first use.
 pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
-    let code = referral::assign_code_if_missing(conn, user.id)?;
-    let stats = referral::stats(conn, user.id, now)?;
+    let (code, stats) = referral::overview(conn, user.id, now)?;
+    let code = match code {
+        Some(code) => code,
+        None => referral::assign_code_if_missing(conn, user.id)?,
+    };
     Ok(Me {
         email: user.email.clone(),
         tier: user.tier,

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::crypto;
-use crate::db::{self, billing_reads, referrals, users::User};
+use crate::db::{self, referrals, users::User};
 use crate::error::{Error, Result};
 use crate::log;
 
@@ -152,13 +152,25 @@ pub struct Stats {
 /// credits = rewards of this user's, as referrer or referred, banked or
 /// applied and still running (SPEC §7).
 pub fn stats(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Stats> {
-    let (pending, converted) = referrals::counts(conn, user_id)?;
-    let active_credits = billing_reads::active_credits(conn, user_id, now)?;
-    Ok(Stats {
-        pending,
-        converted,
-        active_credits,
-    })
+    Ok(overview(conn, user_id, now)?.1)
+}
+
+/// The user's code, if one was assigned yet, and their [`Stats`], read in
+/// one statement (the settings page and `/api/me` ask on every view).
+pub fn overview(
+    conn: &Connection,
+    user_id: i64,
+    now: Timestamp,
+) -> Result<(Option<String>, Stats)> {
+    let o = referrals::overview(conn, user_id, now)?.unwrap_or_default();
+    Ok((
+        o.code,
+        Stats {
+            pending: o.pending,
+            converted: o.converted,
+            active_credits: o.active_credits,
+        },
+    ))
 }
 
 /// The invite link for a code.
