@@ -50,8 +50,36 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
     Some(route)
 }
 
-fn segments(path: &str) -> Vec<&str> {
-    path.strip_prefix('/').unwrap_or(path).split('/').collect()
+/// More segments than any route has; a path longer than this is matched by
+/// its first `MAX_SEGMENTS + 1` segments, which no route takes.
+const MAX_SEGMENTS: usize = 8;
+
+/// A path's segments in an array, not a `Vec`: every request is looked up
+/// twice (to route it, and to name its route in the metrics).
+struct Segments<'p> {
+    parts: [&'p str; MAX_SEGMENTS + 1],
+    len: usize,
+}
+
+impl<'p> Segments<'p> {
+    fn of(path: &'p str) -> Segments<'p> {
+        let mut segments = Segments {
+            parts: [""; MAX_SEGMENTS + 1],
+            len: 0,
+        };
+        for part in path.strip_prefix('/').unwrap_or(path).split('/') {
+            if segments.len == segments.parts.len() {
+                break;
+            }
+            segments.parts[segments.len] = part;
+            segments.len += 1;
+        }
+        segments
+    }
+
+    fn as_slice(&self) -> &[&'p str] {
+        &self.parts[..self.len]
+    }
 }
 
 fn effective(method: Method) -> Method {
@@ -64,12 +92,14 @@ fn effective(method: Method) -> Method {
 
 /// The route's name (`GET /login`), or `other` for paths no route takes.
 pub fn route_name(req: &Req) -> &'static str {
-    lookup(effective(req.method), &segments(&req.path)).map_or("other", |(name, _)| name)
+    lookup(effective(req.method), Segments::of(&req.path).as_slice())
+        .map_or("other", |(name, _)| name)
 }
 
 pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let segments = segments(&req.path);
-    let Some((_, handler)) = lookup(effective(req.method), &segments) else {
+    let segments = Segments::of(&req.path);
+    let segments = segments.as_slice();
+    let Some((_, handler)) = lookup(effective(req.method), segments) else {
         let allowed: Vec<&str> = [
             (Method::Get, "GET, HEAD"),
             (Method::Post, "POST"),
@@ -77,7 +107,7 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
             (Method::Delete, "DELETE"),
         ]
         .into_iter()
-        .filter(|(m, _)| lookup(*m, &segments).is_some())
+        .filter(|(m, _)| lookup(*m, segments).is_some())
         .map(|(_, name)| name)
         .collect();
         return Err(if allowed.is_empty() {
@@ -109,4 +139,28 @@ pub fn is_json_api(path: &str) -> bool {
 /// signature before reading it.
 pub fn is_signed_by_sender(path: &str) -> bool {
     path == "/webhooks/paddle"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(method: Method, path: &str) -> &'static str {
+        route_name(&Req::new(method, path))
+    }
+
+    #[test]
+    fn route_names_by_segments_long_paths_included() {
+        assert_eq!(name(Method::Get, "/"), "GET /");
+        assert_eq!(name(Method::Head, "/settings"), "GET /settings");
+        assert_eq!(
+            name(Method::Post, "/portfolio/holdings/ABC/delete"),
+            "POST /portfolio/holdings/{symbol}/delete"
+        );
+        assert_eq!(name(Method::Get, "/settings/"), "other");
+        assert_eq!(name(Method::Get, "/assets/a/b"), "other");
+        let long = format!("/portfolio/holdings/ABC/delete{}", "/x".repeat(40));
+        assert_eq!(name(Method::Post, &long), "other");
+        assert_eq!(name(Method::Get, &"/".repeat(100)), "other");
+    }
 }
