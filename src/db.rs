@@ -108,6 +108,20 @@ pub fn write<T>(conn: &Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>
     Ok(value)
 }
 
+/// Runs `f`'s reads in one read transaction (`BEGIN DEFERRED`): they see
+/// one snapshot, and take SQLite's lock on the file once rather than once
+/// each (the workers queue for that lock). Inside a transaction already,
+/// `f` just runs in it. `f` must not write: see [`write`].
+pub fn read<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if !conn.is_autocommit() {
+        return f(conn);
+    }
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
 #[cfg(test)]
 pub fn test_db() -> Connection {
     let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
@@ -176,6 +190,26 @@ mod tests {
         assert_eq!(number("synchronous"), 2, "FULL");
         assert_eq!(number("foreign_keys"), 1);
         assert!(number("busy_timeout") >= 5000);
+    }
+
+    #[test]
+    fn read_runs_in_one_transaction_or_in_the_one_already_open() {
+        let conn = test_db();
+        let seen = read(&conn, |c| {
+            assert!(!c.is_autocommit(), "inside BEGIN DEFERRED");
+            Ok(c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?)
+        })
+        .unwrap();
+        assert_eq!(seen, 0);
+        assert!(conn.is_autocommit(), "committed");
+        let inside = write(&conn, |tx| {
+            users::create(tx, "a@b.co", Timestamp(1_800_000_000))?;
+            read(tx, |c| {
+                Ok(c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?)
+            })
+        })
+        .unwrap();
+        assert_eq!(inside, 1, "a read inside a write sees the write");
     }
 
     #[test]

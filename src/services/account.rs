@@ -5,6 +5,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::db;
 use crate::db::users::{self, Tier, User};
 use crate::error::Result;
 use crate::services::access::{self, PaidStatus};
@@ -39,7 +40,13 @@ pub fn by_email(conn: &Connection, email: &str) -> Result<User> {
 
 /// Everything about `user`, assigning the referral code on first use.
 pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
-    let (code, stats) = referral::overview(conn, user.id, now)?;
+    let ((code, stats), rewards, billing) = db::read(conn, |conn| {
+        Ok((
+            referral::overview(conn, user.id, now)?,
+            summary::rewards(conn, user.id)?,
+            summary::billing(conn, user.id)?,
+        ))
+    })?;
     let code = match code {
         Some(code) => code,
         None => referral::assign_code_if_missing(conn, user.id)?,
@@ -54,8 +61,8 @@ pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Res
             pending: stats.pending,
             converted: stats.converted,
             active_credits: stats.active_credits,
-            rewards: summary::rewards(conn, user.id)?,
+            rewards,
         },
-        billing: summary::billing(conn, user.id)?,
+        billing,
     })
 }
