@@ -135,7 +135,7 @@ impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SSZ` written digit by digit, for years 0 to 9999:
     /// every timestamp bound to SQL and every log line goes through here,
     /// and the `fmt` machinery cost more than the query it was bound to.
-    fn rfc3339(self) -> Option<String> {
+    fn rfc3339(self) -> Option<[u8; 20]> {
         let (y, mo, d) = self.date();
         let y = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
         let s = self.0.rem_euclid(DAY) as u32;
@@ -153,14 +153,15 @@ impl Timestamp {
         put(11, s / HOUR as u32, 2);
         put(14, s % HOUR as u32 / MINUTE as u32, 2);
         put(17, s % MINUTE as u32, 2);
-        String::from_utf8(out.to_vec()).ok()
+        Some(out)
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(text) = self.rfc3339() {
-            return f.write_str(&text);
+            // Digits, dashes, colons, T and Z: always UTF-8.
+            return f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?);
         }
         let (y, mo, d) = self.date();
         let s = self.0.rem_euclid(DAY);
@@ -176,9 +177,7 @@ impl fmt::Display for Timestamp {
 
 impl ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(
-            self.rfc3339().unwrap_or_else(|| self.to_string()),
-        ))
+        Ok(ToSqlOutput::from(self.to_string()))
     }
 }
 
