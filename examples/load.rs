@@ -15,6 +15,8 @@
 //!   (`--own-client` forces that).
 //! - `--with-grants`: runs `app grant-credit --days 1` for the signed-in
 //!   account in a loop beside the server while the load runs.
+//! - `--wrk`: the load and its latencies from `wrk -t2 --latency` instead of
+//!   this program's own client (whose threads share the cores too).
 //! - `--callgrind FILE --requests N`: runs the app under valgrind's
 //!   callgrind, counting instructions only while N requests are answered
 //!   (after sign-in and a warm-up), and prints instructions per request;
@@ -51,6 +53,7 @@ pub struct Args {
     pub with_grants: bool,
     pub own_client: bool,
     pub wrap: Vec<String>,
+    pub wrk: bool,
 }
 
 fn args() -> Args {
@@ -66,6 +69,7 @@ fn args() -> Args {
         with_grants: false,
         own_client: false,
         wrap: Vec::new(),
+        wrk: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -82,12 +86,13 @@ fn args() -> Args {
             "--compare-bare" => a.compare_bare = true,
             "--with-grants" => a.with_grants = true,
             "--own-client" => a.own_client = true,
+            "--wrk" => a.wrk = true,
             "--wrap" => a.wrap = value().split_whitespace().map(String::from).collect(),
             _ => {
                 eprintln!(
                     "usage: load [--seconds N] [--connections N] [--path /settings] [--requests N]\n\
                      \x20           [--url http://host:port/path] [--compare-bare [--rounds N] [--own-client]]\n\
-                     \x20           [--with-grants] [--callgrind FILE --requests N] [--wrap \"strace -f -c\"]"
+                     \x20           [--with-grants] [--wrk] [--callgrind FILE --requests N] [--wrap \"strace -f -c\"]"
                 );
                 std::process::exit(2);
             }
@@ -314,27 +319,44 @@ fn load(args: &Args, dir: &Path) {
         Some(n) => Budget::Requests(n),
         None => Budget::Seconds(args.seconds),
     };
-    let run = drive(&addr, &request, args.connections, budget);
-    let rss_under_load = rss.map(|pid| rss_kib(pid, "VmRSS:"));
-    stop.store(true, Ordering::Relaxed);
-    let pct = |p| run.percentile(p);
-    println!("target      {addr}{path} ({} bytes)", run.body_len);
-    println!(
-        "load        {} keep-alive connections for {:.1} s",
-        args.connections, run.seconds
-    );
-    println!(
-        "requests    {} ok, {} errors",
-        run.latencies.len(),
-        run.errors
-    );
-    println!("throughput  {:.0} requests/s", run.throughput());
-    println!(
-        "latency     p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pct(0.50),
-        pct(0.99),
-        pct(1.0)
-    );
+    let rss_under_load = if args.wrk {
+        assert!(compare::has_wrk(), "--wrk: wrk is not installed");
+        let s = compare::with_wrk(&addr, &path, &cookie, args);
+        let rss_under_load = rss.map(|pid| rss_kib(pid, "VmRSS:"));
+        stop.store(true, Ordering::Relaxed);
+        println!("target      {addr}{path}");
+        println!(
+            "load        wrk -t2, {} keep-alive connections for {} s",
+            args.connections, args.seconds
+        );
+        println!("answers     {} not 200", s.errors);
+        println!("throughput  {:.0} requests/s", s.rps);
+        println!("latency     p50 {:.2} ms, p99 {:.2} ms", s.p50, s.p99);
+        rss_under_load
+    } else {
+        let run = drive(&addr, &request, args.connections, budget);
+        let rss_under_load = rss.map(|pid| rss_kib(pid, "VmRSS:"));
+        stop.store(true, Ordering::Relaxed);
+        let pct = |p| run.percentile(p);
+        println!("target      {addr}{path} ({} bytes)", run.body_len);
+        println!(
+            "load        {} keep-alive connections for {:.1} s",
+            args.connections, run.seconds
+        );
+        println!(
+            "requests    {} ok, {} errors",
+            run.latencies.len(),
+            run.errors
+        );
+        println!("throughput  {:.0} requests/s", run.throughput());
+        println!(
+            "latency     p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            pct(0.50),
+            pct(0.99),
+            pct(1.0)
+        );
+        rss_under_load
+    };
     if let Some(grants) = grants {
         let (ok, failed) = grants.join().expect("grant loop");
         println!("beside      {ok} grant-credit runs ({failed} failed)");

@@ -11,10 +11,11 @@ use super::{free_addr, grant_loop, sibling, wait_ready, App, Args};
 
 /// One measurement: requests a second, p99 in ms, and answers that were
 /// not 200.
-struct Sample {
-    rps: f64,
-    p99: f64,
-    errors: u64,
+pub struct Sample {
+    pub rps: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub errors: u64,
 }
 
 pub fn run(args: &Args, dir: &std::path::Path) {
@@ -59,6 +60,7 @@ pub fn run(args: &Args, dir: &std::path::Path) {
             );
             Sample {
                 rps: run.throughput(),
+                p50: run.percentile(0.50),
                 p99: run.percentile(0.99),
                 errors: run.errors,
             }
@@ -104,7 +106,7 @@ fn median(v: &mut [f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn has_wrk() -> bool {
+pub fn has_wrk() -> bool {
     Command::new("wrk")
         .arg("--version")
         .stdout(Stdio::null())
@@ -113,7 +115,8 @@ fn has_wrk() -> bool {
         .is_ok()
 }
 
-fn with_wrk(addr: &str, path: &str, cookie: &str, args: &Args) -> Sample {
+/// One `wrk -t2 --latency` run of `args.connections` for `args.seconds`.
+pub fn with_wrk(addr: &str, path: &str, cookie: &str, args: &Args) -> Sample {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", "--latency"])
         .arg(format!("-c{}", args.connections))
@@ -135,6 +138,7 @@ fn with_wrk(addr: &str, path: &str, cookie: &str, args: &Args) -> Sample {
         rps: field("Requests/sec:")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no Requests/sec from wrk:\n{text}")),
+        p50: field("50%").map_or(0.0, |v| millis(&v)),
         p99: field("99%").map_or(0.0, |v| millis(&v)),
         errors: field("Non-2xx or 3xx responses:")
             .and_then(|v| v.parse().ok())
