@@ -10,7 +10,7 @@ use crate::db::users::{self, Tier, User};
 use crate::error::Result;
 use crate::services::access::{self, PaidStatus};
 use crate::services::billing::summary::{self, BillingSummary, Reward};
-use crate::services::{credit, referral};
+use crate::services::{auth, credit, referral};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Me {
@@ -40,29 +40,72 @@ pub fn by_email(conn: &Connection, email: &str) -> Result<User> {
 
 /// Everything about `user`, assigning the referral code on first use.
 pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
-    let ((code, stats), rewards, billing) = db::read(conn, |conn| {
-        Ok((
-            referral::overview(conn, user.id, now)?,
-            summary::rewards(conn, user.id)?,
-            summary::billing(conn, user.id)?,
-        ))
+    let read = db::read(conn, |conn| Reads::of(conn, user.id, now))?;
+    read.into_me(conn, user, base_url, now)
+}
+
+/// The user of a live session `token` and their [`me`], the session check
+/// included in the same read transaction: what every `/settings` and
+/// `/api/me` asks, with SQLite's file lock taken once. `None` when the
+/// session is not live.
+pub fn me_of_session(
+    conn: &Connection,
+    token: &str,
+    base_url: &str,
+    now: Timestamp,
+) -> Result<Option<(User, Me)>> {
+    let read = db::read(conn, |conn| {
+        let Some(user) = auth::session_user(conn, token, now)? else {
+            return Ok(None);
+        };
+        let read = Reads::of(conn, user.id, now)?;
+        Ok(Some((user, read)))
     })?;
-    let code = match code {
-        Some(code) => code,
-        None => referral::assign_code_if_missing(conn, user.id)?,
+    let Some((user, read)) = read else {
+        return Ok(None);
     };
-    Ok(Me {
-        email: user.email.clone(),
-        tier: user.tier,
-        paid: access::user_paid_status(user, now),
-        referral: ReferralInfo {
-            invite_url: referral::invite_url(base_url, &code),
+    let me = read.into_me(conn, &user, base_url, now)?;
+    Ok(Some((user, me)))
+}
+
+/// What [`me`] reads, in one transaction; the code may be missing yet.
+struct Reads {
+    code: Option<String>,
+    stats: referral::Stats,
+    rewards: Vec<Reward>,
+    billing: Option<BillingSummary>,
+}
+
+impl Reads {
+    fn of(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Reads> {
+        let (code, stats) = referral::overview(conn, user_id, now)?;
+        Ok(Reads {
             code,
-            pending: stats.pending,
-            converted: stats.converted,
-            active_credits: stats.active_credits,
-            rewards,
-        },
-        billing,
-    })
+            stats,
+            rewards: summary::rewards(conn, user_id)?,
+            billing: summary::billing(conn, user_id)?,
+        })
+    }
+
+    /// The [`Me`], assigning a missing code (a write, so after the reads).
+    fn into_me(self, conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
+        let code = match self.code {
+            Some(code) => code,
+            None => referral::assign_code_if_missing(conn, user.id)?,
+        };
+        Ok(Me {
+            email: user.email.clone(),
+            tier: user.tier,
+            paid: access::user_paid_status(user, now),
+            referral: ReferralInfo {
+                invite_url: referral::invite_url(base_url, &code),
+                code,
+                pending: self.stats.pending,
+                converted: self.stats.converted,
+                active_credits: self.stats.active_credits,
+                rewards: self.rewards,
+            },
+            billing: self.billing,
+        })
+    }
 }

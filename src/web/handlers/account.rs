@@ -1,16 +1,27 @@
 //! The settings page and `GET /api/me`.
 
 use super::frame;
-use crate::error::Result;
-use crate::services::account;
+use crate::error::{Error, Result};
+use crate::services::account::{self, Me};
 use crate::services::billing::checkout;
 use crate::views;
 use crate::web::http::{Req, Resp};
-use crate::web::{csp, Ctx};
+use crate::web::{csp, Ctx, Session};
+
+/// The signed-in user and their account, read together (or 401).
+fn session_and_me(ctx: &Ctx, req: &Req) -> Result<(Session, Me)> {
+    let token = ctx.session_token(req).ok_or(Error::Unauthorized)?;
+    let (user, me) = account::me_of_session(ctx.db, token, &ctx.app.config.base_url, req.now)?
+        .ok_or(Error::Unauthorized)?;
+    let session = Session {
+        user,
+        token: token.to_string(),
+    };
+    Ok((session, me))
+}
 
 pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let session = ctx.require_session(req)?;
-    let me = account::me(ctx.db, &session.user, &ctx.app.config.base_url, req.now)?;
+    let (session, me) = session_and_me(ctx, req)?;
     let paddle = ctx.app.config.paddle.as_ref();
     let offer = checkout::offer(ctx.db, paddle, &ctx.app.keys, &session.user)?;
     let csrf = ctx.csrf_token(req);
@@ -25,7 +36,6 @@ pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 pub fn api_me(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let session = ctx.require_session(req)?;
-    let me = account::me(ctx.db, &session.user, &ctx.app.config.base_url, req.now)?;
+    let (_, me) = session_and_me(ctx, req)?;
     Resp::json_of(200, &me)
 }
