@@ -116,10 +116,31 @@ pub fn read<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> R
     if !conn.is_autocommit() {
         return f(conn);
     }
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
-    let value = f(&tx)?;
-    tx.commit()?;
+    // Cached statements: parsing BEGIN and COMMIT afresh each time showed in
+    // the profile. The guard rolls back on an error or a panic in `f`.
+    conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+    let mut tx = ReadTx { conn, open: true };
+    let value = f(conn)?;
+    tx.open = false;
+    conn.prepare_cached("COMMIT")?.execute([])?;
     Ok(value)
+}
+
+/// An open [`read`] transaction; dropped while open, it rolls back.
+struct ReadTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +231,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(inside, 1, "a read inside a write sees the write");
+        let failed: Result<()> = read(&conn, |_| Err(Error::Internal("no".into())));
+        assert!(failed.is_err());
+        assert!(conn.is_autocommit(), "rolled back after an error");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read(&conn, |_| -> Result<()> { panic!("in a read") })
+        }));
+        assert!(panicked.is_err());
+        assert!(conn.is_autocommit(), "rolled back after a panic");
     }
 
     #[test]
