@@ -85,12 +85,17 @@ fn emit(line: &[u8], flush: Flush) {
     // Holding stderr while taking the waiting lines keeps every line in the
     // order it was logged. A closed stderr must not take a worker down.
     let mut stderr = std::io::stderr().lock();
-    let mut waiting = std::mem::take(&mut *pending());
-    let _ = if waiting.is_empty() {
-        stderr.write_all(line)
-    } else {
-        waiting.extend_from_slice(line);
-        stderr.write_all(&waiting)
+    let waiting = {
+        let mut waiting = pending();
+        // Taken only when it holds something: the buffer keeps its size.
+        (!waiting.is_empty()).then(|| std::mem::take(&mut *waiting))
+    };
+    let _ = match waiting {
+        None => stderr.write_all(line),
+        Some(mut waiting) => {
+            waiting.extend_from_slice(line);
+            stderr.write_all(&waiting)
+        }
     };
 }
 
