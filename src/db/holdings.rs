@@ -27,15 +27,18 @@ pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
     let mut stmt = conn.prepare_cached(
         "SELECT symbol, quantity, price, cost_basis FROM holdings WHERE user_id = ?1 ORDER BY symbol",
     )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok(Holding {
-            symbol: r.get(0)?,
-            quantity: r.get(1)?,
-            price: r.get(2)?,
-            cost_basis: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([user_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A row of `symbol, quantity, price, cost_basis`.
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Holding> {
+    Ok(Holding {
+        symbol: r.get(0)?,
+        quantity: r.get(1)?,
+        price: r.get(2)?,
+        cost_basis: r.get(3)?,
+    })
 }
 
 pub fn count(conn: &Connection, user_id: i64) -> Result<usize> {
@@ -78,14 +81,7 @@ pub fn take(conn: &Connection, user_id: i64, symbol: &str) -> Result<Option<Hold
             "DELETE FROM holdings WHERE user_id = ?1 AND symbol = ?2
              RETURNING symbol, quantity, price, cost_basis",
         )?
-        .query_row(params![user_id, symbol], |r| {
-            Ok(Holding {
-                symbol: r.get(0)?,
-                quantity: r.get(1)?,
-                price: r.get(2)?,
-                cost_basis: r.get(3)?,
-            })
-        })
+        .query_row(params![user_id, symbol], from_row)
         .optional()?)
 }
 
