@@ -69,14 +69,27 @@ pub fn offer(
     keys: &Keys,
     user: &User,
 ) -> Result<Option<Checkout>> {
-    let Some(paddle) = paddle else {
-        return Ok(None);
-    };
-    if user.tier == Tier::Paid {
+    if paddle.is_none() || user.tier == Tier::Paid {
         return Ok(None);
     }
     let status = billing_reads::most_relevant_subscription(conn, user.id)?.map(|s| s.status);
-    if !may_subscribe(status.as_deref()) {
+    offer_given(conn, paddle, keys, user, status.as_deref())
+}
+
+/// As [`offer`], for a caller that has already read the status of the
+/// user's most relevant subscription (the settings page, through `/api/me`'s
+/// billing summary).
+pub fn offer_given(
+    conn: &Connection,
+    paddle: Option<&PaddleConfig>,
+    keys: &Keys,
+    user: &User,
+    subscription_status: Option<&str>,
+) -> Result<Option<Checkout>> {
+    let Some(paddle) = paddle else {
+        return Ok(None);
+    };
+    if user.tier == Tier::Paid || !may_subscribe(subscription_status) {
         return Ok(None);
     }
     let discount_id = if billing_reads::invited_and_unconverted(conn, user.id)? {

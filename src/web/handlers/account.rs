@@ -23,7 +23,9 @@ fn session_and_me(ctx: &Ctx, req: &Req) -> Result<(Session, Me)> {
 pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let (session, me) = session_and_me(ctx, req)?;
     let paddle = ctx.app.config.paddle.as_ref();
-    let offer = checkout::offer(ctx.db, paddle, &ctx.app.keys, &session.user)?;
+    // `me.billing` is the most relevant subscription already read.
+    let status = me.billing.as_ref().map(|b| b.status.as_str());
+    let offer = checkout::offer_given(ctx.db, paddle, &ctx.app.keys, &session.user, status)?;
     let csrf = ctx.csrf_token(req);
     let page = views::settings::settings(
         &frame(ctx, Some(&session), &csrf),
