@@ -6,6 +6,7 @@ use maud::{html, Markup, PreEscaped};
 
 use super::layout::csrf_field;
 use crate::clock::Timestamp;
+use crate::db::billing::SubscriptionStatus as Status;
 use crate::services::billing::checkout::{Checkout, PADDLE_JS};
 use crate::services::billing::summary::{paddle_time, BillingSummary, Reward};
 
@@ -44,19 +45,19 @@ pub fn subscription(frame_csrf: &str, billing: &BillingSummary, now: Timestamp) 
                     " · canceling on " span data-testid="cancel-date" { (when.date_string()) }
                     ". You keep paid access until then."
                 } @else if let Some(end) = period_end {
-                    @match billing.status.as_str() {
-                        "active" => { " · renews on " (end.date_string()) }
-                        "trialing" => { " · first payment on " (end.date_string()) }
+                    @match billing.status {
+                        Status::Active => { " · renews on " (end.date_string()) }
+                        Status::Trialing => { " · first payment on " (end.date_string()) }
                         _ => {}
                     }
                 }
             }
-            @match billing.status.as_str() {
-                "past_due" => p class="banner warn" role="note" {
+            @match billing.status {
+                Status::PastDue => p class="banner warn" role="note" {
                     "Your last payment did not go through. Update your card in Manage billing "
                     "to keep paid access."
                 },
-                "paused" => p class="muted" { "Paid features are off while it is paused. Resume it in Manage billing." },
+                Status::Paused => p class="muted" { "Paid features are off while it is paused. Resume it in Manage billing." },
                 _ => {}
             }
             form method="post" action="/billing/portal" class="inline" {
@@ -68,14 +69,13 @@ pub fn subscription(frame_csrf: &str, billing: &BillingSummary, now: Timestamp) 
 }
 
 fn state_words(billing: &BillingSummary) -> &'static str {
-    match billing.status.as_str() {
-        "active" if billing.canceling_on().is_some() => "canceling",
-        "active" => "active",
-        "trialing" => "trialing",
-        "past_due" => "past due",
-        "paused" => "paused",
-        "canceled" => "canceled",
-        _ => "unknown",
+    match billing.status {
+        Status::Active if billing.canceling_on().is_some() => "canceling",
+        Status::Active => "active",
+        Status::Trialing => "trialing",
+        Status::PastDue => "past due",
+        Status::Paused => "paused",
+        Status::Canceled => "canceled",
     }
 }
 

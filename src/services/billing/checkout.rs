@@ -5,10 +5,11 @@
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::{custom_data, referral_discount_id, summary};
+use super::{custom_data, referral_discount_id};
 use crate::config::PaddleConfig;
 use crate::crypto::Keys;
 use crate::db::{
+    billing::SubscriptionStatus,
     billing_reads,
     users::{Tier, User},
 };
@@ -73,7 +74,7 @@ pub fn offer(
         return Ok(None);
     }
     let status = billing_reads::most_relevant_subscription(conn, user.id)?.map(|s| s.status);
-    offer_given(conn, paddle, keys, user, status.as_deref())
+    offer_given(conn, paddle, keys, user, status)
 }
 
 /// As [`offer`], for a caller that has already read the status of the
@@ -84,7 +85,7 @@ pub fn offer_given(
     paddle: Option<&PaddleConfig>,
     keys: &Keys,
     user: &User,
-    subscription_status: Option<&str>,
+    subscription_status: Option<SubscriptionStatus>,
 ) -> Result<Option<Checkout>> {
     let Some(paddle) = paddle else {
         return Ok(None);
@@ -132,8 +133,8 @@ impl Checkout {
 }
 
 /// Whether someone with this subscription status may buy another.
-pub fn may_subscribe(status: Option<&str>) -> bool {
-    status.is_none_or(|s| !summary::is_live(s) && s != "paused")
+pub fn may_subscribe(status: Option<SubscriptionStatus>) -> bool {
+    status.is_none_or(|s| s == SubscriptionStatus::Canceled)
 }
 
 #[cfg(test)]
@@ -232,7 +233,8 @@ mod tests {
                 offered,
                 "{status}"
             );
-            assert_eq!(may_subscribe(Some(status)), offered, "{status}");
+            let status = SubscriptionStatus::parse(status);
+            assert_eq!(may_subscribe(status), offered, "{status:?}");
         }
         let mut paid = ann.clone();
         paid.tier = Tier::Paid;

@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::clock::Timestamp;
+use crate::db::billing::SubscriptionStatus;
 use crate::error::{Error, Result};
 
 /// An instant as Paddle writes it (`2026-11-26T09:30:12.123456Z`), to the
@@ -99,7 +100,7 @@ pub struct Discount {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
     pub id: String,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub customer_id: String,
     pub custom_data: Value,
     pub price_id: Option<String>,
@@ -108,8 +109,6 @@ pub struct Subscription {
     pub cancel_at: Option<Timestamp>,
     pub discount: Option<Discount>,
 }
-
-pub const STATUSES: [&str; 5] = ["active", "trialing", "past_due", "paused", "canceled"];
 
 fn id_at(v: &Value, key: &str, prefix: &str) -> Option<String> {
     v.get(key)
@@ -128,10 +127,7 @@ fn time_at(v: &Value, pointer: &str) -> Option<Timestamp> {
 /// The subscription in a `subscription.*` event's `data`; `None` when the
 /// fields we need are missing or not what Paddle sends.
 pub fn subscription(data: &Value) -> Option<Subscription> {
-    let status = data.get("status").and_then(Value::as_str)?;
-    if !STATUSES.contains(&status) {
-        return None;
-    }
+    let status = SubscriptionStatus::parse(data.get("status").and_then(Value::as_str)?)?;
     let cancel_at = match data
         .pointer("/scheduled_change/action")
         .and_then(Value::as_str)
@@ -146,7 +142,7 @@ pub fn subscription(data: &Value) -> Option<Subscription> {
         });
     Some(Subscription {
         id: id_at(data, "id", "sub_")?,
-        status: status.to_string(),
+        status,
         customer_id: id_at(data, "customer_id", "ctm_")?,
         custom_data: data.get("custom_data").cloned().unwrap_or(Value::Null),
         price_id: data
@@ -214,7 +210,7 @@ mod tests {
         assert_eq!(e.event_type, "subscription.updated");
         let s = subscription(&e.data).unwrap();
         assert_eq!(s.id, "sub_01jf3k8x2v9q7w5e4r3t2y1u0i");
-        assert_eq!(s.status, "active");
+        assert_eq!(s.status, SubscriptionStatus::Active);
         assert_eq!(
             s.price_id.as_deref(),
             Some("pri_01jf2z9y8x7w6v5u4t3s2r1q0p")

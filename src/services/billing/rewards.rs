@@ -6,14 +6,14 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::event::PaddleTime;
-use super::summary;
 use crate::clock::Timestamp;
-use crate::db::billing::{self, SubscriptionRow};
+use crate::db::billing::{self, SubscriptionRow, SubscriptionStatus};
+use crate::db::outbox;
 use crate::db::rewards::{self, Reward};
 use crate::db::users::{self, Tier};
-use crate::db::{audit, outbox};
 use crate::error::Result;
 use crate::log;
+use crate::services::credit::{self, Actor};
 
 /// Brings one user's tier, referral and rewards in line with their
 /// subscriptions. `event_id` is the audit note of a tier change.
@@ -41,25 +41,12 @@ fn sync_tier(conn: &Connection, user_id: i64, event_id: &str, now: Timestamp) ->
     };
     let paid = billing::subscriptions_of(conn, user_id)?
         .iter()
-        .any(|s| summary::is_live(&s.status));
+        .any(|s| s.status.grants_access());
     let tier = if paid { Tier::Paid } else { Tier::Free };
     if user.tier == tier {
         return Ok(());
     }
-    users::set_tier(conn, user_id, tier)?;
-    audit::append(
-        conn,
-        &audit::Entry {
-            at: now,
-            user_id,
-            action: "set_tier".into(),
-            old_value: Some(user.tier.to_string()),
-            new_value: Some(tier.to_string()),
-            actor: "paddle".into(),
-            client: None,
-            note: Some(event_id.into()),
-        },
-    )?;
+    credit::write_tier(conn, &user, tier, &Actor::paddle(event_id), now)?;
     log::event(
         "billing.tier_changed",
         &[
@@ -129,7 +116,7 @@ pub fn settle(
 /// A subscription that will charge again, so a discount on its next period
 /// means something.
 fn bills_again(sub: &SubscriptionRow) -> bool {
-    summary::is_live(&sub.status) && sub.cancel_at.is_none()
+    sub.status.grants_access() && sub.cancel_at.is_none()
 }
 
 fn discount_running(sub: &SubscriptionRow, now: Timestamp) -> bool {
@@ -160,7 +147,7 @@ fn refresh_running(
     let newer = PaddleTime::parse(&sub.event_occurred_at)
         .is_some_and(|seen| applied.is_none_or(|applied| seen >= applied));
     let sub_id = reward.subscription_id.as_deref();
-    if sub.status == "canceled" || (newer && !discount_running(sub, now)) {
+    if sub.status == SubscriptionStatus::Canceled || (newer && !discount_running(sub, now)) {
         let ended = sub
             .discount_ends_at
             .filter(|end| *end <= now)
@@ -261,17 +248,18 @@ fn apply_next(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{referrals, test_db};
+    use crate::db::{audit, referrals, test_db};
 
     const NOW: Timestamp = Timestamp(1_800_000_000);
     const DISCOUNT: &str = "dsc_ref";
 
     fn sub(id: &str, user_id: i64, status: &str, occurred: &str) -> SubscriptionRow {
+        let status = SubscriptionStatus::parse(status).unwrap();
         SubscriptionRow {
             id: id.into(),
             user_id: Some(user_id),
             customer_id: format!("ctm_{id}"),
-            status: status.into(),
+            status,
             price_id: None,
             current_period_ends_at: Some(NOW.plus(30 * 86400)),
             cancel_at: None,
@@ -279,7 +267,7 @@ mod tests {
             discount_ends_at: None,
             event_occurred_at: occurred.into(),
             last_event_id: format!("evt_{status}"),
-            was_active: status == "active",
+            was_active: status == SubscriptionStatus::Active,
         }
     }
 
@@ -335,7 +323,7 @@ mod tests {
         );
         let id = rewards::rewards_of(&conn, referrer).unwrap()[0].id;
         rewards::set_state(&conn, id, "running", Some("sub_r"), Some(NOW), None).unwrap();
-        mine.status = "canceled".into();
+        mine.status = SubscriptionStatus::Canceled;
         mine.event_occurred_at = "2027-02-01T00:00:00.000000Z".into();
         billing::upsert_subscription(&conn, &mine, NOW).unwrap();
         reconcile(&conn, referrer, Some(DISCOUNT), "evt_c", NOW.plus(60)).unwrap();

@@ -10,7 +10,8 @@ use super::{custom_data, referral_discount_id, rewards};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
 use crate::crypto::Keys;
-use crate::db::{self, billing, billing::SubscriptionRow, outbox, users};
+use crate::db::billing::{SubscriptionRow, SubscriptionStatus};
+use crate::db::{self, billing, outbox, users};
 use crate::error::Result;
 use crate::log;
 
@@ -133,7 +134,7 @@ fn on_subscription(
         if last.is_some_and(|last| env.occurred_at < last) {
             // Too old to set the row; that it was once active still counts
             // for the referral, whatever order events arrive in.
-            if sub.status == "active" && !row.was_active {
+            if sub.status == SubscriptionStatus::Active && !row.was_active {
                 billing::mark_was_active(tx, &sub.id)?;
                 if let Some(user_id) = row.user_id {
                     rewards::reconcile(tx, user_id, discount, &row.last_event_id, now)?;
@@ -150,7 +151,7 @@ fn on_subscription(
             id: sub.id.clone(),
             user_id,
             customer_id: sub.customer_id.clone(),
-            status: sub.status.clone(),
+            status: sub.status,
             price_id: sub.price_id.clone(),
             current_period_ends_at: sub.current_period_ends_at,
             cancel_at: sub.cancel_at,
@@ -158,7 +159,7 @@ fn on_subscription(
             discount_ends_at: sub.discount.as_ref().and_then(|d| d.ends_at),
             event_occurred_at: env.occurred_at.to_string(),
             last_event_id: env.event_id.clone(),
-            was_active: sub.status == "active",
+            was_active: sub.status == SubscriptionStatus::Active,
         },
         now,
     )?;
