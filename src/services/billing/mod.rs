@@ -16,6 +16,7 @@ pub mod event;
 pub mod outbox;
 pub mod paddle_api;
 pub mod portal;
+pub mod reward_terms;
 pub mod rewards;
 pub mod signature;
 pub mod summary;
