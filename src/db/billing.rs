@@ -111,12 +111,29 @@ pub struct SubscriptionRow {
     pub event_occurred_at: String,
     pub last_event_id: String,
     pub was_active: bool,
+    /// Paddle's `next_billed_at`: around it Paddle locks the subscription.
+    pub next_billed_at: Option<Timestamp>,
+    /// `scheduled_change.effective_at` when its action is `pause`.
+    pub pause_at: Option<Timestamp>,
+    /// The transaction that first paid for it (a refund of it reverses a
+    /// referral); kept once known.
+    pub first_transaction_id: Option<String>,
+    /// Came in through `subscription.imported`: access, never a conversion.
+    pub imported: bool,
+}
+
+impl SubscriptionRow {
+    /// A pause or cancel is scheduled: nothing more is put on it.
+    pub fn has_scheduled_change(&self) -> bool {
+        self.cancel_at.is_some() || self.pause_at.is_some()
+    }
 }
 
 /// The columns [`from_row`] reads, in its order.
 pub(crate) const COLUMNS: &str =
     "id, user_id, customer_id, status, price_id, current_period_ends_at, cancel_at,
-    discount_id, discount_ends_at, event_occurred_at, coalesce(last_event_id, ''), was_active";
+    discount_id, discount_ends_at, event_occurred_at, coalesce(last_event_id, ''), was_active,
+    next_billed_at, pause_at, first_transaction_id, imported";
 
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
     Ok(SubscriptionRow {
@@ -132,6 +149,10 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
         event_occurred_at: r.get(9)?,
         last_event_id: r.get(10)?,
         was_active: r.get(11)?,
+        next_billed_at: time(r, 12)?,
+        pause_at: time(r, 13)?,
+        first_transaction_id: r.get(14)?,
+        imported: r.get(15)?,
     })
 }
 
@@ -171,8 +192,8 @@ pub fn upsert_subscription(conn: &Connection, row: &SubscriptionRow, now: Timest
     conn.prepare_cached(
         "INSERT INTO subscriptions (id, user_id, customer_id, status, price_id, current_period_ends_at,
              cancel_at, discount_id, discount_ends_at, event_occurred_at, last_event_id, was_active,
-             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+             next_billed_at, pause_at, first_transaction_id, imported, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?15, ?16, ?17, ?13, ?13)
          ON CONFLICT (id) DO UPDATE SET
              user_id = coalesce(excluded.user_id, user_id),
              customer_id = excluded.customer_id, status = excluded.status,
@@ -180,7 +201,10 @@ pub fn upsert_subscription(conn: &Connection, row: &SubscriptionRow, now: Timest
              cancel_at = excluded.cancel_at, discount_id = excluded.discount_id,
              discount_ends_at = excluded.discount_ends_at,
              event_occurred_at = excluded.event_occurred_at, last_event_id = excluded.last_event_id,
-             was_active = max(was_active, excluded.was_active), updated_at = excluded.updated_at",
+             was_active = max(was_active, excluded.was_active),
+             next_billed_at = excluded.next_billed_at, pause_at = excluded.pause_at,
+             first_transaction_id = coalesce(first_transaction_id, excluded.first_transaction_id),
+             imported = max(imported, excluded.imported), updated_at = excluded.updated_at",
     )?
     .execute(params![
         row.id,
@@ -195,7 +219,11 @@ pub fn upsert_subscription(conn: &Connection, row: &SubscriptionRow, now: Timest
         row.event_occurred_at,
         row.last_event_id,
         row.was_active,
-        now
+        now,
+        row.next_billed_at,
+        row.pause_at,
+        row.first_transaction_id,
+        row.imported,
     ])?;
     Ok(())
 }
@@ -204,6 +232,30 @@ pub fn upsert_subscription(conn: &Connection, row: &SubscriptionRow, now: Timest
 pub fn mark_was_active(conn: &Connection, id: &str) -> Result<()> {
     conn.prepare_cached("UPDATE subscriptions SET was_active = 1 WHERE id = ?1")?
         .execute([id])?;
+    Ok(())
+}
+
+/// Records the subscription's first transaction, unless one is known.
+pub fn set_first_transaction(conn: &Connection, id: &str, transaction_id: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE subscriptions SET first_transaction_id = ?2
+         WHERE id = ?1 AND first_transaction_id IS NULL",
+    )?
+    .execute([id, transaction_id])?;
+    Ok(())
+}
+
+/// What Paddle answered a discount PATCH with: the subscription's discount now.
+pub fn set_discount(
+    conn: &Connection,
+    id: &str,
+    discount_id: Option<&str>,
+    ends_at: Option<Timestamp>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE subscriptions SET discount_id = ?2, discount_ends_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, discount_id, ends_at])?;
     Ok(())
 }
 

@@ -34,8 +34,8 @@ pub fn most_relevant_subscription(
     let rows = stmt.query_map([user_id], |r| {
         Ok((
             billing::from_row(r)?,
-            r.get::<_, String>(12)?,
-            r.get::<_, i64>(13)?,
+            r.get::<_, String>(16)?,
+            r.get::<_, i64>(17)?,
         ))
     })?;
     let mut best: Option<(SubscriptionRow, String, i64)> = None;

@@ -153,6 +153,7 @@ mod tests {
             api_key: "key".into(),
             client_token: "test_tok".into(),
             price_id: "pri_1".into(),
+            price_ids: vec!["pri_1".into()],
             env: PaddleEnv::Sandbox,
             api_url: "http://127.0.0.1:9".into(),
             referral_discount_id: discount.map(String::from),
