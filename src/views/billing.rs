@@ -4,29 +4,57 @@
 
 use maud::{html, Markup, PreEscaped};
 
-use super::layout::csrf_field;
+use super::layout::{csrf_field, page, Frame};
 use crate::clock::Timestamp;
 use crate::db::billing::SubscriptionStatus as Status;
 use crate::services::billing::checkout::{Checkout, PADDLE_JS};
 use crate::services::billing::summary::{paddle_time, BillingSummary, Reward};
 
-/// The Upgrade button and the settings `assets/app.js` opens the checkout
-/// with. The JSON is escaped for a `<script>` element by
-/// [`Checkout::json_for_script`] (`<`, `>`, `&` as `\u…`), which is why it
-/// may go in unescaped by maud: HTML entities would not be decoded there.
-pub fn checkout_block(checkout: &Checkout) -> Markup {
+/// The Upgrade button: a plain form posting to `/billing/checkout`, which
+/// `assets/app.js` turns into a fetch and `Paddle.Checkout.open` on the
+/// transaction the server made. The JSON is escaped for a `<script>`
+/// element by [`Checkout::json_for_script`] (`<`, `>`, `&` as `\u…`),
+/// which is why it may go in unescaped by maud: HTML entities would not be
+/// decoded there.
+pub fn checkout_block(checkout: &Checkout, csrf: &str) -> Markup {
     html! {
         div class="checkout" {
-            @if checkout.invited_discount {
+            @if checkout.settings.invited {
                 p class="invited-note" data-testid="invited-discount" {
                     "Invited by a friend: 50% off your first 3 months"
                 }
             }
-            button type="button" class="button" data-checkout data-paddle-js=(PADDLE_JS) { "Upgrade" }
+            form method="post" action="/billing/checkout" class="inline" data-checkout-form {
+                (csrf_field(csrf))
+                button type="submit" class="button" data-checkout data-paddle-js=(PADDLE_JS)
+                    data-email=(checkout.email) { "Upgrade" }
+            }
             p class="checkout-status muted" role="status" aria-live="polite" {}
             script type="application/json" id="paddle-checkout" { (PreEscaped(checkout.json_for_script())) }
         }
     }
+}
+
+/// What `POST /billing/checkout` answers a plain form with: the checkout
+/// opens on the transaction it made as the page loads.
+pub fn checkout_page(frame: &Frame, checkout: &Checkout) -> Markup {
+    page(
+        frame,
+        "Checkout",
+        html! {
+            h1 { "Checkout" }
+            section class="card" {
+                p { "Opening the secure checkout…" }
+                div class="checkout" {
+                    button type="button" class="button" data-checkout-open data-paddle-js=(PADDLE_JS)
+                        data-email=(checkout.email) { "Open the checkout" }
+                    p class="checkout-status muted" role="status" aria-live="polite" {}
+                    script type="application/json" id="paddle-checkout" { (PreEscaped(checkout.json_for_script())) }
+                }
+                p { a href="/settings" { "Back to Settings" } }
+            }
+        },
+    )
 }
 
 /// A subscriber's plan: its state in words and the Manage billing button.

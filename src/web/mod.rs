@@ -71,6 +71,8 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Threads for work that waits on another server; see `offload`.
     pub pools: offload::Pools,
+    /// Checkout and portal calls each person has waiting on Paddle.
+    pub paddle_calls: crate::services::billing::in_flight::PaddleCalls,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
             llm: config.llm.clone().map(Llm::new),
             metrics: metrics::Metrics::default(),
             pools: offload::Pools::new(&config),
+            paddle_calls: Default::default(),
             config,
         }
     }

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, leaving, pages, portal, portfolio, webhooks};
+use super::handlers::{account, auth, checkout, leaving, pages, portal, portfolio, webhooks};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -41,6 +41,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         (Post, ["account", "delete"]) => ("POST /account/delete", leaving::delete),
         (Get, ["api", "me"]) => ("GET /api/me", account::api_me),
         (Post, ["billing", "portal"]) => ("POST /billing/portal", portal::open),
+        (Post, ["billing", "checkout"]) => ("POST /billing/checkout", checkout::start),
         (Get, ["api", "portfolio"]) => ("GET /api/portfolio", portfolio::api_get),
         (Put, ["api", "portfolio"]) => ("PUT /api/portfolio", portfolio::api_put),
         (Post, ["api", "analyze"]) => ("POST /api/analyze", portfolio::analyze),

@@ -13,6 +13,7 @@ pub mod answers;
 pub mod checkout;
 pub mod custom_data;
 pub mod event;
+pub mod in_flight;
 pub mod outbox;
 pub mod paddle_api;
 pub mod portal;

@@ -25,7 +25,7 @@ pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let paddle = ctx.app.config.paddle.as_ref();
     // `me.billing` is the most relevant subscription already read.
     let status = me.billing.as_ref().map(|b| b.status);
-    let offer = checkout::offer_given(ctx.db, paddle, &ctx.app.keys, &session.user, status)?;
+    let offer = checkout::offer_given(ctx.db, paddle, &session.user, status)?;
     let csrf = ctx.csrf_token(req);
     let page = views::settings::settings(
         &frame(ctx, Some(&session), &csrf),
