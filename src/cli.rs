@@ -11,6 +11,7 @@ use crate::db;
 use crate::error::Result;
 
 mod business;
+mod rewards;
 mod verbs;
 
 /// A self-hosted portfolio app: one binary, one SQLite file.
@@ -37,6 +38,7 @@ pub enum Command {
     Backup(BackupArgs),
     Stats(StatsArgs),
     DeleteUser(DeleteUserArgs),
+    BillingRetry(BillingRetryArgs),
 }
 
 /// Run the web server until SIGTERM or SIGINT.
@@ -145,6 +147,25 @@ pub struct ShowStatusArgs {
     pub json: bool,
 }
 
+/// Queue an account's failed referral-reward calls to Paddle again.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "billing-retry",
+    help_triggers("-h", "--help"),
+    note = "Only calls that finally failed are queued again (their rewards show
+as waiting); the running server's billing worker makes them. Fix what
+Paddle refused first: the log line event=billing.outbox_failed says why."
+)]
+pub struct BillingRetryArgs {
+    /// the account's email
+    #[argh(option)]
+    pub email: String,
+    /// print one JSON object
+    #[argh(switch)]
+    pub json: bool,
+}
+
 /// Copy the database, consistently, while the server runs.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "backup", help_triggers("-h", "--help"))]
@@ -210,6 +231,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => verbs::backup(&open()?, args),
         Command::Stats(args) => business::stats(&open()?, args, now),
         Command::DeleteUser(args) => business::delete_user(&open()?, args, &env, now),
+        Command::BillingRetry(args) => rewards::billing_retry(&open()?, args, now),
     }
 }
 

@@ -54,6 +54,19 @@ pub fn is_pending(conn: &Connection, dedupe_key: &str) -> Result<bool> {
         .is_some())
 }
 
+/// Whether a reward's apply call is queued (not done, not failed).
+pub fn has_live_call_for_reward(conn: &Connection, reward_id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM paddle_outbox
+             WHERE kind = 'apply_discount' AND done_at IS NULL AND failed_at IS NULL
+               AND json_extract(payload, '$.reward_id') = ?1 LIMIT 1",
+        )?
+        .query_row([reward_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Failed reward calls (`apply_discount`, `remove_discount`) of these
 /// rewards are queued again, as new: `app billing-retry`. Their ids.
 pub fn requeue_failed_rewards(

@@ -95,7 +95,7 @@ pub fn overview(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Optio
             "SELECT u.referral_code, coalesce(c.pending, 0), coalesce(c.converted, 0),
                     (SELECT count(*) FROM referral_rewards r
                      WHERE r.user_id = u.id
-                       AND (r.state = 'banked'
+                       AND (r.state IN ('banked', 'waiting', 'failed')
                             OR (r.state IN ('applying', 'running')
                                 AND (r.ends_at IS NULL OR r.ends_at > ?2))))
              FROM users u LEFT JOIN referral_counts c ON c.user_id = u.id

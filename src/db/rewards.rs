@@ -66,6 +66,13 @@ pub fn converted_by_transaction(
         .optional()?)
 }
 
+/// Referrals reversed so far (a partial index of V8 holds just those).
+pub fn reversed_count(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM referrals WHERE reversed_at IS NOT NULL")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Sets `reversed_at` once; false when it was already set.
 pub fn mark_reversed(conn: &Connection, referral_id: i64, now: Timestamp) -> Result<bool> {
     Ok(conn
@@ -149,6 +156,20 @@ pub fn rewards_of_referral(conn: &Connection, referral_id: i64) -> Result<Vec<Re
 pub fn users_with_banked(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT user_id FROM referral_rewards WHERE state = 'banked' ORDER BY user_id",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Users holding a banked reward and a subscription that could take it
+/// now: the minute sweep settles them (a safety net under the events).
+pub fn users_with_banked_and_a_taker(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT rr.user_id FROM referral_rewards rr
+         JOIN subscriptions s ON s.user_id = rr.user_id
+         WHERE rr.state = 'banked' AND s.status IN ('active', 'trialing')
+           AND s.cancel_at IS NULL AND s.pause_at IS NULL
+         ORDER BY rr.user_id",
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

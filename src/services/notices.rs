@@ -97,7 +97,7 @@ fn invited_converted(to: &str, base_url: &str) -> Email {
 
 fn referrer_converted(c: &notices::Conversion, base_url: &str) -> Email {
     let state = match (c.referrer_reward.as_deref(), c.referrer_subscribed) {
-        (Some("running" | "applying"), _) => {
+        (Some("running" | "applying" | "waiting"), _) => {
             "Your 50% off is applied to your subscription.".to_string()
         }
         (_, true) => "Your 50% off is banked: it is applied to your subscription as soon as the discount running now ends.".to_string(),

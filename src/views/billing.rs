@@ -72,6 +72,9 @@ pub fn subscription(frame_csrf: &str, billing: &BillingSummary, now: Timestamp) 
                 @if let Some(when) = billing.canceling_on() {
                     " · canceling on " span data-testid="cancel-date" { (when.date_string()) }
                     ". You keep paid access until then."
+                } @else if let Some(when) = billing.pausing_on() {
+                    " · pausing on " span data-testid="pause-date" { (when.date_string()) }
+                    ". You keep paid access until then; resume it in Manage billing."
                 } @else if let Some(end) = period_end {
                     @match billing.status {
                         Status::Active => { " · renews on " (end.date_string()) }
@@ -99,6 +102,7 @@ pub fn subscription(frame_csrf: &str, billing: &BillingSummary, now: Timestamp) 
 fn state_words(billing: &BillingSummary) -> &'static str {
     match billing.status {
         Status::Active if billing.canceling_on().is_some() => "canceling",
+        _ if billing.pausing_on().is_some() => "pausing",
         Status::Active => "active",
         Status::Trialing => "trialing",
         Status::PastDue => "past due",
@@ -130,7 +134,9 @@ fn reward_state(reward: &Reward, now: Timestamp) -> String {
     let ends = reward.ends_at.as_deref().and_then(paddle_time);
     match (reward.state.as_str(), ends) {
         ("banked", _) => "banked, applied to your next subscription period".into(),
-        ("applying", _) => "being applied".into(),
+        // `failed` waits on the operator (billing-retry): pending to the person.
+        ("applying" | "waiting" | "failed", _) => "pending, being applied".into(),
+        ("revoked", _) => "revoked: the payment it came from was refunded".into(),
         ("running", Some(end)) if end <= now => "ended".into(),
         ("running", Some(end)) => format!("running until {}", end.date_string()),
         ("running", None) => "applied from your next payment".into(),

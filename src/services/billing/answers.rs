@@ -13,13 +13,18 @@ use crate::error::Result;
 use crate::log;
 use crate::services::auth;
 
-/// Re-settles the users holding a running reward whose `ends_at` passed:
-/// it ends (when an event since its apply showed the discount) and the
-/// next banked one is applied.
+/// Re-settles the users holding a running reward whose `ends_at` passed
+/// (a minute's clock skew allowed): it ends (when an event since its apply
+/// showed the discount) and the next banked one is applied; and those with
+/// a banked reward and a subscription that takes one now.
 pub fn settle_lapsed(tx: &Connection, paddle: &PaddleConfig, now: Timestamp) -> Result<()> {
     let discount = referral_discount_id(tx, paddle)?;
     let lapsed_by = now.plus(-rewards::CLOCK_SKEW);
-    for user_id in db::rewards::users_with_lapsed(tx, lapsed_by)? {
+    let mut users = db::rewards::users_with_lapsed(tx, lapsed_by)?;
+    users.extend(db::rewards::users_with_banked_and_a_taker(tx)?);
+    users.sort_unstable();
+    users.dedup();
+    for user_id in users {
         rewards::settle(tx, user_id, discount.as_deref(), now)?;
     }
     Ok(())

@@ -224,20 +224,41 @@ mod tests {
         let bob = users::create(&conn, "bob@b.co", NOW).unwrap();
         referrals::insert(&conn, ann.id, bob.id, NOW).unwrap();
         let p = paddle(Some("dsc_cfg"));
-        assert!(offer(&conn, Some(&p), &bob).unwrap().unwrap().settings.invited);
-        let request = transaction_request(&conn, &p, &keys, &bob).unwrap().unwrap();
+        assert!(
+            offer(&conn, Some(&p), &bob)
+                .unwrap()
+                .unwrap()
+                .settings
+                .invited
+        );
+        let request = transaction_request(&conn, &p, &keys, &bob)
+            .unwrap()
+            .unwrap();
         assert_eq!(request.discount_id.as_deref(), Some("dsc_cfg"));
         assert_eq!(request.sig, custom_data::sign(&keys, bob.id));
-        let theirs = transaction_request(&conn, &p, &keys, &ann).unwrap().unwrap();
+        let theirs = transaction_request(&conn, &p, &keys, &ann)
+            .unwrap()
+            .unwrap();
         assert_eq!(theirs.discount_id, None, "the referrer was not invited");
         let not_yet = transaction_request(&conn, &paddle(None), &keys, &bob)
             .unwrap()
             .unwrap();
-        assert!(not_yet.invited && not_yet.discount_id.is_none(), "created on the pool");
+        assert!(
+            not_yet.invited && not_yet.discount_id.is_none(),
+            "created on the pool"
+        );
         conn.execute("UPDATE referrals SET converted_at = ?1", [NOW])
             .unwrap();
-        assert!(!offer(&conn, Some(&p), &bob).unwrap().unwrap().settings.invited);
-        let after = transaction_request(&conn, &p, &keys, &bob).unwrap().unwrap();
+        assert!(
+            !offer(&conn, Some(&p), &bob)
+                .unwrap()
+                .unwrap()
+                .settings
+                .invited
+        );
+        let after = transaction_request(&conn, &p, &keys, &bob)
+            .unwrap()
+            .unwrap();
         assert_eq!(after.discount_id, None, "converted");
     }
 
@@ -268,7 +289,11 @@ mod tests {
             let request = transaction_request(&conn, &p, &keys, &ann).unwrap();
             assert_eq!(request.is_some(), offered, "{status}");
             if let Some(r) = request {
-                assert_eq!(r.customer_id.as_deref(), Some("ctm_1"), "the known customer");
+                assert_eq!(
+                    r.customer_id.as_deref(),
+                    Some("ctm_1"),
+                    "the known customer"
+                );
             }
             let status = SubscriptionStatus::parse(status);
             assert_eq!(may_subscribe(status), offered, "{status:?}");
@@ -277,6 +302,8 @@ mod tests {
         paid.tier = Tier::Paid;
         conn.execute("DELETE FROM subscriptions", []).unwrap();
         assert!(offer(&conn, Some(&p), &paid).unwrap().is_none());
-        assert!(transaction_request(&conn, &p, &keys, &paid).unwrap().is_none());
+        assert!(transaction_request(&conn, &p, &keys, &paid)
+            .unwrap()
+            .is_none());
     }
 }

@@ -43,13 +43,24 @@ pub struct InFlight {
 
 impl PaddleCalls {
     /// Starts a `kind` call for `user_id`, or says why not.
-    pub fn begin(&self, kind: &'static str, user_id: i64, now: Timestamp) -> Result<InFlight, Refusal> {
+    pub fn begin(
+        &self,
+        kind: &'static str,
+        user_id: i64,
+        now: Timestamp,
+    ) -> Result<InFlight, Refusal> {
         let mut people = self.people.lock().unwrap_or_else(|p| p.into_inner());
         if people.len() > 10_000 {
-            people.retain(|_, p| p.in_flight || p.started.back().is_some_and(|t| t + WINDOW > now.secs()));
+            people.retain(|_, p| {
+                p.in_flight || p.started.back().is_some_and(|t| t + WINDOW > now.secs())
+            });
         }
         let person = people.entry((kind, user_id)).or_default();
-        while person.started.front().is_some_and(|t| t + WINDOW <= now.secs()) {
+        while person
+            .started
+            .front()
+            .is_some_and(|t| t + WINDOW <= now.secs())
+        {
             person.started.pop_front();
         }
         if person.in_flight {
@@ -98,6 +109,9 @@ mod tests {
             calls.begin("portal", 1, NOW.plus(20)).err(),
             Some(Refusal::TooMany(40))
         );
-        assert!(calls.begin("portal", 1, NOW.plus(60)).is_ok(), "a minute on");
+        assert!(
+            calls.begin("portal", 1, NOW.plus(60)).is_ok(),
+            "a minute on"
+        );
     }
 }

@@ -22,6 +22,8 @@ pub struct BillingSummary {
     pub customer_id: String,
     pub current_period_ends_at: Option<String>,
     pub cancel_at: Option<String>,
+    /// A scheduled pause: when it takes effect.
+    pub pause_at: Option<String>,
     pub discount_ends_at: Option<String>,
 }
 
@@ -29,6 +31,15 @@ impl BillingSummary {
     /// Active, trialing or past due: the subscription still gives access.
     pub fn is_live(&self) -> bool {
         self.status.grants_access()
+    }
+
+    /// The date a scheduled pause takes effect, while the subscription is
+    /// still live.
+    pub fn pausing_on(&self) -> Option<Timestamp> {
+        self.pause_at
+            .as_deref()
+            .filter(|_| self.is_live())
+            .and_then(paddle_time)
     }
 
     /// The date a scheduled cancel takes effect, while it is still ahead.
@@ -64,6 +75,7 @@ fn summary_of(row: SubscriptionRow) -> BillingSummary {
         customer_id: row.customer_id,
         current_period_ends_at: row.current_period_ends_at.map(|t| t.to_string()),
         cancel_at: row.cancel_at.map(|t| t.to_string()),
+        pause_at: row.pause_at.map(|t| t.to_string()),
         discount_ends_at: row.discount_ends_at.map(|t| t.to_string()),
     }
 }
@@ -136,6 +148,7 @@ mod tests {
             customer_id: "ctm_1".into(),
             current_period_ends_at: None,
             cancel_at: Some("2026-05-01T00:00:00Z".into()),
+            pause_at: None,
             discount_ends_at: None,
         };
         assert_eq!(

@@ -24,8 +24,7 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
         return Err(Error::NotFound);
     };
     let user = session.user.clone();
-    let Some(request) = checkout::transaction_request(ctx.db, paddle, &ctx.app.keys, &user)?
-    else {
+    let Some(request) = checkout::transaction_request(ctx.db, paddle, &ctx.app.keys, &user)? else {
         return Err(Error::BadRequest(
             "This account has a subscription already; manage it with Manage billing in Settings."
                 .into(),
@@ -43,48 +42,56 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
         return Err(offload::full());
     }
     // Paddle may take seconds: its own pool waits for it, never a worker.
-    Ok(Resp::offload(PoolName::Paddle, move |ctx: &Ctx, req: &Req| {
-        let _call = call;
-        let Some(paddle) = ctx.app.config.paddle.as_ref() else {
-            return Err(Error::NotFound);
-        };
-        let transaction = match checkout::create_transaction(ctx.db, paddle, &request) {
-            Ok(id) => id,
-            Err(error) => {
-                log::event(
-                    "billing.checkout_failed",
-                    &[("user_id", &user.id), ("error", &error)],
+    Ok(Resp::offload(
+        PoolName::Paddle,
+        move |ctx: &Ctx, req: &Req| {
+            let _call = call;
+            let Some(paddle) = ctx.app.config.paddle.as_ref() else {
+                return Err(Error::NotFound);
+            };
+            let transaction = match checkout::create_transaction(ctx.db, paddle, &request) {
+                Ok(id) => id,
+                Err(error) => {
+                    log::event(
+                        "billing.checkout_failed",
+                        &[("user_id", &user.id), ("error", &error)],
+                    );
+                    return Err(Error::Unavailable {
+                        retry_after: 60,
+                        message: UNAVAILABLE.into(),
+                    });
+                }
+            };
+            log::event(
+                "billing.checkout_opened",
+                &[("user_id", &user.id), ("transaction_id", &transaction)],
+            );
+            if wants_json {
+                return Ok(
+                    Resp::json_of(200, &json!({ "transaction_id": transaction }))?
+                        .with_header("Cache-Control", "no-store"),
                 );
-                return Err(Error::Unavailable {
-                    retry_after: 60,
-                    message: UNAVAILABLE.into(),
-                });
             }
-        };
-        log::event(
-            "billing.checkout_opened",
-            &[("user_id", &user.id), ("transaction_id", &transaction)],
-        );
-        if wants_json {
-            return Ok(Resp::json_of(200, &json!({ "transaction_id": transaction }))?
-                .with_header("Cache-Control", "no-store"));
-        }
-        // No script ran the button: a page whose script opens the checkout.
-        let Some(mut offer) = checkout::offer(ctx.db, Some(paddle), &user)? else {
-            return Err(Error::BadRequest("There is nothing to check out.".into()));
-        };
-        offer.settings.transaction_id = Some(transaction);
-        let session = ctx.session(req)?;
-        let csrf = ctx.csrf_token(req);
-        let page = views::billing::checkout_page(&frame(ctx, session.as_ref(), &csrf), &offer);
-        Ok(csp::for_checkout(Resp::html(200, page), Some(paddle.env)))
-    }))
+            // No script ran the button: a page whose script opens the checkout.
+            let Some(mut offer) = checkout::offer(ctx.db, Some(paddle), &user)? else {
+                return Err(Error::BadRequest("There is nothing to check out.".into()));
+            };
+            offer.settings.transaction_id = Some(transaction);
+            let session = ctx.session(req)?;
+            let csrf = ctx.csrf_token(req);
+            let page = views::billing::checkout_page(&frame(ctx, session.as_ref(), &csrf), &offer);
+            Ok(csp::for_checkout(Resp::html(200, page), Some(paddle.env)))
+        },
+    ))
 }
 
 /// A person with a call still waiting, or too many this minute: 429.
 pub fn refused(refusal: Refusal) -> Error {
     let (retry_after, message) = match refusal {
-        Refusal::InFlight => (5, "Still waiting for Paddle on your last click; one moment."),
+        Refusal::InFlight => (
+            5,
+            "Still waiting for Paddle on your last click; one moment.",
+        ),
         Refusal::TooMany(wait) => (
             wait,
             "That was a lot of clicks; wait a minute before trying again.",
