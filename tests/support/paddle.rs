@@ -1,7 +1,11 @@
 //! A fake Paddle Billing API on a free port: it records every call, can be
-//! told to fail the next N calls, to answer slowly, and knows the customers
-//! it is given. It serves the endpoints the app uses. And the other half of
-//! Paddle: webhook deliveries, signed as Paddle signs them.
+//! told to fail the next N calls (all, or those to one path) with Paddle's
+//! error body (`{"error":{"type","code","detail","documentation_url"},
+//! "meta":{"request_id"}}`, the lock codes included) and a `Retry-After`,
+//! to answer slowly, and knows the customers, prices and subscriptions it
+//! is given. It serves the endpoints the app uses, in Paddle's documented
+//! shapes (`GET /subscriptions` pages with `meta.pagination`). And the
+//! other half of Paddle: webhook deliveries, signed as Paddle signs them.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -20,19 +24,35 @@ pub struct Call {
     pub path: String,
     pub body: Value,
     pub authorization: Option<String>,
+    /// The `Paddle-Version` header, as Paddle asks every call to carry.
+    pub paddle_version: Option<String>,
     pub at: Instant,
+}
+
+/// Calls to `method` `prefix…` answer `status` with Paddle's error `code`.
+struct FailRule {
+    method: Option<String>,
+    prefix: String,
+    remaining: u32,
+    status: u16,
+    code: String,
+    retry_after: Option<u32>,
 }
 
 #[derive(Default)]
 struct State {
     calls: Vec<Call>,
-    fail_next: u32,
-    fail_status: u16,
+    rules: Vec<FailRule>,
     delay: Duration,
     customers: HashMap<String, String>,
     /// The discount each subscription carries after a PATCH.
     discounts: HashMap<String, Value>,
     discounts_created: u32,
+    transactions_created: u32,
+    /// `billing_cycle` per price id; unknown prices are monthly.
+    prices: HashMap<String, Value>,
+    /// Subscription entities per customer, for `GET /subscriptions`.
+    subscriptions: Vec<Value>,
 }
 
 pub struct FakePaddle {
@@ -79,22 +99,23 @@ impl FakePaddle {
                         method: request.method().as_str().to_string(),
                         path: request.url().to_string(),
                         body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                        authorization: request
-                            .headers()
-                            .iter()
-                            .find(|h| h.field.equiv("Authorization"))
-                            .map(|h| h.value.as_str().to_string()),
+                        authorization: header_of(&request, "Authorization"),
+                        paddle_version: header_of(&request, "Paddle-Version"),
                         at: Instant::now(),
                     };
-                    let (status, reply, delay) = answer(&st, call);
+                    let (status, reply, delay, retry_after) = answer(&st, call);
                     thread::sleep(delay);
                     let header =
                         tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
-                    let _ = request.respond(
-                        tiny_http::Response::from_string(reply.to_string())
-                            .with_status_code(status)
-                            .with_header(header),
-                    );
+                    let mut response = tiny_http::Response::from_string(reply.to_string())
+                        .with_status_code(status)
+                        .with_header(header);
+                    if let Some(secs) = retry_after {
+                        response = response.with_header(
+                            tiny_http::Header::from_bytes("Retry-After", secs.to_string()).unwrap(),
+                        );
+                    }
+                    let _ = request.respond(response);
                 });
             }
         });
@@ -116,9 +137,42 @@ impl FakePaddle {
 
     /// The next `n` calls answer `status` (e.g. 500, 404).
     pub fn fail_next(&self, n: u32, status: u16) {
-        let mut s = self.lock();
-        s.fail_next = n;
-        s.fail_status = status;
+        self.fail_calls(None, "/", n, status, "fake_failure", None);
+    }
+
+    /// The next `n` calls to `method` `prefix…` answer `status` with
+    /// Paddle's error `code` (e.g. 409 `subscription_locked_renewal`) and,
+    /// if given, `Retry-After`.
+    pub fn fail_calls(
+        &self,
+        method: Option<&str>,
+        prefix: &str,
+        n: u32,
+        status: u16,
+        code: &str,
+        retry_after: Option<u32>,
+    ) {
+        self.lock().rules.push(FailRule {
+            method: method.map(str::to_string),
+            prefix: prefix.into(),
+            remaining: n,
+            status,
+            code: code.into(),
+            retry_after,
+        });
+    }
+
+    /// `GET /prices/{id}` answers this `billing_cycle` (default monthly).
+    pub fn set_price_cycle(&self, price_id: &str, interval: &str, frequency: u32) {
+        self.lock().prices.insert(
+            price_id.into(),
+            json!({"interval": interval, "frequency": frequency}),
+        );
+    }
+
+    /// A subscription entity `GET /subscriptions?customer_id=` lists.
+    pub fn add_subscription(&self, entity: Value) {
+        self.lock().subscriptions.push(entity);
     }
 
     /// Every answer waits this long first.
@@ -161,71 +215,197 @@ impl Drop for FakePaddle {
     }
 }
 
-fn answer(state: &Mutex<State>, call: Call) -> (u16, Value, Duration) {
+fn header_of(request: &tiny_http::Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str().to_string())
+}
+
+/// Paddle's error body.
+pub fn paddle_error(code: &str) -> Value {
+    let kind = if code == "fake_failure" {
+        "api_error"
+    } else {
+        "request_error"
+    };
+    json!({
+        "error": {
+            "type": kind,
+            "code": code,
+            "detail": format!("fake Paddle says {code}"),
+            "documentation_url": format!("https://developer.paddle.com/v1/errors/shared/{code}"),
+        },
+        "meta": {"request_id": "00000000-0000-4000-8000-000000000000"},
+    })
+}
+
+type Answer = (u16, Value, Duration, Option<u32>);
+
+fn answer(state: &Mutex<State>, call: Call) -> Answer {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     s.calls.push(call.clone());
     let delay = s.delay;
-    if s.fail_next > 0 {
-        s.fail_next -= 1;
-        let status = s.fail_status;
+    let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
+    if let Some(rule) = s.rules.iter_mut().find(|r| {
+        r.remaining > 0
+            && r.method.as_deref().is_none_or(|m| m == call.method)
+            && path.starts_with(&r.prefix)
+    }) {
+        rule.remaining -= 1;
         return (
-            status,
-            json!({"error": {"type": "api_error", "code": "fake_failure"}}),
+            rule.status,
+            paddle_error(&rule.code),
             delay,
+            rule.retry_after,
         );
     }
-    let parts: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
-    let not_found = (
-        404,
-        json!({"error": {"type": "request_error", "code": "entity_not_found"}}),
-        delay,
-    );
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let not_found = (404, paddle_error("entity_not_found"), delay, None);
+    let meta = json!({"request_id": "00000000-0000-4000-8000-000000000001"});
     let (status, reply) = match (call.method.as_str(), parts.as_slice()) {
         ("GET", ["customers", id]) => match s.customers.get(*id) {
             Some(email) => (
                 200,
-                json!({"data": {"id": id, "email": email, "status": "active"}}),
+                json!({"data": {"id": id, "email": email, "status": "active"}, "meta": meta}),
             ),
             None => return not_found,
         },
+        ("GET", ["subscriptions"]) => list_subscriptions(&s, query),
         ("GET", ["subscriptions", id]) => {
             let discount = s.discounts.get(*id).cloned().unwrap_or(Value::Null);
             (
                 200,
-                json!({"data": {"id": id, "status": "active", "discount": discount}}),
+                json!({"data": {"id": id, "status": "active", "discount": discount}, "meta": meta}),
             )
         }
         ("PATCH", ["subscriptions", id]) => {
-            let discount = json!({
-                "id": call.body.pointer("/discount/id").cloned().unwrap_or(Value::Null),
-                "starts_at": "2026-12-26T09:30:12.123456Z",
-                "ends_at": DISCOUNT_ENDS_AT,
-                "type": "percentage",
-            });
+            let discount = match call.body.get("discount") {
+                Some(Value::Null) => Value::Null,
+                _ => json!({
+                    "id": call.body.pointer("/discount/id").cloned().unwrap_or(Value::Null),
+                    "starts_at": "2026-12-26T09:30:12.123456Z",
+                    "ends_at": DISCOUNT_ENDS_AT,
+                    "type": "percentage",
+                }),
+            };
             s.discounts.insert(id.to_string(), discount.clone());
             (
                 200,
-                json!({"data": {"id": id, "status": "active", "discount": discount}}),
+                json!({"data": {"id": id, "status": "active", "discount": discount}, "meta": meta}),
+            )
+        }
+        ("GET", ["prices", id]) => {
+            let cycle = s
+                .prices
+                .get(*id)
+                .cloned()
+                .unwrap_or(json!({"interval": "month", "frequency": 1}));
+            (
+                200,
+                json!({"data": {"id": id, "product_id": "pro_01fake", "type": "standard",
+                    "status": "active", "billing_cycle": cycle, "trial_period": null,
+                    "unit_price": {"amount": "1000", "currency_code": "USD"}}, "meta": meta}),
             )
         }
         ("POST", ["discounts"]) => {
             s.discounts_created += 1;
             let id = format!("dsc_fake{:06}", s.discounts_created);
+            let mut data = call.body.clone();
+            data["id"] = id.into();
+            data["status"] = "active".into();
+            (201, json!({"data": data, "meta": meta}))
+        }
+        ("POST", ["transactions"]) => {
+            s.transactions_created += 1;
+            let id = format!("txn_fake{:06}", s.transactions_created);
             (
                 201,
-                json!({"data": {"id": id, "status": "active", "type": "percentage", "amount": "50"}}),
+                json!({"data": {"id": id, "status": "ready", "origin": "api",
+                    "items": call.body["items"], "custom_data": call.body["custom_data"],
+                    "discount_id": call.body.get("discount_id").cloned().unwrap_or(Value::Null),
+                    "customer_id": call.body.get("customer_id").cloned().unwrap_or(Value::Null),
+                    "checkout": {"url": format!("https://localhost/pay?_ptxn={id}")}},
+                    "meta": meta}),
             )
         }
-        ("POST", ["subscriptions", id, "cancel"]) => {
-            (200, json!({"data": {"id": id, "status": "canceled"}}))
-        }
+        ("POST", ["subscriptions", id, "cancel"]) => (
+            200,
+            json!({"data": {"id": id, "status": "canceled"}, "meta": meta}),
+        ),
         ("POST", ["customers", id, "portal-sessions"]) => (
             201,
             json!({"data": {"id": "cpls_fake", "customer_id": id, "urls": {
                 "general": {"overview": "https://customer-portal.paddle.com/cpl_fake"},
-                "subscriptions": []}}}),
+                "subscriptions": []}}, "meta": meta}),
         ),
         _ => return not_found,
     };
-    (status, reply, delay)
+    (status, reply, delay, None)
+}
+
+/// `GET /subscriptions?customer_id=A,B&after=ID&per_page=N`, paged as
+/// Paddle pages lists: `meta.pagination {per_page, next, has_more,
+/// estimated_total}`, `next` the URL of the page after this one.
+fn list_subscriptions(s: &State, query: &str) -> (u16, Value) {
+    let param = |key: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .map(|v| v.replace("%2C", ","))
+    };
+    let customers: Vec<String> = param("customer_id")
+        .map(|c| c.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let per_page: usize = param("per_page")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 200);
+    let matching: Vec<&Value> = s
+        .subscriptions
+        .iter()
+        .filter(|sub| {
+            customers.is_empty()
+                || customers
+                    .iter()
+                    .any(|c| sub["customer_id"].as_str() == Some(c.as_str()))
+        })
+        .collect();
+    let start = param("after")
+        .and_then(|after| {
+            matching
+                .iter()
+                .position(|sub| sub["id"].as_str() == Some(after.as_str()))
+                .map(|i| i + 1)
+        })
+        .unwrap_or(0);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|v| (*v).clone())
+        .collect();
+    let has_more = start + page.len() < matching.len();
+    let next = page
+        .last()
+        .and_then(|last| last["id"].as_str())
+        .map(|last| {
+            let mut q: Vec<String> = query
+                .split('&')
+                .filter(|kv| !kv.is_empty() && !kv.starts_with("after="))
+                .map(str::to_string)
+                .collect();
+            q.push(format!("after={last}"));
+            format!(
+                "https://sandbox-api.paddle.com/subscriptions?{}",
+                q.join("&")
+            )
+        });
+    (
+        200,
+        json!({"data": page, "meta": {"request_id": "00000000-0000-4000-8000-000000000002",
+            "pagination": {"per_page": per_page, "next": next, "has_more": has_more,
+                "estimated_total": matching.len()}}}),
+    )
 }

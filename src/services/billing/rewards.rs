@@ -281,13 +281,17 @@ fn refresh_running(
     else {
         return Ok(());
     };
-    // applied_at is ours, whole seconds; the event time is Paddle's. Only
-    // an event a clock skew later surely came after the apply.
+    // applied_at is ours, whole seconds; the event time is Paddle's. An
+    // event that shows no discount proves the reward over only when it
+    // surely came after the apply: a clock skew later. One that shows our
+    // discount came after it whatever the clocks say.
     let applied = reward
         .applied_at
         .map(|t| PaddleTime::from_timestamp(t.plus(CLOCK_SKEW)));
-    let newer = PaddleTime::parse(&sub.event_occurred_at)
-        .is_some_and(|seen| applied.is_none_or(|applied| seen >= applied));
+    let shows_ours = discount.is_some() && sub.discount_id.as_deref() == discount;
+    let newer = shows_ours
+        || PaddleTime::parse(&sub.event_occurred_at)
+            .is_some_and(|seen| applied.is_none_or(|applied| seen >= applied));
     let sub_id = reward.subscription_id.as_deref();
     if sub.status == SubscriptionStatus::Canceled || (newer && !discount_running(sub, now)) {
         let ended = sub
