@@ -162,6 +162,11 @@ impl FakePaddle {
         });
     }
 
+    /// Paddle's own state moves on: the subscription's discount ran out.
+    pub fn end_discount(&self, subscription_id: &str) {
+        self.lock().discounts.remove(subscription_id);
+    }
+
     /// `GET /prices/{id}` answers this `billing_cycle` (default monthly).
     pub fn set_price_cycle(&self, price_id: &str, interval: &str, frequency: u32) {
         self.lock().prices.insert(

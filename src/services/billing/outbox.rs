@@ -240,7 +240,14 @@ impl Worker<'_> {
     fn apply_discount_once(&self, job: &Job, sub: &str, discount: &str) -> Result<Value, ApiError> {
         if job.attempts > 1 || job.outcome_unknown {
             let entity = self.api.subscription(sub)?;
-            if entity.pointer("/discount/id").and_then(Value::as_str) == Some(discount) {
+            // Ours and still running: the earlier try landed. (An earlier
+            // reward's discount that has run out does not count.)
+            let running = entity
+                .pointer("/discount/ends_at")
+                .and_then(Value::as_str)
+                .and_then(super::event::PaddleTime::parse)
+                .is_none_or(|end| end.timestamp() > Timestamp::now().plus(rewards::CLOCK_SKEW));
+            if entity.pointer("/discount/id").and_then(Value::as_str) == Some(discount) && running {
                 return Ok(entity);
             }
         }

@@ -4,6 +4,7 @@
 
 mod access;
 mod fixtures;
+mod locks;
 mod outbox;
 mod rewards;
 mod signatures;
