@@ -179,9 +179,11 @@ impl Worker<'_> {
         };
         let done = |f: &dyn Fn(&Connection, Timestamp) -> Result<()>| -> Result<(), Failure> {
             let now = Timestamp::now();
+            // Done first: what the answer leads to (the next reward, a
+            // re-armed call) must not see this call as still owed.
             db::write(self.conn, |tx| {
-                f(tx, now)?;
-                outbox::mark_done(tx, job.id, now)
+                outbox::mark_done(tx, job.id, now)?;
+                f(tx, now)
             })
             .map_err(|e| Failure::Unrecorded(e.to_string()))
         };

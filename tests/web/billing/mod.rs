@@ -6,6 +6,7 @@ mod access;
 mod fixtures;
 mod locks;
 mod outbox;
+mod reversal;
 mod rewards;
 mod signatures;
 
