@@ -172,7 +172,10 @@ fn a_free_user_gets_the_upgrade_button_with_exactly_the_spec_settings() {
         })
     );
     let call = &paddle.calls_to("POST", "/transactions")[0];
-    assert_eq!(call.authorization.as_deref(), Some("Bearer pdl_apikey_test"));
+    assert_eq!(
+        call.authorization.as_deref(),
+        Some("Bearer pdl_apikey_test")
+    );
     assert_eq!(call.paddle_version.as_deref(), Some("1"));
     // The sig is what a webhook trusts: it verifies for Ann and no one else.
     let keys = app::crypto::Keys::derive(SECRET.as_bytes());
@@ -217,7 +220,10 @@ fn a_free_user_gets_the_upgrade_button_with_exactly_the_spec_settings() {
 #[test]
 fn an_invited_user_gets_the_discount_until_their_referral_converts() {
     let paddle = FakePaddle::start();
-    let app = spawn_with_fake(&paddle, &[("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01referral")]);
+    let app = spawn_with_fake(
+        &paddle,
+        &[("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01referral")],
+    );
     let (alice, alice_id) = signed_in(&app, "alice@example.com");
     let (bob, bob_id) = signed_in(&app, "bob@example.com");
     refer(&app, alice_id, bob_id);
@@ -231,7 +237,10 @@ fn an_invited_user_gets_the_discount_until_their_referral_converts() {
         "no invited note near the button:\n{}",
         page.body
     );
-    assert!(!page.body.contains("dsc_01referral"), "the discount id in the page");
+    assert!(
+        !page.body.contains("dsc_01referral"),
+        "the discount id in the page"
+    );
     let portfolio = get_ok(&bob, "/portfolio");
     assert_eq!(checkout_json(&portfolio.body).unwrap()["invited"], true);
     transaction_id(&start_checkout(&bob, &[]));
@@ -239,7 +248,10 @@ fn an_invited_user_gets_the_discount_until_their_referral_converts() {
 
     let referrer = checkout_json(&get_ok(&alice, "/settings").body).unwrap();
     assert_eq!(referrer["invited"], false, "{referrer}");
-    transaction_id(&start_checkout(&alice, &[("discount_id", "dsc_01referral")]));
+    transaction_id(&start_checkout(
+        &alice,
+        &[("discount_id", "dsc_01referral")],
+    ));
     let theirs = last_transaction(&paddle);
     assert!(
         theirs.get("discount_id").is_none(),
@@ -272,7 +284,11 @@ fn the_discount_the_app_created_at_its_first_start_is_read_from_the_database() {
     assert_eq!(created.len(), 1, "not created at start:\n{}", app.log());
     assert_eq!(created[0].body["enabled_for_checkout"], false);
     assert_eq!(created[0].body["restrict_to"], json!(["pri_01monthly"]));
-    assert_eq!(paddle.calls_to("GET", "/prices/pri_01monthly").len(), 1, "its cycle read");
+    assert_eq!(
+        paddle.calls_to("GET", "/prices/pri_01monthly").len(),
+        1,
+        "its cycle read"
+    );
     let kept = || -> Option<String> {
         app.db()
             .query_row(
@@ -303,7 +319,11 @@ fn the_discount_the_app_created_at_its_first_start_is_read_from_the_database() {
     });
     transaction_id(&start_checkout(&bob, &[]));
     assert_eq!(last_transaction(&paddle)["discount_id"], "dsc_fake000001");
-    assert_eq!(paddle.calls_to("POST", "/discounts").len(), 1, "kept, not made again");
+    assert_eq!(
+        paddle.calls_to("POST", "/discounts").len(),
+        1,
+        "kept, not made again"
+    );
 }
 
 /// When the start could not make the discount (Paddle refused it then),
@@ -338,12 +358,21 @@ fn a_checkout_paddle_cannot_make_is_a_clear_503_and_clicks_are_limited() {
     let paddle = FakePaddle::start();
     let app = spawn_with_fake(&paddle, &[("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01ref")]);
     let (ann, ann_id) = signed_in(&app, "ann@example.com");
-    paddle.fail_calls(Some("POST"), "/transactions", 1, 500, "internal_error", None);
+    paddle.fail_calls(
+        Some("POST"),
+        "/transactions",
+        1,
+        500,
+        "internal_error",
+        None,
+    );
     let failed = start_checkout(&ann, &[]);
     assert_eq!(failed.status, 503, "{}", failed.summary());
     assert_eq!(failed.header("retry-after"), Some("60"));
     assert!(
-        failed.body.contains("The checkout can't be opened right now"),
+        failed
+            .body
+            .contains("The checkout can't be opened right now"),
         "{}",
         failed.body
     );

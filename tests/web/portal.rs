@@ -219,19 +219,30 @@ fn a_slow_paddle_never_holds_the_request_workers() {
     let again = ann.post_form("/billing/portal", &[("csrf", &people[0].1)]);
     assert_eq!(again.status, 429, "{}", again.summary());
     assert!(again.header("retry-after").is_some(), "{}", again.summary());
-    assert_eq!(*arrived.lock().unwrap(), 2, "the refused click asked Paddle nothing");
+    assert_eq!(
+        *arrived.lock().unwrap(),
+        2,
+        "the refused click asked Paddle nothing"
+    );
 
     // Paddle answers 503 to each call: every click gets a clear 503, the
     // two the full pool turned away at once, the rest once Paddle said no.
     release(&gate);
     let answers: Vec<_> = clicks.into_iter().map(|c| c.join().unwrap()).collect();
-    assert!(answers.iter().all(|(status, _)| *status == 503), "{answers:?}");
+    assert!(
+        answers.iter().all(|(status, _)| *status == 503),
+        "{answers:?}"
+    );
     let full = answers
         .iter()
         .filter(|(_, retry)| retry.as_deref() == Some("10"))
         .count();
     assert_eq!(full, 2, "the pool holds eight: {answers:?}");
-    assert_eq!(*arrived.lock().unwrap(), 8, "each queued call was made once");
+    assert_eq!(
+        *arrived.lock().unwrap(),
+        8,
+        "each queued call was made once"
+    );
 }
 
 #[test]
@@ -250,12 +261,18 @@ fn one_person_gets_a_few_portal_links_a_minute() {
     let wait: i64 = sixth.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     let portal = calls.lock().unwrap();
-    let made = portal.iter().filter(|c| c.0.contains("/portal-sessions")).count();
+    let made = portal
+        .iter()
+        .filter(|c| c.0.contains("/portal-sessions"))
+        .count();
     assert_eq!(made, 5, "the sixth asked Paddle nothing");
     // Someone else is not held up by Ann's clicks.
     drop(portal);
     let (bob, bob_id) = signed_in(&app, "bob@example.com");
     subscribe(&app, bob_id, "sub_01b", "active", None);
     let csrf = csrf_in(&get_ok(&bob, "/settings").body);
-    assert_eq!(bob.post_form("/billing/portal", &[("csrf", &csrf)]).status, 303);
+    assert_eq!(
+        bob.post_form("/billing/portal", &[("csrf", &csrf)]).status,
+        303
+    );
 }

@@ -256,3 +256,49 @@ fn a_scheduled_pause_is_visible_and_gets_no_reward_patch() {
         states(&app, referrer) == ["running"]
     });
 }
+
+/// A past-due subscription gets no reward PATCH (Paddle refuses changes
+/// while a payment is outstanding); once paid up it does, and Paddle's
+/// `subscription_outstanding_transaction` on the way is a wait.
+#[test]
+fn past_due_gets_no_reward_patch_and_an_outstanding_transaction_is_a_wait() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer) = user(&app, "rosa@example.com");
+    let sub = Sub::new("sub_01rosa", "ctm_01rosa").of(referrer);
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .status("past_due")
+            .event("evt_rosa0", "created", &at(0)),
+        "ok",
+    );
+    assert_eq!(tier(&app, referrer), "paid", "past due keeps access");
+    invitee_pays(&app, &ref_client, "sven@example.com", "sven");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(states(&app, referrer), ["banked"]);
+    assert!(paddle.calls_to("PATCH", "/subscriptions/").is_empty());
+
+    paddle.fail_calls(
+        Some("PATCH"),
+        "/subscriptions/sub_01rosa",
+        1,
+        409,
+        "subscription_outstanding_transaction",
+        None,
+    );
+    deliver_ok(&app, &sub.event("evt_rosa1", "updated", &at(10)), "ok");
+    eventually("the PATCH waits on Paddle", &app, SOON, || {
+        states(&app, referrer) == ["waiting"]
+    });
+    let wait = apply_due_in(&app);
+    assert!(
+        (1790..=1810).contains(&wait),
+        "a wait, not a failure: {wait}"
+    );
+    fast_forward_the_wait(&app);
+    eventually("applied once Paddle lets it", &app, SOON, || {
+        states(&app, referrer) == ["running"]
+    });
+    assert_eq!(patches_to(&paddle, &sub.id), 2);
+}

@@ -3,8 +3,10 @@
 //! the database and `/api/me`.
 
 mod access;
+mod events;
 mod fixtures;
 mod locks;
+mod once;
 mod outbox;
 mod reversal;
 mod rewards;

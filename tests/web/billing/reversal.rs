@@ -13,21 +13,34 @@ use crate::support::paddle::FakePaddle;
 fn converted(app: &TestApp, tag: &str) -> (Client, i64, Client, i64, Sub) {
     let (ref_client, referrer) = user(app, &format!("{tag}-ref@example.com"));
     let mine = Sub::new(&format!("sub_01{tag}r"), &format!("ctm_01{tag}r")).of(referrer);
-    deliver_ok(app, &mine.event(&format!("evt_{tag}r0"), "created", &at(0)), "ok");
+    deliver_ok(
+        app,
+        &mine.event(&format!("evt_{tag}r0"), "created", &at(0)),
+        "ok",
+    );
     let (inv_client, invitee) = invited_user(app, &ref_client, &format!("{tag}-inv@example.com"));
     let theirs = Sub::new(&format!("sub_01{tag}i"), &format!("ctm_01{tag}i"))
         .of(invitee)
         .discount(DISCOUNT, &at(90 * 86_400));
-    deliver_ok(app, &theirs.event(&format!("evt_{tag}i0"), "created", &at(0)), "ok");
+    deliver_ok(
+        app,
+        &theirs.event(&format!("evt_{tag}i0"), "created", &at(0)),
+        "ok",
+    );
     eventually("both rewards run", app, SOON, || {
-        rewards_of(app, referrer).iter().all(|(_, s)| s == "running")
+        rewards_of(app, referrer)
+            .iter()
+            .all(|(_, s)| s == "running")
             && rewards_of(app, invitee).iter().all(|(_, s)| s == "running")
     });
     (ref_client, referrer, inv_client, invitee, theirs)
 }
 
 fn states(app: &TestApp, user_id: i64) -> Vec<String> {
-    rewards_of(app, user_id).into_iter().map(|(_, s)| s).collect()
+    rewards_of(app, user_id)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
 }
 
 #[test]
@@ -44,13 +57,11 @@ fn a_full_refund_of_the_first_payment_reverses_the_referral_and_revokes_both_rew
         &at(60),
     );
     deliver_ok(&app, &refund, "ok");
-    assert!(
-        !text(
-            &app,
-            &format!("SELECT reversed_at FROM referrals WHERE referred_user_id = {invitee}")
-        )
-        .is_empty()
-    );
+    assert!(!text(
+        &app,
+        &format!("SELECT reversed_at FROM referrals WHERE referred_user_id = {invitee}")
+    )
+    .is_empty());
     assert_eq!(states(&app, referrer), ["revoked"]);
     assert_eq!(states(&app, invitee), ["revoked"]);
     // Both running discounts are taken off their subscriptions: the
@@ -90,9 +101,11 @@ fn a_full_refund_of_the_first_payment_reverses_the_referral_and_revokes_both_rew
     assert_eq!(me["referral"]["converted"], 0, "{me}");
     assert_eq!(me["referral"]["pending"], 0, "{me}");
     assert_eq!(me["referral"]["active_credits"], 0, "{me}");
-    assert_eq!(api_me(&inv_client)["referral"]["rewards"][0]["state"], "revoked");
-    let stats: Value =
-        serde_json::from_slice(&app.cli(&["stats", "--json"]).stdout).unwrap();
+    assert_eq!(
+        api_me(&inv_client)["referral"]["rewards"][0]["state"],
+        "revoked"
+    );
+    let stats: Value = serde_json::from_slice(&app.cli(&["stats", "--json"]).stdout).unwrap();
     assert_eq!(stats["rewards"]["revoked"], 2, "{stats}");
     assert_eq!(stats["invites"]["converted"], 0, "{stats}");
     let metrics = app.client().get("/metrics").body;
@@ -114,7 +127,11 @@ fn a_full_refund_of_the_first_payment_reverses_the_referral_and_revokes_both_rew
         2
     );
     // Paying again later never converts the referral again.
-    deliver_ok(&app, &theirs.event("evt_refundi9", "updated", &at(200)), "ok");
+    deliver_ok(
+        &app,
+        &theirs.event("evt_refundi9", "updated", &at(200)),
+        "ok",
+    );
     assert_eq!(api_me(&ref_client)["referral"]["converted"], 0);
     assert_eq!(states(&app, referrer), ["revoked"]);
 }
@@ -127,10 +144,18 @@ fn a_chargeback_reverses_but_partial_pending_and_renewal_refunds_do_not() {
     let first = theirs.first_transaction();
     let cases = [
         ("evt_cb1", first.as_str(), ("refund", "partial", "approved")),
-        ("evt_cb2", first.as_str(), ("refund", "full", "pending_approval")),
+        (
+            "evt_cb2",
+            first.as_str(),
+            ("refund", "full", "pending_approval"),
+        ),
         ("evt_cb3", first.as_str(), ("refund", "full", "rejected")),
         ("evt_cb4", first.as_str(), ("credit", "full", "approved")),
-        ("evt_cb5", first.as_str(), ("chargeback_warning", "full", "approved")),
+        (
+            "evt_cb5",
+            first.as_str(),
+            ("chargeback_warning", "full", "approved"),
+        ),
         ("evt_cb6", "txn_01cbrenewal", ("refund", "full", "approved")),
     ];
     for (event, txn, terms) in cases {

@@ -320,3 +320,71 @@ fn a_lapsed_discount_lets_the_next_reward_in() {
         ended
     );
 }
+
+/// A yearly price: "50% for 3 intervals" would be three years. The
+/// discount is worth three months at half price in one period instead;
+/// a weekly price gets no discount at all (the operator is told).
+#[test]
+fn the_discount_follows_the_prices_billing_cycle() {
+    let yearly = FakePaddle::start();
+    yearly.set_price_cycle(PRICE, "year", 1);
+    let app = spawn_with_discount(&yearly, None);
+    let created = yearly.wait_for("POST", "/discounts", 1, SOON);
+    assert_eq!(created.len(), 1, "{}", app.log());
+    assert_eq!(yearly.calls_to("GET", &format!("/prices/{PRICE}")).len(), 1);
+    let body = &created[0].body;
+    assert_eq!(body["amount"], "12.50", "{body}");
+    assert_eq!(body["maximum_recurring_intervals"], 1, "{body}");
+    assert_eq!(body["recur"], true);
+    assert_eq!(body["enabled_for_checkout"], false);
+    assert_eq!(body["restrict_to"], json!([PRICE]));
+    drop(app);
+
+    let weekly = FakePaddle::start();
+    weekly.set_price_cycle(PRICE, "week", 1);
+    let app = spawn_with_discount(&weekly, None);
+    eventually("the refusal is logged", &app, SOON, || {
+        app.log().contains("event=billing.outbox_failed")
+    });
+    assert!(weekly.calls_to("POST", "/discounts").is_empty());
+    assert!(app.log().contains("not supported"), "{}", app.log());
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM meta WHERE key = 'paddle_referral_discount_id'"),
+        0
+    );
+}
+
+/// Paddle's clock may run a little ahead of ours: a discount whose
+/// `ends_at` passed less than a minute ago (by our clock) still runs; one
+/// that ended longer ago ends the reward and lets the next one in.
+#[test]
+fn a_discount_end_within_a_minute_of_our_clock_still_runs() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed_referrer(&app, "tim@example.com", "tim");
+    invitee_pays(&app, &ref_client, "tia@example.com", "tia");
+    invitee_pays(&app, &ref_client, "tib@example.com", "tib");
+    eventually("the first is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running", "banked"]
+    });
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, &at(-30))
+            .event("evt_tim1", "updated", &at(100)),
+        "ok",
+    );
+    assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
+    assert_eq!(patches(&paddle, &sub.id), 1);
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, &at(-90))
+            .event("evt_tim2", "updated", &at(110)),
+        "ok",
+    );
+    eventually("the next is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["ended", "running"]
+    });
+    assert_eq!(patches(&paddle, &sub.id), 2);
+}
