@@ -137,11 +137,14 @@ fn manage_billing_says_when_paddle_is_unavailable() {
     }
 }
 
+/// Held calls wait until the flag is set.
+type Gate = (Mutex<bool>, Condvar);
+
 /// A Paddle that holds every portal-session request unanswered until
 /// released (then answers each, and any later one, 503); other requests
 /// (the background worker's) are answered 503 at once. The count is of
 /// portal requests that arrived.
-fn held_paddle() -> (String, Arc<Mutex<usize>>, Arc<(Mutex<bool>, Condvar)>) {
+fn held_paddle() -> (String, Arc<Mutex<usize>>, Arc<Gate>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let arrived = Arc::new(Mutex::new(0usize));
@@ -171,7 +174,7 @@ fn held_paddle() -> (String, Arc<Mutex<usize>>, Arc<(Mutex<bool>, Condvar)>) {
     (url, arrived, released)
 }
 
-fn release(gate: &(Mutex<bool>, Condvar)) {
+fn release(gate: &Gate) {
     *gate.0.lock().unwrap() = true;
     gate.1.notify_all();
 }

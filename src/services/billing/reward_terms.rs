@@ -89,7 +89,7 @@ pub fn reward_terms(cycle: BillingCycle) -> Result<RewardTerms, Unsupported> {
         });
     }
     // Hundredths of a percent: 15000 / M, rounded half up, in integers.
-    let hundredths = (15_000 * 2 / months + 1) / 2;
+    let hundredths = (2 * 15_000 + months) / (2 * months);
     let amount = if hundredths % 100 == 0 {
         format!("{}", hundredths / 100)
     } else {

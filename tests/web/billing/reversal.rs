@@ -87,7 +87,7 @@ fn a_full_refund_of_the_first_payment_reverses_the_referral_and_revokes_both_rew
             .unwrap();
         rows.map(Result::unwrap).collect()
     };
-    let mut parties = vec![referrer, invitee];
+    let mut parties = [referrer, invitee];
     parties.sort();
     assert_eq!(
         audit,
