@@ -193,22 +193,26 @@ fn a_slow_paddle_never_holds_the_request_workers() {
             (Arc::new(client), csrf)
         })
         .collect();
-    let clicks: Vec<_> = people
-        .iter()
-        .map(|(client, csrf)| {
-            let (client, csrf) = (client.clone(), csrf.clone());
-            thread::spawn(move || {
-                let resp = client.post_form("/billing/portal", &[("csrf", &csrf)]);
-                (resp.status, resp.header("retry-after").map(str::to_string))
-            })
+    let click = |(client, csrf): &(Arc<Client>, String)| {
+        let (client, csrf) = (client.clone(), csrf.clone());
+        thread::spawn(move || {
+            let resp = client.post_form("/billing/portal", &[("csrf", &csrf)]);
+            (resp.status, resp.header("retry-after").map(str::to_string))
         })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (*arrived.lock().unwrap() < 2 || clicks.iter().filter(|c| c.is_finished()).count() < 2)
-        && Instant::now() < deadline
-    {
-        thread::sleep(Duration::from_millis(10));
-    }
+    };
+    let wait_until = |done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // Ann's click reaches Paddle first; then everyone else's.
+    let mut clicks = vec![click(&people[0])];
+    wait_until(&|| *arrived.lock().unwrap() == 1);
+    clicks.extend(people[1..].iter().map(click));
+    wait_until(&|| {
+        *arrived.lock().unwrap() >= 2 && clicks.iter().filter(|c| c.is_finished()).count() >= 2
+    });
     // Paddle holds the calls; the site still answers.
     let (ann, _) = &people[0];
     assert_eq!(get_ok(ann, "/settings").status, 200);
