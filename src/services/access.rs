@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::clock::{Timestamp, DAY};
 use crate::crypto;
 use crate::db::users::{Tier, User};
+use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +47,15 @@ impl Denial {
             Denial::CreditExpired => {
                 "Your complimentary access has ended. Upgrade to keep getting commentary."
             }
+        }
+    }
+}
+
+impl From<Denial> for Error {
+    fn from(denial: Denial) -> Error {
+        Error::PaymentRequired {
+            reason: denial.reason(),
+            message: denial.message(),
         }
     }
 }
@@ -92,8 +102,6 @@ pub fn check(user: &User, now: Timestamp) -> Result<PaidStatus, Denial> {
 /// together (a guesser with many addresses meets the second).
 pub const WRONG_ADMIN_TOKENS_PER_CLIENT: usize = 10;
 pub const WRONG_ADMIN_TOKENS_EVERYWHERE: usize = 100;
-/// `APP_ADMIN_TOKEN` shorter than this stops the app at start.
-pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
 
 /// Compares a presented bearer token with the configured one in constant
 /// time. No token configured means no bypass.
@@ -138,6 +146,20 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    #[test]
+    fn a_denial_becomes_a_402_that_says_why() {
+        let e = Error::from(Denial::CreditExpired);
+        assert_eq!((e.status(), e.code()), (402, "payment_required"));
+        assert!(matches!(
+            e,
+            Error::PaymentRequired {
+                reason: "credit_expired",
+                ..
+            }
+        ));
+        assert_eq!(e.public_message(), Denial::CreditExpired.message());
+    }
 
     fn user(tier: &str, credit_until: Option<Timestamp>) -> User {
         User {

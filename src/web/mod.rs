@@ -183,7 +183,7 @@ impl Ctx<'_> {
     pub fn require_paid(&self, req: &Req) -> Result<Caller> {
         let caller = self.caller(req)?.ok_or(Error::Unauthorized)?;
         if let Caller::User(user) = &caller {
-            access::check(user, req.now).map_err(|denial| Error::PaymentRequired { denial })?;
+            access::check(user, req.now)?;
         }
         Ok(caller)
     }

@@ -1,11 +1,10 @@
-//! Work that waits on another server (the LLM; Paddle later), finished on
+//! Work that waits on another server (the LLM, Paddle's API), finished on
 //! small bounded pools of their own threads so the request workers never
 //! wait on the network. A handler does the quick part (the gate, the
 //! input, the rate limit) and returns `Resp::offload(PoolName::Llm, job)`;
 //! the worker then hands the connection and the job to that pool, which runs
 //! the job and answers. A full pool answers 503 at once, on the worker.
 
-use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -20,42 +19,7 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
 
-use super::http::{Req, Resp};
-use super::Ctx;
-
-/// The rest of a handler's work, run on a pool thread with a database
-/// connection of that thread's own; it answers like any handler.
-pub type Job = Box<dyn FnOnce(&Ctx, &Req) -> Result<Resp> + Send>;
-
-/// Which pool finishes a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolName {
-    /// Calls to the LLM: `APP_LLM_CONCURRENCY` threads.
-    Llm,
-    /// Calls a person waits on to Paddle's API (Manage billing).
-    Paddle,
-}
-
-impl fmt::Display for PoolName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PoolName::Llm => "llm",
-            PoolName::Paddle => "paddle",
-        })
-    }
-}
-
-/// What `Resp::offload` carries to the server loop.
-pub struct Offload {
-    pub pool: PoolName,
-    pub job: Job,
-}
-
-impl fmt::Debug for Offload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Offload({:?})", self.pool)
-    }
-}
+pub use super::http::{Job, Offload, PoolName};
 
 /// What a full pool tells the client to wait, in seconds.
 const FULL_RETRY_AFTER: i64 = 10;

@@ -20,8 +20,8 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
     }
     let resp = if router::is_json_api(&req.path) {
         let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
-        if let Error::PaymentRequired { denial } = e {
-            body["reason"] = denial.reason().into();
+        if let Error::PaymentRequired { reason, .. } = e {
+            body["reason"] = (*reason).into();
             body["upgrade_url"] = format!("{}/settings#upgrade", app.config.base_url).into();
         }
         Resp::json(e.status(), &body)
