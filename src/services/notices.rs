@@ -9,7 +9,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::clock::{Timestamp, DAY};
-use crate::db::{self, notices};
+use crate::db::{self, notices, users};
 use crate::error::Result;
 use crate::log;
 use crate::services::mail::texts::{
@@ -71,7 +71,7 @@ pub fn run_once(
         .collect();
     let mut queued = 0;
     for (kind, user_id, key, email) in owed {
-        if email.to.ends_with("@invalid") || notices::sent(conn, kind, user_id, &key)? {
+        if users::is_tombstone(&email.to) || notices::sent(conn, kind, user_id, &key)? {
             continue;
         }
         if db::write(conn, |tx| notices::claim(tx, kind, user_id, &key, now))? {
@@ -86,7 +86,7 @@ pub fn run_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{test_db, users};
+    use crate::db::test_db;
     use std::cell::RefCell;
 
     const NOW: Timestamp = Timestamp(1_800_000_000);

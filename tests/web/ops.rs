@@ -53,6 +53,22 @@ fn metrics_are_served_to_this_machine_and_count_what_happens() {
 }
 
 #[test]
+fn app_users_leaves_out_deleted_accounts_as_stats_does() {
+    let app = TestApp::spawn();
+    let client = app.client();
+    sign_in(&app, &client, "stays@example.com");
+    sign_in(&app, &app.client(), "leaves@example.com");
+    let out = app.cli(&["delete-user", "--email", "leaves@example.com"]);
+    assert!(out.status.success(), "{out:?}");
+    let body = client.get("/metrics").body;
+    assert!(body.contains("app_users 1\n"), "{body}");
+    let stats = app.cli(&["stats", "--json"]);
+    assert!(stats.status.success(), "{stats:?}");
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.contains("\"users\":{\"total\":1,"), "{stats}");
+}
+
+#[test]
 fn metrics_are_not_public() {
     let app = TestApp::spawn_with(|cmd| {
         cmd.env("APP_TRUSTED_PROXY", "127.0.0.1")
