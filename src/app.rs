@@ -1,6 +1,7 @@
 //! What `serve` builds and tears down: the keys, the listener, the mail
-//! queue, the signal watcher, the janitor and the worker threads. The
-//! request loop itself lives in `web::server`.
+//! worker, the signal watcher, the janitor, the notices job, the billing
+//! outbox worker, the offload pools and the request workers. The request
+//! loop itself lives in `web::server`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -68,14 +68,6 @@ pub enum Caller {
     User(User),
 }
 
-/// True for the admin token and for users with paid access.
-pub fn is_paid_active(caller: &Caller, now: Timestamp) -> bool {
-    match caller {
-        Caller::Admin => true,
-        Caller::User(user) => check(user, now).is_ok(),
-    }
-}
-
 /// The paid gate, SPEC §5 as one match: the user's paid status, or why
 /// they have none.
 pub fn check(user: &User, now: Timestamp) -> Result<PaidStatus, Denial> {
@@ -256,14 +248,13 @@ mod tests {
         assert!(!admin_token_matches(Some("s3cret-token"), "s3cret-tokeN"));
         assert!(!admin_token_matches(Some("s3cret-token"), ""));
         assert!(!admin_token_matches(None, ""), "unset means no bypass");
-        assert!(is_paid_active(&Caller::Admin, NOW));
         let mut user = user("free", None);
-        assert!(!is_paid_active(&Caller::User(user.clone()), NOW));
+        assert!(check(&user, NOW).is_err());
         assert_eq!(denial(&user, NOW), Some(Denial::FreeTier));
         user.credit_until = Some(NOW);
         assert_eq!(denial(&user, NOW), Some(Denial::CreditExpired));
         user.credit_until = Some(NOW.plus(1));
-        assert!(is_paid_active(&Caller::User(user.clone()), NOW));
+        assert!(check(&user, NOW).is_ok());
         user.tier = Tier::Paid;
         assert_eq!(denial(&user, NOW.plus(5)), None);
     }
