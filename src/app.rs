@@ -16,14 +16,21 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::services::{auth, billing, mail::Mailer, notices};
 use crate::web::{server, App};
+use crate::worker::Worker;
 
 /// How often the janitor sweeps.
 const JANITOR_EVERY: Duration = Duration::from_secs(600);
-/// How long, at shutdown, queued and running offloaded jobs may take.
+/// How long, at shutdown, each background worker may take to finish.
+const JOB_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+const OUTBOX_SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+/// Queued and running offloaded jobs (analyses, portal links).
 const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
+/// The mail queue, sent before exit.
+const MAIL_SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 
 /// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests,
-/// the offloaded jobs (analyses) and the mail queue, and returns.
+/// stops the background workers (the offloaded jobs and the mail queue
+/// finish first), and returns.
 pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
     // Request lines are batched under load; dropped on return, this writes
@@ -47,27 +54,35 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             &[("message", &"APP_SMTP_URL is unset: sign-in emails, codes included, are printed to this log. This is for trying the app out; set APP_SMTP_URL before real people sign in.")],
         );
     }
-    let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
+    // Background workers, in the order they start; stopped in reverse
+    // after the request workers, each given its wait.
+    let mut background: Vec<(Worker, Duration)> = Vec::new();
+    let (mailer, mail_worker) = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
+    background.push((mail_worker, MAIL_SHUTDOWN_WAIT));
     let server = Arc::new(server);
     let app = Arc::new(App::new(config, keys, mailer));
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
     // The janitor forgets expired sessions and old codes.
     let conn = db::open(db_path)?;
-    spawn_every("janitor", JANITOR_EVERY, &stopping, move || {
+    let janitor = Worker::every("janitor", JANITOR_EVERY, move || {
         auth::sweep(&conn, Timestamp::now())
     })?;
+    background.push((janitor, JOB_SHUTDOWN_WAIT));
     let (conn, base_url, mail_app) = (db::open(db_path)?, app.config.base_url.clone(), app.clone());
-    spawn_every("notices", notices::INTERVAL, &stopping, move || {
+    let notices = Worker::every("notices", notices::INTERVAL, move || {
         let send = |m| mail_app.mailer.send(m);
         notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
     })?;
-    let outbox = billing::outbox::start(
+    background.push((notices, JOB_SHUTDOWN_WAIT));
+    if let Some(outbox) = billing::outbox::start(
         db_path,
         app.config.paddle.as_ref(),
         app.metrics.paddle_api_failures.clone(),
-    )?;
-    app.pools.start(db_path)?;
+    )? {
+        background.push((outbox, OUTBOX_SHUTDOWN_WAIT));
+    }
+    background.push((app.pools.start(db_path)?, OFFLOAD_SHUTDOWN_WAIT));
 
     let mut workers = Vec::new();
     for n in 0..app.config.workers {
@@ -93,11 +108,10 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         let _ = worker.join();
     }
     drop(server);
-    if let Some(outbox) = outbox {
-        outbox.stop(Duration::from_secs(3));
+    // The pools first, the mail worker last: what they queue is still sent.
+    for (worker, wait) in background.into_iter().rev() {
+        worker.stop(Instant::now() + wait);
     }
-    app.pools.shutdown(OFFLOAD_SHUTDOWN_WAIT);
-    app.mailer.shutdown(Duration::from_secs(20));
     log::event("server.stopped", &[]);
     Ok(())
 }
@@ -145,33 +159,6 @@ fn watch_signals(
                 for _ in 0..workers {
                     server.unblock();
                 }
-            }
-        })?;
-    Ok(())
-}
-
-/// Runs `job` at start and then every `every` on its own thread named
-/// `name`, until `stopping`; a failure is logged as `{name}.failed` and the
-/// job runs again at its next turn.
-fn spawn_every(
-    name: &'static str,
-    every: Duration,
-    stopping: &Arc<AtomicBool>,
-    mut job: impl FnMut() -> Result<()> + Send + 'static,
-) -> Result<()> {
-    let stopping = stopping.clone();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let mut next = Instant::now();
-            while !stopping.load(Ordering::SeqCst) {
-                if Instant::now() >= next {
-                    if let Err(e) = job() {
-                        log::event(&format!("{name}.failed"), &[("error", &e)]);
-                    }
-                    next = Instant::now() + every;
-                }
-                std::thread::sleep(Duration::from_millis(100));
             }
         })?;
     Ok(())

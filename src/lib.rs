@@ -15,5 +15,6 @@ pub mod secret;
 pub mod services;
 pub mod views;
 pub mod web;
+pub mod worker;
 
 pub use cli::{run, Cli};

@@ -262,7 +262,7 @@ mod tests {
 
     fn app() -> App {
         let config = Config::from_env(Default::default(), &|_| None).unwrap();
-        let mailer = Mailer::start(None, "no-reply@localhost").unwrap();
+        let (mailer, _log_only) = Mailer::start(None, "no-reply@localhost").unwrap();
         App::new(config, Keys::derive(&[7u8; 32]), mailer)
     }
 

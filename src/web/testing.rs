@@ -37,7 +37,7 @@ impl TestApp {
                 .map(|(_, v)| v.to_string())
         };
         let config = Config::from_env(Flags::default(), &env)?;
-        let mailer = Mailer::start(None, &config.mail_from)?;
+        let (mailer, _log_only) = Mailer::start(None, &config.mail_from)?;
         let mut db = Connection::open_in_memory()?;
         db.execute_batch("PRAGMA foreign_keys = ON;")?;
         db::migrate(&mut db)?;

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -44,19 +43,15 @@ pub fn retry_delay(attempts: i64) -> i64 {
     }
 }
 
-/// The running worker; [`OutboxWorker::stop`] ends it.
-pub struct OutboxWorker {
-    stopping: Arc<AtomicBool>,
-    handle: JoinHandle<()>,
-}
-
 /// Starts the worker when billing is configured. `failures` counts failed
-/// API calls (for `/metrics`).
+/// API calls (for `/metrics`). Stopping it waits for a call in flight; a
+/// call cut off by the deadline is retried (after its lease) at the next
+/// start.
 pub fn start(
     db_path: &Path,
     paddle: Option<&PaddleConfig>,
     failures: Arc<AtomicU64>,
-) -> Result<Option<OutboxWorker>> {
+) -> Result<Option<crate::worker::Worker>> {
     let Some(paddle) = paddle.cloned() else {
         return Ok(None);
     };
@@ -92,22 +87,11 @@ pub fn start(
                 std::thread::sleep(POLL);
             }
         })?;
-    Ok(Some(OutboxWorker { stopping, handle }))
-}
-
-impl OutboxWorker {
-    /// Asks the worker to stop and waits up to `wait` for a call in flight;
-    /// a call cut off here is retried (after its lease) at the next start.
-    pub fn stop(self, wait: Duration) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + wait;
-        while !self.handle.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if self.handle.is_finished() {
-            let _ = self.handle.join();
-        }
-    }
+    Ok(Some(crate::worker::Worker::new(
+        "paddle-outbox",
+        vec![handle],
+        move || stopping.store(true, Ordering::SeqCst),
+    )))
 }
 
 /// Why a try did not finish.

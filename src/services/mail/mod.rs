@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
 
 use crate::error::{Error, Result};
 use crate::log;
+use crate::worker::Worker;
 
 pub use texts::sign_in_code;
 
@@ -103,13 +103,14 @@ enum Delivery {
 pub struct Mailer {
     /// `Sender` is `Sync`, so workers share it without a lock.
     queue: Sender<Job>,
-    worker: Mutex<Option<JoinHandle<()>>>,
     outcomes: Arc<Outcomes>,
 }
 
 impl Mailer {
-    /// Starts the mail worker. `smtp_url` as in `APP_SMTP_URL`.
-    pub fn start(smtp_url: Option<&str>, from: &str) -> Result<Mailer> {
+    /// Starts the mail worker. `smtp_url` as in `APP_SMTP_URL`. Stopping
+    /// the worker sends what is queued first; what could not be sent by the
+    /// deadline is logged, never dropped silently.
+    pub fn start(smtp_url: Option<&str>, from: &str) -> Result<(Mailer, Worker)> {
         let from: Mailbox = from.parse().map_err(|e| {
             Error::Usage(format!(
                 "APP_MAIL_FROM {from:?} is not an email address: {e}"
@@ -125,11 +126,23 @@ impl Mailer {
         let worker = std::thread::Builder::new()
             .name("mail".into())
             .spawn(move || run_worker(rx, delivery, from, &shared))?;
-        Ok(Mailer {
-            queue: tx,
-            worker: Mutex::new(Some(worker)),
-            outcomes,
+        let stop = tx.clone();
+        let worker = Worker::new("mail", vec![worker], move || {
+            let _ = stop.send(Job::Stop);
         })
+        .when_unfinished(|| {
+            log::event(
+                "mail.shutdown_timeout",
+                &[("note", &"mail still queued at exit was not sent")],
+            )
+        });
+        Ok((
+            Mailer {
+                queue: tx,
+                outcomes,
+            },
+            worker,
+        ))
     }
 
     /// Queues a message; the caller never waits for the network.
@@ -161,27 +174,6 @@ impl Mailer {
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
             .is_some_and(|at| at.elapsed() < UNDELIVERED_KEPT)
-    }
-
-    /// Sends what is queued, then stops the worker, waiting at most `wait`;
-    /// what could not be sent by then is logged, never dropped silently.
-    pub fn shutdown(&self, wait: Duration) {
-        let _ = self.queue.send(Job::Stop);
-        let Some(worker) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return;
-        };
-        let deadline = std::time::Instant::now() + wait;
-        while !worker.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if worker.is_finished() {
-            let _ = worker.join();
-        } else {
-            log::event(
-                "mail.shutdown_timeout",
-                &[("note", &"mail still queued at exit was not sent")],
-            );
-        }
     }
 }
 
@@ -242,7 +234,6 @@ mod tests {
         outcomes.delivered(&Email::default());
         let mailer = Mailer {
             queue: mpsc::channel().0,
-            worker: Mutex::new(None),
             outcomes: Arc::new(outcomes),
         };
         assert!(mailer.undelivered("key-1"));
