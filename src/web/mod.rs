@@ -28,7 +28,6 @@ pub mod respond;
 pub mod router;
 pub mod server;
 pub mod testing;
-pub mod visitor;
 
 use cookies::PendingCookie;
 use http::Req;

@@ -15,7 +15,7 @@ use crate::views::auth::{LoginForm, VerifyForm};
 use crate::web::cookies::{self, PendingCookie};
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Metrics;
-use crate::web::{visitor, Ctx};
+use crate::web::{csrf, Ctx};
 
 /// Said when `POST /verify` comes without a live pending cookie.
 pub const TOOK_TOO_LONG: &str = "That sign-in took too long. Enter your email again.";
@@ -38,7 +38,7 @@ pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Result<Resp> {
-    let (csrf, cookie) = visitor::csrf_for_form(ctx, req)?;
+    let (csrf, cookie) = csrf::anonymous_form_token(ctx, req)?;
     let resp = Resp::html(status, views::auth::login(&frame(ctx, None, &csrf), form));
     Ok(match cookie {
         Some(cookie) => resp.with_header("Set-Cookie", &cookie),
