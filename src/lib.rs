@@ -2,7 +2,6 @@
 //!
 //! Data flows one way: `web` or `cli` → `services` → `db`.
 
-pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,6 +11,7 @@ pub mod error;
 pub mod format;
 pub mod log;
 pub mod secret;
+pub mod serve;
 pub mod services;
 pub mod views;
 pub mod web;

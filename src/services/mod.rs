@@ -3,7 +3,6 @@
 
 pub mod access;
 pub mod account;
-pub mod analysis;
 pub mod analyst;
 pub mod auth;
 pub mod billing;
@@ -11,11 +10,10 @@ pub mod credit;
 pub mod funnel;
 pub mod holding_form;
 pub mod leaving;
-pub mod llm;
 pub mod mail;
 pub mod mailbox;
 pub mod notices;
-pub mod ops;
 pub mod portfolio;
+pub mod probes;
 pub mod ratelimit;
 pub mod referral;

@@ -6,10 +6,10 @@ use maud::{html, Markup};
 
 use super::layout::csrf_field;
 use crate::format::{money, percent};
-use crate::services::analyst::Metrics;
+use crate::services::analyst::PortfolioMetrics;
 use crate::services::portfolio::Holding;
 
-pub fn table(csrf: &str, holdings: &[Holding], metrics: &Metrics) -> Markup {
+pub fn table(csrf: &str, holdings: &[Holding], metrics: &PortfolioMetrics) -> Markup {
     html! {
         table class="holdings" {
             thead {

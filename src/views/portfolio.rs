@@ -9,7 +9,7 @@ use super::holdings::{self, amount, number};
 use super::layout::{csrf_field, page, Frame};
 use super::settings::upgrade_hint;
 use crate::format::money;
-use crate::services::analyst::Metrics;
+use crate::services::analyst::PortfolioMetrics;
 use crate::services::billing::checkout::Checkout;
 use crate::services::holding_form::{form_value, FieldErrors, NUMBER_RULE};
 use crate::services::portfolio::Holding;
@@ -35,7 +35,7 @@ pub enum Notice {
 pub fn portfolio(
     frame: &Frame,
     holdings: &[Holding],
-    metrics: &Metrics,
+    metrics: &PortfolioMetrics,
     form: &HoldingForm,
     checkout: Option<&Checkout>,
     notice: Option<&Notice>,

@@ -54,7 +54,7 @@ fn visitor_binding(value: &str) -> String {
 
 /// The token for a binding.
 fn token_for(ctx: &Ctx, binding: &str) -> String {
-    crypto::b64url(&crypto::mac(&ctx.app.keys.csrf, binding.as_bytes()))
+    crypto::b64url(&crypto::mac(&ctx.site.keys.csrf, binding.as_bytes()))
 }
 
 /// The CSRF token for forms on this request's pages, bound to the most
@@ -92,7 +92,7 @@ pub fn token_ok(ctx: &Ctx, req: &Req, submitted: &str) -> bool {
     };
     bindings(ctx, req)
         .iter()
-        .any(|b| crypto::mac_verify(&ctx.app.keys.csrf, b.as_bytes(), &tag))
+        .any(|b| crypto::mac_verify(&ctx.site.keys.csrf, b.as_bytes(), &tag))
 }
 
 /// A browser says where a request came from; refuse other sites.

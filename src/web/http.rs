@@ -8,7 +8,7 @@ use maud::Markup;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::web::client::Client;
+use crate::web::client::ClientAddr;
 
 /// Fields one form may have: ours have fewer than ten.
 pub const MAX_FORM_FIELDS: usize = 64;
@@ -51,7 +51,7 @@ pub struct Req {
     /// Header names lowercased.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub client: Client,
+    pub client: ClientAddr,
     /// When the request arrived; the one clock reading rules see.
     pub now: Timestamp,
 }
@@ -66,7 +66,7 @@ impl Req {
             query: query.to_string(),
             headers: Vec::new(),
             body: Vec::new(),
-            client: Client::Direct(std::net::IpAddr::from([127, 0, 0, 1])),
+            client: ClientAddr::Direct(std::net::IpAddr::from([127, 0, 0, 1])),
             now: Timestamp::now(),
         }
     }

@@ -1,20 +1,24 @@
-//! The analysts: portfolio metrics (weights, concentration, profit and loss),
-//! the `Analyst` trait, and the built-in analyst, which writes its commentary
-//! from the metrics (`commentary`) and never fails.
+//! The analyst: portfolio metrics (weights, concentration, profit and
+//! loss), the `Analyst` trait, the built-in analyst, which writes its
+//! commentary from the metrics (`commentary`) and never fails, the LLM
+//! analyst (`llm`), and running an analysis: the LLM when one is set up,
+//! falling back to the built-in one.
 
 use serde::Serialize;
 
 use crate::format::finite;
+use crate::log;
 use crate::services::portfolio::Holding;
 
 mod commentary;
+pub mod llm;
 
 pub use commentary::commentary;
 
 /// The numbers behind a commentary, serialized as the `metrics` object of
 /// `POST /api/analyze`. Nothing is rounded; nothing is NaN or infinite.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Metrics {
+pub struct PortfolioMetrics {
     pub total_value: f64,
     /// One per holding, in input order.
     pub positions: Vec<Position>,
@@ -38,7 +42,7 @@ pub struct Position {
 
 /// Something that turns holdings and their metrics into commentary.
 pub trait Analyst {
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String>;
+    fn analyse(&self, holdings: &[Holding], metrics: &PortfolioMetrics) -> Result<String, String>;
     /// The `provider` reported by `POST /api/analyze`.
     fn name(&self) -> &'static str;
 }
@@ -49,12 +53,60 @@ pub trait Analyst {
 pub struct Builtin;
 
 impl Analyst for Builtin {
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String> {
+    fn analyse(&self, holdings: &[Holding], metrics: &PortfolioMetrics) -> Result<String, String> {
         Ok(commentary(holdings, metrics))
     }
 
     fn name(&self) -> &'static str {
         "builtin"
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub commentary: String,
+    pub provider: &'static str,
+    pub metrics: PortfolioMetrics,
+    /// Said when the LLM failed and the built-in analyst answered instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+pub fn analyse(llm: Option<&dyn Analyst>, holdings: &[Holding]) -> Analysis {
+    let metrics = metrics(holdings);
+    let mut note = None;
+    if let Some(llm) = llm {
+        match llm.analyse(holdings, &metrics) {
+            Ok(commentary) => {
+                log::event(
+                    "analysis.done",
+                    &[("provider", &llm.name()), ("holdings", &holdings.len())],
+                );
+                return Analysis {
+                    commentary,
+                    provider: llm.name(),
+                    metrics,
+                    note,
+                };
+            }
+            Err(why) => {
+                log::event("analysis.llm_failed", &[("error", &why)]);
+                note = Some(
+                    "The AI analyst could not answer just now, so this is the built-in commentary."
+                        .into(),
+                );
+            }
+        }
+    }
+    log::event(
+        "analysis.done",
+        &[("provider", &Builtin.name()), ("holdings", &holdings.len())],
+    );
+    Analysis {
+        commentary: commentary(holdings, &metrics),
+        provider: Builtin.name(),
+        metrics,
+        note,
     }
 }
 
@@ -67,7 +119,7 @@ pub(crate) const VERY_CONCENTRATED: f64 = 0.40;
 pub(crate) const NOTABLE: f64 = 0.25;
 
 /// Computes the metrics of a list of validated holdings.
-pub fn metrics(holdings: &[Holding]) -> Metrics {
+pub fn metrics(holdings: &[Holding]) -> PortfolioMetrics {
     let values: Vec<f64> = holdings.iter().map(|h| finite(h.value())).collect();
     let total_value = finite(values.iter().sum());
     let positions: Vec<Position> = holdings
@@ -100,7 +152,7 @@ pub fn metrics(holdings: &[Holding]) -> Metrics {
     } else {
         Some(finite(with_cost.iter().sum()))
     };
-    Metrics {
+    PortfolioMetrics {
         total_value,
         positions,
         top_weight,

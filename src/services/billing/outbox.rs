@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::answers;
+use super::call_outcomes;
 use super::paddle_api::{ApiError, PaddleApi};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
@@ -75,7 +75,7 @@ pub fn start(
                     if Instant::now() >= next_sweep {
                         next_sweep = Instant::now() + SWEEP;
                         let now = Timestamp::now();
-                        db::write(&conn, |tx| answers::settle_lapsed(tx, &paddle, now))?;
+                        db::write(&conn, |tx| call_outcomes::settle_lapsed(tx, &paddle, now))?;
                     }
                     worker.run_due(&flag)
                 }));
@@ -152,7 +152,9 @@ impl Worker<'_> {
             "lookup_customer" => {
                 let customer = text("customer_id");
                 let email = self.api.customer_email(&customer)?;
-                done(&|tx, now| answers::link_customer(tx, self.paddle, &customer, &email, now))
+                done(&|tx, now| {
+                    call_outcomes::link_customer(tx, self.paddle, &customer, &email, now)
+                })
             }
             "apply_discount" => {
                 let (sub, discount) = (text("subscription_id"), text("discount_id"));
@@ -161,11 +163,11 @@ impl Worker<'_> {
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
                 let entity = self.apply_discount_once(job, &sub, &discount)?;
-                done(&|tx, now| answers::reward_accepted(tx, reward_id, &entity, now))
+                done(&|tx, now| call_outcomes::reward_accepted(tx, reward_id, &entity, now))
             }
             "create_discount" => {
                 let id = self.api.create_referral_discount()?;
-                done(&|tx, now| answers::discount_created(tx, &id, now))
+                done(&|tx, now| call_outcomes::discount_created(tx, &id, now))
             }
             "cancel_subscription" => {
                 self.api.cancel_subscription(&text("subscription_id"))?;
@@ -233,7 +235,7 @@ impl Worker<'_> {
             ApiError::Refused(_) => {
                 db::write(self.conn, |tx| {
                     outbox::mark_failed(tx, job.id, now, &message)?;
-                    answers::refused(tx, self.paddle, job, now)
+                    call_outcomes::refused(tx, self.paddle, job, now)
                 })?;
                 log::event(
                     "billing.outbox_failed",

@@ -11,10 +11,10 @@ use crate::web::http::{Req, Resp};
 use crate::web::Ctx;
 
 pub fn paddle(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    let Some(paddle) = &ctx.app.config.paddle else {
+    let Some(paddle) = &ctx.site.config.paddle else {
         return Err(Error::NotFound);
     };
-    let metrics = &ctx.app.metrics;
+    let metrics = &ctx.site.metrics;
     let header = req.header("paddle-signature");
     if let Err(refusal) = signature::verify(&paddle.webhook_secret, header, &req.body, req.now) {
         metrics.webhook("unknown", "bad_signature");
@@ -26,7 +26,7 @@ pub fn paddle(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     let body = std::str::from_utf8(&req.body)
         .map_err(|_| Error::BadRequest("The event is not UTF-8 text.".into()))?;
-    let (event_type, outcome) = webhook::receive(ctx.db, &ctx.app.keys, paddle, body, req.now)?;
+    let (event_type, outcome) = webhook::receive(ctx.db, &ctx.site.keys, paddle, body, req.now)?;
     metrics.webhook(webhook::type_label(&event_type), outcome.as_str());
     Ok(Resp::json(
         200,

@@ -15,7 +15,7 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::{auth, billing, mail::Mailer, notices};
-use crate::web::{server, App};
+use crate::web::{server, Site};
 use crate::worker::Worker;
 
 /// How often the janitor sweeps.
@@ -31,7 +31,7 @@ const MAIL_SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 /// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests,
 /// stops the background workers (the offloaded jobs and the mail queue
 /// finish first), and returns.
-pub fn serve(config: Config, db_path: &Path) -> Result<()> {
+pub fn run(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
     // Request lines are batched under load; dropped on return, this writes
     // whatever still waits.
@@ -60,46 +60,50 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     let (mailer, mail_worker) = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
     background.push((mail_worker, MAIL_SHUTDOWN_WAIT));
     let server = Arc::new(server);
-    let app = Arc::new(App::new(config, keys, mailer));
+    let site = Arc::new(Site::new(config, keys, mailer));
     let stopping = Arc::new(AtomicBool::new(false));
-    watch_signals(&server, &stopping, app.config.workers)?;
+    watch_signals(&server, &stopping, site.config.workers)?;
     // The janitor forgets expired sessions and old codes.
     let conn = db::open(db_path)?;
     let janitor = Worker::every("janitor", JANITOR_EVERY, move || {
         auth::sweep(&conn, Timestamp::now())
     })?;
     background.push((janitor, JOB_SHUTDOWN_WAIT));
-    let (conn, base_url, mail_app) = (db::open(db_path)?, app.config.base_url.clone(), app.clone());
+    let (conn, base_url, mail_site) = (
+        db::open(db_path)?,
+        site.config.base_url.clone(),
+        site.clone(),
+    );
     let notices = Worker::every("notices", notices::INTERVAL, move || {
-        let send = |m| mail_app.mailer.send(m);
+        let send = |m| mail_site.mailer.send(m);
         notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
     })?;
     background.push((notices, JOB_SHUTDOWN_WAIT));
     if let Some(outbox) = billing::outbox::start(
         db_path,
-        app.config.paddle.as_ref(),
-        app.metrics.paddle_api_failures.clone(),
+        site.config.paddle.as_ref(),
+        site.metrics.paddle_api_failures.clone(),
     )? {
         background.push((outbox, OUTBOX_SHUTDOWN_WAIT));
     }
-    background.push((app.pools.start(db_path)?, OFFLOAD_SHUTDOWN_WAIT));
+    background.push((site.pools.start(db_path)?, OFFLOAD_SHUTDOWN_WAIT));
 
     let mut workers = Vec::new();
-    for n in 0..app.config.workers {
+    for n in 0..site.config.workers {
         let conn = db::open(db_path)?;
-        let (server, app, stopping) = (server.clone(), app.clone(), stopping.clone());
+        let (server, site, stopping) = (server.clone(), site.clone(), stopping.clone());
         workers.push(
             std::thread::Builder::new()
                 .name(format!("worker-{n}"))
-                .spawn(move || server::work(&server, &app, &conn, &stopping))?,
+                .spawn(move || server::work(&server, &site, &conn, &stopping))?,
         );
     }
     log::event(
         "server.started",
         &[
-            ("addr", &app.config.addr),
-            ("base_url", &app.config.base_url),
-            ("workers", &app.config.workers),
+            ("addr", &site.config.addr),
+            ("base_url", &site.config.base_url),
+            ("workers", &site.config.workers),
             ("db", &db_path.display()),
             ("ms", &started.elapsed().as_millis()),
         ],
