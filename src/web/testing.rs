@@ -16,21 +16,21 @@ use super::http::{Req, Resp};
 use super::{respond, server, Ctx, Site};
 
 /// An app with its own in-memory database and a pinned `now`.
-pub struct TestApp {
+pub struct InProcess {
     pub site: Site,
     db: Connection,
     now: Timestamp,
 }
 
-impl TestApp {
+impl InProcess {
     /// The defaults (base URL `http://127.0.0.1:8080`, no SMTP, no LLM, no
     /// admin token); `now` is 2026-11-26 12:00:00 UTC.
-    pub fn new() -> Result<TestApp> {
-        TestApp::with_env(&[])
+    pub fn new() -> Result<InProcess> {
+        InProcess::with_env(&[])
     }
 
     /// As if started with exactly these `APP_*` variables set.
-    pub fn with_env(vars: &[(&str, &str)]) -> Result<TestApp> {
+    pub fn with_env(vars: &[(&str, &str)]) -> Result<InProcess> {
         let env = |key: &str| {
             vars.iter()
                 .find(|(k, _)| *k == key)
@@ -41,7 +41,7 @@ impl TestApp {
         let mut db = Connection::open_in_memory()?;
         db.execute_batch("PRAGMA foreign_keys = ON;")?;
         db::migrate(&mut db)?;
-        Ok(TestApp {
+        Ok(InProcess {
             site: Site::new(config, Keys::derive(&[7u8; 32]), mailer),
             db,
             now: Timestamp::from_date(2026, 11, 26).plus(12 * HOUR),
