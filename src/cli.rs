@@ -248,9 +248,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stats(args) => business::stats(&open()?, args, now),
         Command::DeleteUser(args) => business::delete_user(&open()?, args, &env, now),
         Command::BillingCheck(args) => billing::billing_check(&open()?, args, &env),
-        Command::BillingSync(args) => {
-            billing::billing_sync(&open()?, &db_path, args, &env, now)
-        }
+        Command::BillingSync(args) => billing::billing_sync(&open()?, &db_path, args, &env, now),
     }
 }
 

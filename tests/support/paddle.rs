@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::paddle_catalog::Catalog;
 use super::{Client, Resp, TestApp};
 
 /// One request the app made.
@@ -33,6 +34,8 @@ struct State {
     /// The discount each subscription carries after a PATCH.
     discounts: HashMap<String, Value>,
     discounts_created: u32,
+    /// Prices, discounts, subscription lists: the operator's verbs.
+    catalog: Catalog,
 }
 
 pub struct FakePaddle {
@@ -126,6 +129,11 @@ impl FakePaddle {
         self.lock().delay = delay;
     }
 
+    /// The catalog the operator's verbs read (`paddle_catalog`).
+    pub fn catalog<R>(&self, change: impl FnOnce(&mut Catalog) -> R) -> R {
+        change(&mut self.lock().catalog)
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
     }
@@ -173,6 +181,9 @@ fn answer(state: &Mutex<State>, call: Call) -> (u16, Value, Duration) {
             json!({"error": {"type": "api_error", "code": "fake_failure"}}),
             delay,
         );
+    }
+    if let Some((status, reply)) = s.catalog.answer(&call, &s.customers) {
+        return (status, reply, delay);
     }
     let parts: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
     let not_found = (

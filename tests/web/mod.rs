@@ -19,3 +19,4 @@ mod referrals;
 mod signin;
 mod slow;
 mod subscriber;
+mod webhook_rotation;

@@ -109,8 +109,14 @@ pub fn cycle_months(price: &Value) -> std::result::Result<u32, String> {
 pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<Vec<Check>> {
     let mut checks = vec![api_key_prefix(paddle), client_token_prefix(paddle)];
     let key_works = match api.get("/event-types") {
-        Ok(_) => pass("api key", format!("Paddle accepts it at {}", paddle.api_url)),
-        Err(e) => fail("api key", format!("{e}; check APP_PADDLE_API_KEY and APP_PADDLE_ENV")),
+        Ok(_) => pass(
+            "api key",
+            format!("Paddle accepts it at {}", paddle.api_url),
+        ),
+        Err(e) => fail(
+            "api key",
+            format!("{e}; check APP_PADDLE_API_KEY and APP_PADDLE_ENV"),
+        ),
     };
     let reachable = key_works.ok;
     checks.push(key_works);
@@ -127,7 +133,12 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
         checks.push(check);
     }
     let discount = referral_discount_id(conn, paddle)?;
-    checks.extend(discount_checks(api, discount.as_deref(), sold_months, reachable));
+    checks.extend(discount_checks(
+        api,
+        discount.as_deref(),
+        sold_months,
+        reachable,
+    ));
     Ok(checks)
 }
 
@@ -138,7 +149,10 @@ fn api_key_prefix(paddle: &PaddleConfig) -> Check {
     };
     let key = &paddle.api_key;
     if key.starts_with(want) {
-        pass("api key prefix", format!("{want}… fits APP_PADDLE_ENV={env}"))
+        pass(
+            "api key prefix",
+            format!("{want}… fits APP_PADDLE_ENV={env}"),
+        )
     } else if key.starts_with(other) {
         fail(
             "api key prefix",
@@ -158,7 +172,10 @@ fn client_token_prefix(paddle: &PaddleConfig) -> Check {
         PaddleEnv::Live => ("live_", "live"),
     };
     if paddle.client_token.starts_with(want) {
-        pass("client token prefix", format!("{want}… fits APP_PADDLE_ENV={env}"))
+        pass(
+            "client token prefix",
+            format!("{want}… fits APP_PADDLE_ENV={env}"),
+        )
     } else {
         fail(
             "client token prefix",
@@ -179,14 +196,22 @@ fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<u32>) {
     }
     let price = match api.get(&format!("/prices/{id}")) {
         Ok(reply) => reply.get("data").cloned().unwrap_or(Value::Null),
-        Err(e) => return (fail(name, format!("{e}; is it a price of this environment?")), None),
+        Err(e) => {
+            return (
+                fail(name, format!("{e}; is it a price of this environment?")),
+                None,
+            )
+        }
     };
     let status = price.get("status").and_then(Value::as_str).unwrap_or("");
     if status != "active" {
         return (fail(name, format!("is {status:?}, not active")), None);
     }
     match cycle_months(&price) {
-        Ok(months) => (pass(name, format!("active, billed every {months} month(s)")), Some(months)),
+        Ok(months) => (
+            pass(name, format!("active, billed every {months} month(s)")),
+            Some(months),
+        ),
         Err(why) => (fail(name, why), None),
     }
 }
@@ -214,7 +239,12 @@ fn discount_checks(
     }
     let d = match api.get(&format!("/discounts/{id}")) {
         Ok(reply) => reply.get("data").cloned().unwrap_or(Value::Null),
-        Err(e) => return vec![fail(name, format!("{e}; check APP_PADDLE_REFERRAL_DISCOUNT_ID"))],
+        Err(e) => {
+            return vec![fail(
+                name,
+                format!("{e}; check APP_PADDLE_REFERRAL_DISCOUNT_ID"),
+            )]
+        }
     };
     let status = d.get("status").and_then(Value::as_str).unwrap_or("");
     let active = match status {
@@ -234,7 +264,10 @@ fn discount_checks(
 fn discount_value(d: &Value, sold_months: Option<u32>) -> Check {
     const NAME: &str = "discount value";
     let Some(months) = sold_months else {
-        return fail(NAME, "not checked: the price sold (the first of APP_PADDLE_PRICE_ID) failed its check");
+        return fail(
+            NAME,
+            "not checked: the price sold (the first of APP_PADDLE_PRICE_ID) failed its check",
+        );
     };
     let want = reward_value(months);
     let kind = d.get("type").and_then(Value::as_str).unwrap_or("");
@@ -254,11 +287,17 @@ fn discount_value(d: &Value, sold_months: Option<u32>) -> Check {
         want.amount, want.maximum_recurring_intervals
     );
     if right {
-        pass(NAME, format!("{wanted}: half of three months of a {months}-month price"))
+        pass(
+            NAME,
+            format!("{wanted}: half of three months of a {months}-month price"),
+        )
     } else {
         fail(
             NAME,
-            format!("is {found}{}; a {months}-month price wants {wanted}", if recur { "" } else { ", not recurring" }),
+            format!(
+                "is {found}{}; a {months}-month price wants {wanted}",
+                if recur { "" } else { ", not recurring" }
+            ),
         )
     }
 }
@@ -286,7 +325,8 @@ pub fn spawn_at_start(db_path: &Path, paddle: Option<&PaddleConfig>) -> Result<(
     std::thread::Builder::new()
         .name("billing-check".into())
         .spawn(move || {
-            let checks = db::open(&db_path).and_then(|conn| run(&conn, &paddle, &PaddleApi::new(&paddle)));
+            let checks =
+                db::open(&db_path).and_then(|conn| run(&conn, &paddle, &PaddleApi::new(&paddle)));
             match checks {
                 Ok(checks) => log_outcome(&checks),
                 Err(e) => log::event("billing.check_error", &[("error", &e)]),
@@ -321,7 +361,13 @@ mod tests {
     #[test]
     fn half_of_three_months_for_every_cycle() {
         let v = |m| reward_value(m);
-        assert_eq!(v(1), RewardValue { amount: "50".into(), maximum_recurring_intervals: 3 });
+        assert_eq!(
+            v(1),
+            RewardValue {
+                amount: "50".into(),
+                maximum_recurring_intervals: 3
+            }
+        );
         assert_eq!(v(12).amount, "12.50");
         assert_eq!(v(12).maximum_recurring_intervals, 1);
         assert_eq!(v(3).amount, "50.00");
@@ -335,9 +381,18 @@ mod tests {
     #[test]
     fn cycles_in_months_and_the_refused_ones() {
         let price = |cycle: Value| json!({"billing_cycle": cycle});
-        assert_eq!(cycle_months(&price(json!({"interval": "month", "frequency": 1}))), Ok(1));
-        assert_eq!(cycle_months(&price(json!({"interval": "month", "frequency": 3}))), Ok(3));
-        assert_eq!(cycle_months(&price(json!({"interval": "year", "frequency": 1}))), Ok(12));
+        assert_eq!(
+            cycle_months(&price(json!({"interval": "month", "frequency": 1}))),
+            Ok(1)
+        );
+        assert_eq!(
+            cycle_months(&price(json!({"interval": "month", "frequency": 3}))),
+            Ok(3)
+        );
+        assert_eq!(
+            cycle_months(&price(json!({"interval": "year", "frequency": 1}))),
+            Ok(12)
+        );
         for refused in [
             json!({"interval": "week", "frequency": 1}),
             json!({"interval": "day", "frequency": 30}),

@@ -172,7 +172,8 @@ impl PaddleApi {
                 ApiError::Transient(format!("{method} {path}: the reply is not JSON"))
             }),
             401 | 403 | 429 | 500..=599 => Err(ApiError::Transient(format!(
-                "{method} {path}: Paddle answered {status}"
+                "{method} {path}: Paddle answered {status}: {}",
+                error_detail(&text)
             ))),
             _ => Err(ApiError::Refused(format!(
                 "{method} {path}: Paddle answered {status}: {}",

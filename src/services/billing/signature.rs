@@ -49,9 +49,8 @@ pub fn verify(
     // nothing about which matched.
     let matched = secrets.iter().fold(false, |any, secret| {
         let expected = crypto::mac(secret.as_bytes(), &message);
-        tags.iter().fold(any, |any, tag| {
-            crypto::secrets_equal(&expected, tag) | any
-        })
+        tags.iter()
+            .fold(any, |any, tag| crypto::secrets_equal(&expected, tag) | any)
     });
     if matched {
         Ok(())
@@ -210,7 +209,10 @@ mod tests {
     fn missing_and_malformed_headers() {
         let now = Timestamp(TS);
         assert_eq!(verify(&one(SECRET), None, b"x", now), Err(Refusal::Missing));
-        assert_eq!(verify(&one(SECRET), Some(" "), b"x", now), Err(Refusal::Missing));
+        assert_eq!(
+            verify(&one(SECRET), Some(" "), b"x", now),
+            Err(Refusal::Missing)
+        );
         for bad in [
             format!("h1={H1}"),
             format!("ts={TS}"),

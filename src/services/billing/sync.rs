@@ -125,14 +125,27 @@ fn subscriptions_of(
     paddle: &PaddleConfig,
     customer_id: &str,
 ) -> std::result::Result<Vec<Value>, ApiError> {
-    if !customer_id.starts_with("ctm_") || !customer_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(ApiError::Refused(format!("{customer_id:?} is not a Paddle customer id")));
+    if !customer_id.starts_with("ctm_")
+        || !customer_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(ApiError::Refused(format!(
+            "{customer_id:?} is not a Paddle customer id"
+        )));
     }
     let mut next = format!("/subscriptions?customer_id={customer_id}&per_page={PER_PAGE}");
     let mut all = Vec::new();
     for _ in 0..MAX_PAGES {
         let reply = api.get(&next)?;
-        all.extend(reply.get("data").and_then(Value::as_array).into_iter().flatten().cloned());
+        all.extend(
+            reply
+                .get("data")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
         let pagination = reply.pointer("/meta/pagination");
         let more = pagination
             .and_then(|p| p.get("has_more"))
@@ -146,7 +159,10 @@ fn subscriptions_of(
             .and_then(Value::as_str)
             .unwrap_or("");
         next = next_path(url).ok_or_else(|| {
-            ApiError::Transient(format!("Paddle's next page {url:?} is not a subscriptions list (API base {})", paddle.api_url))
+            ApiError::Transient(format!(
+                "Paddle's next page {url:?} is not a subscriptions list (API base {})",
+                paddle.api_url
+            ))
         })?;
     }
     Err(ApiError::Transient(format!(
@@ -159,7 +175,8 @@ fn subscriptions_of(
 fn next_path(url: &str) -> Option<String> {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let path = &after_scheme[after_scheme.find('/')?..];
-    (path.starts_with("/subscriptions?") && !path.contains(['#', ' ', '\n'])).then(|| path.to_string())
+    (path.starts_with("/subscriptions?") && !path.contains(['#', ' ', '\n']))
+        .then(|| path.to_string())
 }
 
 /// One subscription through the webhook's own code, in one transaction
@@ -171,26 +188,38 @@ fn apply(
     data: &Value,
     now: Timestamp,
 ) -> Result<Synced> {
-    let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let (id, customer_id) = (text("id"), text("customer_id"));
     let updated_at = PaddleTime::parse(&text("updated_at"));
     db::write(conn, |tx| {
         let before = billing::subscription(tx, &id)?;
-        let tier_before = tier_of(tx, before.as_ref())?;
+        // Whose it is before: its own row's account, else the account its
+        // customer is already linked to (whom the webhook code would pick).
+        let owner = match before.as_ref().and_then(|r| r.user_id) {
+            Some(user_id) => Some(user_id),
+            None => billing::user_of_customer(tx, &customer_id)?,
+        };
+        let tier_before = tier_of(tx, owner)?;
         let outcome = match updated_at {
             Some(at) => webhook::apply_subscription(tx, keys, paddle, data, at, now)?,
             None => Outcome::Ignored,
         };
         let after = billing::subscription(tx, &id)?;
-        let tier_after = tier_of(tx, after.as_ref())?;
+        let tier_after = tier_of(tx, after.as_ref().and_then(|r| r.user_id))?;
         let mut changes = row_changes(before.as_ref(), after.as_ref());
-        if let (Some(b), Some(a)) = (&tier_before, &tier_after) {
-            if b.1 != a.1 && b.0 == a.0 {
-                changes.push(format!("tier: {} → {}", b.1, a.1));
+        match (&tier_before, &tier_after) {
+            (Some((b_id, b)), Some((a_id, a))) if b_id == a_id && b != a => {
+                changes.push(format!("tier: {b} → {a}"));
             }
-        }
-        if let (None, Some(a)) = (&tier_before, &tier_after) {
-            changes.push(format!("linked to its account, tier {}", a.1));
+            (_, Some((a_id, a))) if before.as_ref().and_then(|r| r.user_id) != Some(*a_id) => {
+                changes.push(format!("linked to its account (tier {a})"));
+            }
+            _ => {}
         }
         let outcome = match (outcome, &before, changes.is_empty()) {
             (Outcome::Ignored, _, _) => "unreadable",
@@ -218,9 +247,9 @@ fn apply(
     })
 }
 
-/// `(user id, tier)` of the account a row is tied to.
-fn tier_of(conn: &Connection, row: Option<&SubscriptionRow>) -> Result<Option<(i64, String)>> {
-    let Some(user_id) = row.and_then(|r| r.user_id) else {
+/// `(user id, tier)` of an account.
+fn tier_of(conn: &Connection, user_id: Option<i64>) -> Result<Option<(i64, String)>> {
+    let Some(user_id) = user_id else {
         return Ok(None);
     };
     Ok(users::by_id(conn, user_id)?.map(|u| (u.id, u.tier.to_string())))
@@ -236,7 +265,10 @@ fn row_changes(before: Option<&SubscriptionRow>, after: Option<&SubscriptionRow>
         [
             ("status", Some(r.status.clone())),
             ("price", r.price_id.clone()),
-            ("period ends", r.current_period_ends_at.map(|t| t.to_string())),
+            (
+                "period ends",
+                r.current_period_ends_at.map(|t| t.to_string()),
+            ),
             ("cancel at", r.cancel_at.map(|t| t.to_string())),
             ("discount", r.discount_id.clone()),
         ]
@@ -261,7 +293,9 @@ fn query_value(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -274,7 +308,8 @@ mod tests {
     #[test]
     fn next_pages_are_asked_of_our_own_base() {
         assert_eq!(
-            next_path("https://api.paddle.com/subscriptions?customer_id=ctm_1&after=sub_9").as_deref(),
+            next_path("https://api.paddle.com/subscriptions?customer_id=ctm_1&after=sub_9")
+                .as_deref(),
             Some("/subscriptions?customer_id=ctm_1&after=sub_9")
         );
         assert_eq!(next_path("https://api.paddle.com/customers?after=x"), None);
