@@ -38,6 +38,8 @@ use http::Req;
 pub const BODY_LIMIT: usize = tiny_http::limits::BODY_LIMIT;
 /// Paddle's webhook deliveries may be larger (SPEC §7).
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+/// A browser's CSP violation report is small (SPEC §7).
+pub const CSP_REPORT_BODY_LIMIT: usize = crate::services::csp_report::BODY_LIMIT;
 
 /// The body limit of a path (no query). The server refuses a longer
 /// `Content-Length` with 413 before reading the body, and reads every other
@@ -45,6 +47,7 @@ pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 pub fn body_limit(path: &str) -> usize {
     match path {
         "/webhooks/paddle" => WEBHOOK_BODY_LIMIT,
+        "/csp-report" => CSP_REPORT_BODY_LIMIT,
         _ => BODY_LIMIT,
     }
 }
@@ -71,6 +74,8 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Threads for work that waits on another server; see `offload`.
     pub pools: offload::Pools,
+    /// A few CSP violation log lines a minute; the rest are counted.
+    pub csp_log_budget: crate::services::csp_report::LogBudget,
 }
 
 impl App {
@@ -86,6 +91,7 @@ impl App {
             llm: config.llm.clone().map(Llm::new),
             metrics: metrics::Metrics::default(),
             pools: offload::Pools::new(&config),
+            csp_log_budget: Default::default(),
             config,
         }
     }

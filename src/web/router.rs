@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, leaving, pages, portal, portfolio, webhooks};
+use super::handlers::{account, auth, csp_report, leaving, pages, portal, portfolio, webhooks};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -45,6 +45,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
         (Put, ["api", "portfolio"]) => ("PUT /api/portfolio", portfolio::api_put),
         (Post, ["api", "analyze"]) => ("POST /api/analyze", portfolio::analyze),
         (Post, ["webhooks", "paddle"]) => ("POST /webhooks/paddle", webhooks::paddle),
+        (Post, ["csp-report"]) => ("POST /csp-report", csp_report::report),
         _ => return None,
     };
     Some(route)
@@ -119,7 +120,7 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
     // A POST /verify whose pending cookie lapsed has no token to match; it
     // changes nothing and is sent back to the email form (handlers/auth.rs).
     let lapsed_sign_in = req.path == "/verify" && ctx.pending(req).is_none();
-    if req.method.is_unsafe() && !is_signed_by_sender(&req.path) {
+    if req.method.is_unsafe() && !is_signed_by_sender(&req.path) && !is_browser_report(&req.path) {
         check_origin(ctx, req)?;
         if is_json_api(&req.path) {
             check_header_csrf(ctx, req)?;
@@ -131,7 +132,16 @@ pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 pub fn is_json_api(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/metrics" || is_signed_by_sender(path)
+    path.starts_with("/api/")
+        || path == "/metrics"
+        || is_signed_by_sender(path)
+        || is_browser_report(path)
+}
+
+/// Reports a browser sends by itself (`report-uri`): no cookie, Origin or
+/// CSRF token to check; the handler trusts nothing in them but counts.
+pub fn is_browser_report(path: &str) -> bool {
+    path == "/csp-report"
 }
 
 /// Routes another server calls (webhooks): no browser, so no cookie, Origin

@@ -2,6 +2,7 @@ mod analyze;
 mod analyze_pool;
 mod billing;
 mod checkout;
+mod csp_report;
 mod framing;
 mod fuzz;
 mod hardening;
