@@ -8,6 +8,7 @@ mod fuzz;
 mod hardening;
 mod hostile;
 mod leaving;
+mod leaving_scrub;
 mod log_lines;
 mod mail_outage;
 mod notices;
