@@ -271,7 +271,9 @@ mod tests {
     #[test]
     fn a_few_lines_a_minute_then_only_counts() {
         let budget = LogBudget::default();
-        let t = Timestamp(1_800_000_000 - 1_800_000_000 % 60);
+        // The start of a minute.
+        let t = Timestamp(1_800_000_000);
+        assert_eq!(t.secs() % 60, 0);
         for _ in 0..LINES_PER_MINUTE {
             assert_eq!(
                 budget.take(t),

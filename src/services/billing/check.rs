@@ -115,7 +115,10 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
         ),
         Err(e) => fail(
             "api key",
-            format!("{e}; check APP_PADDLE_API_KEY and APP_PADDLE_ENV"),
+            format!(
+                "{e}; check APP_PADDLE_API_KEY and APP_PADDLE_ENV, and that {} answers from here",
+                paddle.api_url
+            ),
         ),
     };
     let reachable = key_works.ok;
