@@ -73,7 +73,7 @@ fn a_good_setup_passes_every_check_one_line_each() {
     for want in [
         "api key prefix",
         "client token prefix",
-        "api key ",
+        "api key accepted",
         &format!("price {MONTHLY}"),
         &format!("price {YEARLY}"),
         &format!("discount {DISCOUNT}"),
@@ -163,7 +163,7 @@ fn each_kind_of_bad_setup_fails_its_own_line() {
         &app,
         &paddle,
         &[("APP_PADDLE_API_KEY", "pdl_sdbx_revoked")],
-        "api key ",
+        "api key accepted",
         "invalid_token",
     );
     assert_fails(

@@ -110,11 +110,11 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
     let mut checks = vec![api_key_prefix(paddle), client_token_prefix(paddle)];
     let key_works = match api.get("/event-types") {
         Ok(_) => pass(
-            "api key",
+            "api key accepted",
             format!("Paddle accepts it at {}", paddle.api_url),
         ),
         Err(e) => fail(
-            "api key",
+            "api key accepted",
             format!(
                 "{e}; check APP_PADDLE_API_KEY and APP_PADDLE_ENV, and that {} answers from here",
                 paddle.api_url
