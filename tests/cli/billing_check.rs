@@ -88,7 +88,7 @@ fn a_good_setup_passes_every_check_one_line_each() {
     assert!(checks.iter().all(|(mark, _)| mark == "ok"), "{text}");
     assert!(text.contains("all 8 checks passed"), "{text}");
     assert!(!text.contains(API_KEY), "the key is never printed");
-    let key_calls = paddle.calls_to("GET", "/event-types");
+    let key_calls = paddle.catalog(|c| c.calls_to("/event-types"));
     assert!(
         key_calls
             .iter()

@@ -130,7 +130,7 @@ fn a_subscription_no_webhook_delivered_is_repaired_from_every_page() {
     );
     assert!(audit.starts_with("paddle paid billing-sync:"), "{audit}");
     // Every page was asked of APP_PADDLE_API_URL, though `next` names Paddle's host.
-    let pages = paddle.calls_to("GET", "/subscriptions?customer_id=ctm_01lost");
+    let pages = paddle.catalog(|c| c.calls_to("/subscriptions?customer_id=ctm_01lost"));
     assert_eq!(pages.len(), 3, "{pages:?}");
     assert!(
         pages[1].path.contains("after=sub_01a_old") && pages[2].path.contains("after=sub_01b_new")
@@ -260,12 +260,8 @@ fn an_account_with_no_webhook_at_all_is_found_by_its_email() {
         text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
         "paid"
     );
-    assert!(
-        paddle
-            .calls_to("GET", "/customers?email=quiet%2Btag%40example.com")
-            .len()
-            == 1
-    );
+    let lookups = paddle.catalog(|c| c.calls_to("/customers?email=quiet%2Btag%40example.com"));
+    assert_eq!(lookups.len(), 1, "{lookups:?}");
 }
 
 #[test]
@@ -289,7 +285,7 @@ fn an_unknown_email_or_an_unreachable_paddle_is_an_error() {
         signed_for(id),
     );
     deliver(&app, &sub, "evt_down", "created", &at(-60));
-    paddle.fail_next(1, 500);
+    paddle.catalog(|c| c.fail_next = (1, 500));
     let out = app.cli_with(&["billing-sync"], billing_env(&paddle));
     assert_eq!(out.status.code(), Some(1), "{}", summary(&out));
     assert!(

@@ -129,7 +129,8 @@ impl FakePaddle {
         self.lock().delay = delay;
     }
 
-    /// The catalog the operator's verbs read (`paddle_catalog`).
+    /// The catalog the operator's verbs read (`paddle_catalog`); its calls
+    /// are recorded in it, not in `calls`.
     pub fn catalog<R>(&self, change: impl FnOnce(&mut Catalog) -> R) -> R {
         change(&mut self.lock().catalog)
     }
@@ -171,6 +172,14 @@ impl Drop for FakePaddle {
 
 fn answer(state: &Mutex<State>, call: Call) -> (u16, Value, Duration) {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    // The operator's reads (and serve's check at start) are the catalog's,
+    // recorded and failed apart from the calls the billing flow makes.
+    let State {
+        catalog, customers, ..
+    } = &mut *s;
+    if let Some((status, reply)) = catalog.answer(&call, customers) {
+        return (status, reply, s.delay);
+    }
     s.calls.push(call.clone());
     let delay = s.delay;
     if s.fail_next > 0 {
@@ -181,9 +190,6 @@ fn answer(state: &Mutex<State>, call: Call) -> (u16, Value, Duration) {
             json!({"error": {"type": "api_error", "code": "fake_failure"}}),
             delay,
         );
-    }
-    if let Some((status, reply)) = s.catalog.answer(&call, &s.customers) {
-        return (status, reply, delay);
     }
     let parts: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
     let not_found = (

@@ -14,6 +14,7 @@ const PRICE: &str = include_str!("../fixtures/paddle/price.json");
 const DISCOUNT: &str = include_str!("../fixtures/paddle/discount.json");
 
 /// What the fake's catalog holds; set it with `FakePaddle::catalog`.
+
 #[derive(Default)]
 pub struct Catalog {
     /// When set, a catalog call whose `Authorization` is not
@@ -26,6 +27,21 @@ pub struct Catalog {
     /// Page size of subscription lists (Paddle's default 50 when 0);
     /// smaller than `per_page` asked for, as tests need several pages.
     pub page_size: usize,
+    /// Every catalog call, in order.
+    pub calls: Vec<Call>,
+    /// The next `fail_next.0` catalog calls answer `fail_next.1`.
+    pub fail_next: (u32, u16),
+}
+
+impl Catalog {
+    /// Calls whose path starts with `prefix` (all are GETs).
+    pub fn calls_to(&self, prefix: &str) -> Vec<Call> {
+        self.calls
+            .iter()
+            .filter(|c| c.path.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
 }
 
 /// A price entity `id` billed every `frequency` `interval`s (`None`: one-time).
@@ -97,7 +113,11 @@ fn percent_decode(s: &str) -> String {
 impl Catalog {
     /// The answer to `call` when it is a catalog call; `None` leaves it to
     /// the rest of the fake. `customers` is the fake's id → email map.
-    pub fn answer(&self, call: &Call, customers: &HashMap<String, String>) -> Option<(u16, Value)> {
+    pub fn answer(
+        &mut self,
+        call: &Call,
+        customers: &HashMap<String, String>,
+    ) -> Option<(u16, Value)> {
         if call.method != "GET" {
             return None;
         }
@@ -109,6 +129,15 @@ impl Catalog {
         );
         if !is_catalog {
             return None;
+        }
+        self.calls.push(call.clone());
+        if self.fail_next.0 > 0 {
+            self.fail_next.0 -= 1;
+            return Some(error(
+                self.fail_next.1,
+                "internal_error",
+                "the fake was told to fail",
+            ));
         }
         if let Some(key) = &self.api_key {
             if call.authorization.as_deref() != Some(&format!("Bearer {key}")) {
