@@ -33,6 +33,15 @@ pub fn billing_env(paddle: &FakePaddle) -> impl Fn(&mut Command) {
     }
 }
 
+/// The right discount for these prices: restricted to the monthly price
+/// by its id and to the yearly one by its product.
+fn good_discount() -> Value {
+    let mut d = discount(DISCOUNT);
+    let product = price(YEARLY, None)["product_id"].clone();
+    d["restrict_to"] = serde_json::json!([MONTHLY, product]);
+    d
+}
+
 /// A catalog that passes every check.
 pub fn good_catalog(paddle: &FakePaddle) {
     paddle.catalog(|c| {
@@ -41,7 +50,7 @@ pub fn good_catalog(paddle: &FakePaddle) {
             .insert(MONTHLY.into(), price(MONTHLY, Some(("month", 1))));
         c.prices
             .insert(YEARLY.into(), price(YEARLY, Some(("year", 1))));
-        c.discounts.insert(DISCOUNT.into(), discount(DISCOUNT));
+        c.discounts.insert(DISCOUNT.into(), good_discount());
     });
 }
 
@@ -78,6 +87,7 @@ fn a_good_setup_passes_every_check_one_line_each() {
         &format!("price {YEARLY}"),
         &format!("discount {DISCOUNT}"),
         "discount value",
+        "discount applies",
         "discount not at checkout",
     ] {
         assert!(
@@ -86,7 +96,7 @@ fn a_good_setup_passes_every_check_one_line_each() {
         );
     }
     assert!(checks.iter().all(|(mark, _)| mark == "ok"), "{text}");
-    assert!(text.contains("all 8 checks passed"), "{text}");
+    assert!(text.contains("all 9 checks passed"), "{text}");
     assert!(!text.contains(API_KEY), "the key is never printed");
     let key_calls = paddle.catalog(|c| c.calls_to("/event-types"));
     assert!(
@@ -100,7 +110,7 @@ fn a_good_setup_passes_every_check_one_line_each() {
     let v: Value = serde_json::from_str(&succeeded(&out, "--json")).unwrap();
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["environment"], "sandbox");
-    assert_eq!(v["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 9);
     assert!(v["checks"]
         .as_array()
         .unwrap()
@@ -199,7 +209,7 @@ fn each_kind_of_bad_setup_fails_its_own_line() {
     // The discount: archived, typed in at checkout, worth the wrong amount.
     let spoil_discount = |change: &dyn Fn(&mut Value)| {
         paddle.catalog(|c| {
-            let mut d = discount(DISCOUNT);
+            let mut d = good_discount();
             change(&mut d);
             c.discounts.insert(DISCOUNT.into(), d);
         });
@@ -226,6 +236,14 @@ fn each_kind_of_bad_setup_fails_its_own_line() {
     assert_fails(&app, &paddle, &[], "discount value", "unlimited");
     spoil_discount(&|d| d["type"] = "flat".into());
     assert_fails(&app, &paddle, &[], "discount value", "flat");
+    spoil_discount(&|d| d["restrict_to"] = serde_json::json!(["pri_01other"]));
+    assert_fails(
+        &app,
+        &paddle,
+        &[],
+        "discount applies",
+        &format!("leaves out {MONTHLY}, {YEARLY}"),
+    );
     spoil_discount(&|_| {});
     // Selling the yearly price wants 12.50% for one interval.
     assert_fails(

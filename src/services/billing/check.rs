@@ -128,10 +128,14 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
         checks.push(fail("prices", "APP_PADDLE_PRICE_ID lists no price id"));
     }
     let mut sold_months = None;
+    let mut products = Vec::new();
     for (n, id) in ids.iter().enumerate() {
-        let (check, months) = price(api, id, reachable);
-        if n == 0 {
-            sold_months = months;
+        let (check, found) = price(api, id, reachable);
+        if let Some(found) = found {
+            if n == 0 {
+                sold_months = found.months;
+            }
+            products.push((id.clone(), found.product_id));
         }
         checks.push(check);
     }
@@ -140,6 +144,7 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
         api,
         discount.as_deref(),
         sold_months,
+        &products,
         reachable,
     ));
     Ok(checks)
@@ -187,9 +192,15 @@ fn client_token_prefix(paddle: &PaddleConfig) -> Check {
     }
 }
 
-/// `GET /prices/{id}`: exists, active, recurring monthly or yearly. Also
-/// its cycle in months, for the discount's value.
-fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<u32>) {
+/// What the discount checks need of a price Paddle has.
+struct Found {
+    /// Its cycle in months, when it is one we can reward.
+    months: Option<u32>,
+    product_id: Option<String>,
+}
+
+/// `GET /prices/{id}`: exists, active, recurring monthly or yearly.
+fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<Found>) {
     let name = format!("price {id}");
     if !reachable {
         return (fail(name, "not checked: the API key does not work"), None);
@@ -206,25 +217,47 @@ fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<u32>) {
             )
         }
     };
+    let product_id = price
+        .get("product_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let status = price.get("status").and_then(Value::as_str).unwrap_or("");
     if status != "active" {
-        return (fail(name, format!("is {status:?}, not active")), None);
+        let found = Found {
+            months: None,
+            product_id,
+        };
+        return (
+            fail(name, format!("is {status:?}, not active")),
+            Some(found),
+        );
     }
     match cycle_months(&price) {
         Ok(months) => (
             pass(name, format!("active, billed every {months} month(s)")),
-            Some(months),
+            Some(Found {
+                months: Some(months),
+                product_id,
+            }),
         ),
-        Err(why) => (fail(name, why), None),
+        Err(why) => (
+            fail(name, why),
+            Some(Found {
+                months: None,
+                product_id,
+            }),
+        ),
     }
 }
 
 /// The discount: active, worth half of three months of the sold price,
-/// and not enabled for checkout.
+/// applicable to every price (`restrict_to` empty, or naming each price or
+/// its product), and not enabled for checkout.
 fn discount_checks(
     api: &PaddleApi,
     id: Option<&str>,
     sold_months: Option<u32>,
+    prices: &[(String, Option<String>)],
     reachable: bool,
 ) -> Vec<Check> {
     let Some(id) = id else {
@@ -261,7 +294,12 @@ fn discount_checks(
             "enabled_for_checkout is true: any customer could type its code in; turn it off",
         ),
     };
-    vec![active, discount_value(&d, sold_months), checkout]
+    vec![
+        active,
+        discount_value(&d, sold_months),
+        discount_applies(&d, prices),
+        checkout,
+    ]
 }
 
 fn discount_value(d: &Value, sold_months: Option<u32>) -> Check {
@@ -302,6 +340,38 @@ fn discount_value(d: &Value, sold_months: Option<u32>) -> Check {
                 if recur { "" } else { ", not recurring" }
             ),
         )
+    }
+}
+
+fn discount_applies(d: &Value, prices: &[(String, Option<String>)]) -> Check {
+    const NAME: &str = "discount applies";
+    let restricted: Vec<&str> = d
+        .get("restrict_to")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if restricted.is_empty() {
+        return pass(NAME, "not restricted: it applies to every price");
+    }
+    let left_out: Vec<&str> = prices
+        .iter()
+        .filter(|(price, product)| {
+            !restricted.contains(&price.as_str())
+                && !product.as_deref().is_some_and(|p| restricted.contains(&p))
+        })
+        .map(|(price, _)| price.as_str())
+        .collect();
+    match left_out.as_slice() {
+        [] => pass(NAME, "restrict_to covers every price sold"),
+        missing => fail(
+            NAME,
+            format!(
+                "restrict_to leaves out {}: Paddle would refuse to put it on their subscriptions",
+                missing.join(", ")
+            ),
+        ),
     }
 }
 
