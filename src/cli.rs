@@ -318,6 +318,17 @@ mod tests {
             parse(&["backup", "--to", "/tmp/x.db"]).unwrap().command,
             Command::Backup(_)
         ));
+        assert!(matches!(
+            parse(&["billing-check", "--json"]).unwrap().command,
+            Command::BillingCheck(BillingCheckArgs { json: true })
+        ));
+        let Command::BillingSync(sync) = parse(&["billing-sync", "--email", "a@b.co"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!((sync.email.as_deref(), sync.json), (Some("a@b.co"), false));
         assert!(
             parse(&["grant-credit", "--days", "3"]).is_err(),
             "email is required"
