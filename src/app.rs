@@ -13,7 +13,7 @@ use crate::crypto::Keys;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{auth, billing, mail::Mailer, notices};
+use crate::services::{auth, billing, mail::Mailer, market, notices};
 use crate::web::{server, App};
 
 /// How often the janitor sweeps.
@@ -60,6 +60,15 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     spawn_every("notices", notices::INTERVAL, &stopping, move || {
         let send = |m| mail_app.mailer.send(m);
         notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
+    })?;
+    // Rates, quotes and the daily totals: the market data job.
+    let conn = db::open(db_path)?;
+    let mut market = market::Job::new(
+        market::Http::new(&app.config.fx_url, app.config.quotes.clone()),
+        app.config.quotes.as_ref(),
+    );
+    spawn_every("market", market::TICK, &stopping, move || {
+        market.run_once(&conn, Timestamp::now())
     })?;
     let outbox = billing::outbox::start(
         db_path,

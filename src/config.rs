@@ -4,7 +4,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::db::holdings::PriceSource;
 use crate::error::{Error, Result};
+use crate::services::fx;
+use crate::services::quotes::{alphavantage, stooq, QuotesConfig};
 
 pub mod paddle;
 pub use paddle::PaddleConfig;
@@ -35,6 +38,10 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// Paddle Billing, when all of its keys are set (SPEC §7).
     pub paddle: Option<PaddleConfig>,
+    /// `APP_QUOTES` and its key and base; `None` while prices are typed.
+    pub quotes: Option<QuotesConfig>,
+    /// `APP_FX_URL`: the full URL of the ECB's daily rates XML.
+    pub fx_url: String,
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +57,48 @@ pub struct Flags {
     pub addr: Option<String>,
     pub base_url: Option<String>,
     pub workers: Option<usize>,
+}
+
+/// `APP_QUOTES=off|stooq|alphavantage`, `APP_QUOTES_API_KEY` (Alpha Vantage
+/// needs one) and `APP_QUOTES_URL` (another base, for tests and proxies).
+pub fn quotes_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<QuotesConfig>> {
+    let provider = match env("APP_QUOTES")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("off") => return Ok(None),
+        Some("stooq") => PriceSource::Stooq,
+        Some("alphavantage") => PriceSource::AlphaVantage,
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "APP_QUOTES takes off, stooq or alphavantage; {other:?} is not one"
+            )))
+        }
+    };
+    let api_key = env("APP_QUOTES_API_KEY");
+    if provider == PriceSource::AlphaVantage && api_key.is_none() {
+        return Err(Error::Usage(
+            "APP_QUOTES=alphavantage needs APP_QUOTES_API_KEY (a free key from https://www.alphavantage.co/support/#api-key)".into(),
+        ));
+    }
+    let default_base = match provider {
+        PriceSource::AlphaVantage => alphavantage::DEFAULT_BASE,
+        _ => stooq::DEFAULT_BASE,
+    };
+    let base_url = env("APP_QUOTES_URL")
+        .unwrap_or_else(|| default_base.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(Error::Usage(format!(
+            "APP_QUOTES_URL must start with http:// or https://; {base_url:?} does not"
+        )));
+    }
+    Ok(Some(QuotesConfig {
+        provider,
+        api_key,
+        base_url,
+    }))
 }
 
 /// The database path: `--db`, else `$APP_DB`, else `./app.db`.
@@ -171,6 +220,8 @@ impl Config {
             llm_concurrency,
             trusted_proxies,
             paddle: paddle::from_env(env)?,
+            quotes: quotes_from_env(env)?,
+            fx_url: env("APP_FX_URL").unwrap_or_else(|| fx::ECB_DAILY_URL.to_string()),
         })
     }
 

@@ -16,11 +16,13 @@ pub mod billing_reads;
 pub mod billing_sync;
 pub mod codes;
 pub mod funnel;
+pub mod history;
 pub mod holdings;
 pub mod leaving;
 pub mod meta;
 pub mod notices;
 pub mod outbox;
+pub mod prices;
 pub mod referrals;
 pub mod rewards;
 pub mod sessions;
@@ -89,7 +91,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 
 /// The newest migration in `migrations/` (a unit test checks it against the
 /// embedded ones).
-const LATEST_MIGRATION: i64 = 7;
+const LATEST_MIGRATION: i64 = 9;
 
 /// The newest migration applied to this file; `None` for a new file.
 fn schema_version(conn: &Connection) -> Result<Option<i64>> {

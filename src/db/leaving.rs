@@ -48,6 +48,8 @@ pub fn erase(conn: &Connection, user_id: i64, email: &str) -> Result<()> {
         .execute([email])?;
     conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
         .execute([user_id])?;
+    conn.prepare_cached("DELETE FROM portfolio_history WHERE user_id = ?1")?
+        .execute([user_id])?;
     conn.prepare_cached("DELETE FROM holdings WHERE user_id = ?1")?
         .execute([user_id])?;
     conn.prepare_cached(

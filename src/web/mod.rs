@@ -22,6 +22,7 @@ mod handlers;
 pub mod holdings_json;
 pub mod http;
 pub mod metrics;
+pub mod multipart;
 pub mod offload;
 pub mod outage;
 pub mod respond;

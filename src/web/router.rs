@@ -4,7 +4,9 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, csp_report, leaving, pages, portal, portfolio, webhooks};
+use super::handlers::{
+    account, auth, csp_report, holdings_csv, leaving, pages, portal, portfolio, webhooks,
+};
 use super::http::{Method, Req, Resp};
 use super::Ctx;
 
@@ -36,7 +38,10 @@ fn lookup(method: Method, segments: &[&str]) -> Option<(&'static str, Handler)> 
             "POST /portfolio/holdings/{symbol}/delete",
             portfolio::delete,
         ),
+        (Get, ["portfolio", "export.csv"]) => ("GET /portfolio/export.csv", holdings_csv::export),
+        (Post, ["portfolio", "import"]) => ("POST /portfolio/import", holdings_csv::import),
         (Get, ["settings"]) => ("GET /settings", account::settings),
+        (Post, ["settings", "currency"]) => ("POST /settings/currency", holdings_csv::set_currency),
         (Get, ["account", "export"]) => ("GET /account/export", leaving::export),
         (Post, ["account", "delete"]) => ("POST /account/delete", leaving::delete),
         (Get, ["api", "me"]) => ("GET /api/me", account::api_me),
