@@ -89,6 +89,17 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     Err(Error::Migration(last_error.unwrap_or_default()))
 }
 
+/// Applies the migrations up to `version` and no further: how the upgrade
+/// tests build a database as an older release left it.
+#[doc(hidden)]
+pub fn migrate_to(conn: &mut Connection, version: i32) -> Result<()> {
+    embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version))
+        .run(conn)
+        .map(drop)
+        .map_err(|e| Error::Migration(e.to_string()))
+}
+
 /// The newest migration in `migrations/` (a unit test checks it against the
 /// embedded ones).
 const LATEST_MIGRATION: i64 = 9;

@@ -5,6 +5,7 @@ mod billing_check;
 mod billing_sync;
 mod business;
 mod credit;
+mod import_holdings;
 
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -17,6 +17,7 @@ mod pages;
 mod portal;
 mod portfolio;
 mod portfolio_form;
+mod portfolio_money;
 mod referrals;
 mod signin;
 mod slow;
