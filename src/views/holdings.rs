@@ -38,7 +38,7 @@ pub fn table(csrf: &str, v: &Valuation) -> Markup {
                             (source(h))
                         }
                         td data-label="Cost basis" { @if let Some(c) = h.cost_basis { (priced(c, h.currency)) } @else { span class="muted" { "—" } } }
-                        td data-label=(format!("Value ({base})")) data-testid="value" { (value_cell(row, base)) }
+                        td data-label="Value" data-testid="value" { (value_cell(row, base)) }
                         td data-label="Weight" { @if row.base_value.is_some() { (percent(v.weight(row))) } @else { span class="muted" { "—" } } }
                         td data-label="P/L" { (pl(row.base_pl.filter(|_| row.base_value.is_some()))) }
                         td class="actions" {
@@ -54,7 +54,7 @@ pub fn table(csrf: &str, v: &Valuation) -> Markup {
                 tr {
                     th scope="row" class="symbol" { "Total" }
                     td class="wide-only" {} td class="wide-only" {} td class="wide-only" {}
-                    td data-label=(format!("Value ({base})")) data-testid="total-row" { (v.total.money()) " " (base) }
+                    td data-label="Value" data-testid="total-row" { span class="nowrap" { (v.total.money()) " " (base) } }
                     td data-label="Weight" { (percent(if v.total > Decimal::ZERO { 1.0 } else { 0.0 })) }
                     td data-label="P/L" { (pl(v.unrealized_pl())) }
                     td class="wide-only" {}
@@ -85,7 +85,7 @@ fn value_cell(row: &Row, base: Currency) -> Markup {
 }
 
 fn priced(x: Decimal, currency: Currency) -> Markup {
-    html! { (x.amount()) " " span class="currency" { (currency) } }
+    html! { span class="nowrap" { (x.amount()) " " span class="currency" { (currency) } } }
 }
 
 /// Where a quoted price came from and when it was current.
