@@ -99,7 +99,9 @@ fn args() -> Args {
             "--own-client" => a.own_client = true,
             "--wrk" => a.wrk = true,
             "--holdings" => a.holdings = value().parse().unwrap_or(0),
-            "--currencies" => a.currencies = value().split(',').map(|c| c.trim().to_string()).collect(),
+            "--currencies" => {
+                a.currencies = value().split(',').map(|c| c.trim().to_string()).collect()
+            }
             "--app" => a.app = Some(PathBuf::from(value())),
             "--wrap" => a.wrap = value().split_whitespace().map(String::from).collect(),
             _ => {
@@ -240,7 +242,11 @@ pub fn prepare(args: &Args, app: &App, cookie: &str) {
         .collect();
     let body = format!(r#"{{"holdings":[{}]}}"#, list.join(","));
     let status = client::put_json(&app.addr, "/api/portfolio", cookie, &body);
-    assert_eq!(status, 200, "PUT /api/portfolio with {} holdings", args.holdings);
+    assert_eq!(
+        status, 200,
+        "PUT /api/portfolio with {} holdings",
+        args.holdings
+    );
     if !args.currencies.is_empty() {
         let conn = rusqlite::Connection::open(&app.db).expect("open the database");
         conn.execute_batch(

@@ -219,8 +219,9 @@ pub fn quoted_symbols(conn: &Connection) -> Result<Vec<(String, PriceSource)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Puts a provider's price on every holding that takes that symbol from
-/// it; a typed holding is never touched.
+/// Puts a provider's price on every quoted holding of that symbol (one
+/// that followed another provider before `APP_QUOTES` changed follows this
+/// one now); a typed holding is never touched.
 pub fn set_quoted_price(
     conn: &Connection,
     symbol: &str,
@@ -230,8 +231,8 @@ pub fn set_quoted_price(
 ) -> Result<usize> {
     Ok(conn
         .prepare_cached(
-            "UPDATE holdings SET price = ?3, price_at = ?4
-             WHERE symbol = ?1 AND price_source = ?2",
+            "UPDATE holdings SET price = ?3, price_at = ?4, price_source = ?2
+             WHERE symbol = ?1 AND price_source <> 'typed'",
         )?
         .execute(params![symbol, source, price, price_at])?)
 }

@@ -34,7 +34,9 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
 
     // A USD holding, then a EUR one: the EUR one is valued in USD.
     let form = "form.holding-form";
-    for (symbol, quantity, price, currency) in [("AAPL", "10", "100", ""), ("SAP.DE", "4", "100", "EUR")] {
+    for (symbol, quantity, price, currency) in
+        [("AAPL", "10", "100", ""), ("SAP.DE", "4", "100", "EUR")]
+    {
         for (name, value) in [
             ("symbol", symbol),
             ("quantity", quantity),
@@ -48,8 +50,14 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
         dana.find(&format!("tr[data-symbol='{symbol}']"));
     }
     let sap = dana.text(&dana.find("tr[data-symbol='SAP.DE']"));
-    assert!(sap.contains("100.00 EUR"), "the row shows its own currency: {sap}");
-    assert!(sap.contains("457.40") && sap.contains("400.00 EUR"), "converted at 1.1435: {sap}");
+    assert!(
+        sap.contains("100.00 EUR"),
+        "the row shows its own currency: {sap}"
+    );
+    assert!(
+        sap.contains("457.40") && sap.contains("400.00 EUR"),
+        "converted at 1.1435: {sap}"
+    );
     let total = dana.text(&dana.find("[data-testid=total-value]"));
     assert_eq!(total, "1,457.40 USD");
     let note = dana.text(&dana.find("[data-testid=rates-note]"));
@@ -59,7 +67,9 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
     // Earlier days' totals, as the daily job would have kept them.
     let id: i64 = app
         .db()
-        .query_row("SELECT id FROM users WHERE email = ?1", [DANA], |r| r.get(0))
+        .query_row("SELECT id FROM users WHERE email = ?1", [DANA], |r| {
+            r.get(0)
+        })
         .unwrap();
     let now = app::clock::Timestamp::now();
     for (days, value) in [(3, "1200"), (2, "1350.5"), (1, "1300")] {
@@ -94,7 +104,10 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
     );
     assert_eq!(points, 3, "one point per recorded day");
     let words = dana.text(&dana.find("[data-testid=history-summary]"));
-    assert!(words.starts_with("From 1,200.00 USD on ") && words.contains("3 days recorded"), "{words}");
+    assert!(
+        words.starts_with("From 1,200.00 USD on ") && words.contains("3 days recorded"),
+        "{words}"
+    );
     dana.click(&dana.find("nav.spans a[href*='range=all']"));
     dana.wait_for("the All span", || {
         dana.try_find("nav.spans a[aria-current=page][href*='range=all']")
