@@ -33,20 +33,16 @@ pub mod visitor;
 use cookies::PendingCookie;
 use http::Req;
 
-/// The body limit of every path but the webhook's (SPEC §4): the one
-/// constant the vendored server and the app share.
+/// The body limit of pages and the JSON API (SPEC §4): the one constant the
+/// vendored server and the app share. A webhook's route names its own
+/// (`router::Kind::Webhook`).
 pub const BODY_LIMIT: usize = tiny_http::limits::BODY_LIMIT;
-/// Paddle's webhook deliveries may be larger (SPEC §7).
-pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
-/// The body limit of a path (no query). The server refuses a longer
-/// `Content-Length` with 413 before reading the body, and reads every other
-/// body whole on the connection's own thread.
+/// The body limit of a path (no query), from its route's kind. The server
+/// refuses a longer `Content-Length` with 413 before reading the body, and
+/// reads every other body whole on the connection's own thread.
 pub fn body_limit(path: &str) -> usize {
-    match path {
-        "/webhooks/paddle" => WEBHOOK_BODY_LIMIT,
-        _ => BODY_LIMIT,
-    }
+    router::kind_of(http::Method::Post, path).body_limit()
 }
 
 /// How many analyses one caller may ask of the LLM a minute.
