@@ -13,6 +13,7 @@ use crate::services::access::{self, Caller};
 use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
+pub mod capacity;
 pub mod client;
 pub mod cookies;
 pub mod csp;

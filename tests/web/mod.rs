@@ -18,4 +18,5 @@ mod portfolio_form;
 mod referrals;
 mod signin;
 mod slow;
+mod stays_up;
 mod subscriber;

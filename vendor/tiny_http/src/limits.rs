@@ -33,6 +33,14 @@ pub const LINGER_TIME: Duration = Duration::from_secs(2);
 /// sent the head and the body of any page in two.
 pub const WRITE_BUFFER: usize = 16 * 1024;
 
+/// Open client connections unless the server is given its own cap
+/// (`ServerConfig::max_connections`). Each takes `FDS_PER_CONNECTION` file
+/// descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// File descriptors one client connection holds: the socket, the clone
+/// for its writing half, and one more to close the sending side on its own.
+pub const FDS_PER_CONNECTION: usize = 3;
+
 /// The body limit of every path unless the server is given its own
 /// (`ServerConfig::body_limit`).
 pub fn default_body_limit(_path: &str) -> usize {
