@@ -24,6 +24,22 @@ const HELD: Duration = Duration::from_millis(300);
 /// (this much slack is for a loaded machine; it closes in microseconds).
 const AT_ONCE: Duration = Duration::from_secs(3);
 
+/// `/healthz` answers as soon as one worker runs; the limits are set only
+/// once `serve` has started everything (its start line), so that they hit
+/// the flood and not the start.
+fn started(app: &TestApp) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.log().contains("event=server.started") {
+        assert!(
+            Instant::now() < deadline,
+            "no start line; log:\n{}",
+            app.log()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    app.pid().expect("running")
+}
+
 /// `prlimit --pid PID --RESOURCE=SOFT:` (the soft limit only: a hard limit
 /// once lowered cannot be raised again without CAP_SYS_RESOURCE).
 fn set_soft_limit(pid: u32, resource: &str, soft: u64) {
@@ -102,7 +118,7 @@ fn healthz_answers_again_from(addr: &str, pid: Option<u32>) -> Duration {
 #[test]
 fn running_out_of_file_descriptors_never_stops_the_server() {
     let app = TestApp::spawn();
-    let pid = app.pid().expect("running");
+    let pid = started(&app);
     // Room for a few connections beyond what the process holds now; the
     // flood needs three descriptors a connection and gets EMFILE.
     set_soft_limit(pid, "nofile", open_fds(pid) + 12);
@@ -121,17 +137,30 @@ fn running_out_of_file_descriptors_never_stops_the_server() {
     eprintln!("healthz answered {took:?} after the flood");
 }
 
+/// Every new thread's stack, in the thread-creation test: 1 GiB of address
+/// space (`RUST_MIN_STACK`; only what a thread touches is ever memory), so
+/// that a limit with room for 256 MiB more blocks every new thread while
+/// leaving the heap (and the unwinder) plenty.
+const BIG_STACK: u64 = 1024 * 1024 * 1024;
+const HEAP_ROOM: u64 = 256 * 1024 * 1024;
+
 #[test]
 fn failing_to_start_threads_never_stops_the_server() {
-    let app = TestApp::spawn();
-    let pid = app.pid().expect("running");
-    // As root no RLIMIT_NPROC binds, but a thread's stack (2 MiB) is
-    // address space: with 1 MiB of room left, no new thread can start,
-    // while the threads already running keep working.
-    set_soft_limit(pid, "as", vm_size_bytes(pid) + 1024 * 1024);
+    let app = TestApp::spawn_with(|cmd| {
+        cmd.env("RUST_MIN_STACK", BIG_STACK.to_string());
+    });
+    let pid = started(&app);
+    // As root no RLIMIT_NPROC binds (and no pids cgroup is writable here),
+    // but a thread's stack is address space: under RLIMIT_AS no new thread
+    // can start, while the threads already running keep working.
+    set_soft_limit(pid, "as", vm_size_bytes(pid) + HEAP_ROOM);
     flood(app.addr());
+    assert!(
+        is_running(pid),
+        "the server exited under the flood; log:\n{}",
+        app.log()
+    );
     healthz_answers_again_from(app.addr(), Some(pid));
-    assert!(is_running(pid), "the server exited; log:\n{}", app.log());
     let log = app.log();
     assert!(
         log.contains("event=server.spawn_failed"),
@@ -139,7 +168,7 @@ fn failing_to_start_threads_never_stops_the_server() {
     );
     // the limit stays: the pool's idle threads keep serving
     flood(app.addr());
-    healthz_answers_again(app.addr());
+    healthz_answers_again_from(app.addr(), Some(pid));
     assert!(is_running(pid));
 }
 
