@@ -14,7 +14,7 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::{auth, billing, mail::Mailer, notices};
-use crate::web::{capacity, server, App};
+use crate::web::{capacity, gate, server, App};
 
 /// How often the janitor sweeps.
 const JANITOR_EVERY: Duration = Duration::from_secs(600);
@@ -38,12 +38,6 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             &conn,
         )?)
     };
-    let max_connections = capacity::connection_cap(
-        config.max_connections,
-        capacity::open_file_limit(),
-        config.workers,
-    );
-    let server = listen(&config, max_connections)?;
     if config.smtp_url.is_none() {
         log::event(
             "mail.warning",
@@ -51,8 +45,13 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         );
     }
     let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
-    let server = Arc::new(server);
     let app = Arc::new(App::new(config, keys, mailer));
+    let max_connections = capacity::connection_cap(
+        app.config.max_connections,
+        capacity::open_file_limit(),
+        app.config.workers,
+    );
+    let server = Arc::new(listen(&app, max_connections)?);
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
     // The janitor forgets expired sessions and old codes.
@@ -115,9 +114,11 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The listener, with the vendored server's bounds: each path's body limit,
-/// the connection cap, and the app's log for trouble it goes on from.
-fn listen(config: &Config, max_connections: usize) -> Result<tiny_http::Server> {
+/// The listener, with the vendored server's bounds: what becomes of each
+/// body (`gate`), the connection cap, and the app's log for trouble it goes
+/// on from.
+fn listen(app: &Arc<App>, max_connections: usize) -> Result<tiny_http::Server> {
+    let config = &app.config;
     let cannot =
         |e: &dyn std::fmt::Display| Error::Usage(format!("cannot listen on {}: {e}", config.addr));
     let addr = tiny_http::ConfigListenAddr::from_socket_addrs(config.addr.as_str())
@@ -125,7 +126,7 @@ fn listen(config: &Config, max_connections: usize) -> Result<tiny_http::Server> 
     tiny_http::Server::new(tiny_http::ServerConfig {
         addr,
         ssl: None,
-        body_limit: crate::web::body_limit,
+        head: gate::hook(app.clone()),
         max_connections,
         report: capacity::report,
     })

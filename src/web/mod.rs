@@ -19,6 +19,7 @@ pub mod cookies;
 pub mod csp;
 pub mod csrf;
 pub mod flash;
+pub mod gate;
 mod handlers;
 pub mod holdings_json;
 pub mod http;
@@ -38,13 +39,6 @@ use http::Req;
 /// vendored server and the app share. A webhook's route names its own
 /// (`router::Kind::Webhook`).
 pub const BODY_LIMIT: usize = tiny_http::limits::BODY_LIMIT;
-
-/// The body limit of a path (no query), from its route's kind. The server
-/// refuses a longer `Content-Length` with 413 before reading the body, and
-/// reads every other body whole on the connection's own thread.
-pub fn body_limit(path: &str) -> usize {
-    router::kind_of(http::Method::Post, path).body_limit()
-}
 
 /// How many analyses one caller may ask of the LLM a minute.
 pub const ANALYSES_PER_MINUTE: usize = 6;
@@ -68,6 +62,8 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Threads for work that waits on another server; see `offload`.
     pub pools: offload::Pools,
+    /// Places for webhook bodies larger than a form (`gate`).
+    pub large_bodies: gate::Permits,
 }
 
 impl App {
@@ -83,6 +79,7 @@ impl App {
             llm: config.llm.clone().map(Llm::new),
             metrics: metrics::Metrics::default(),
             pools: offload::Pools::new(&config),
+            large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
             config,
         }
     }

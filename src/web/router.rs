@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
 use super::handlers::{account, auth, leaving, pages, portal, portfolio, webhooks};
 use super::http::{Method, Req, Resp};
-use super::Ctx;
+use super::{App, Ctx};
+use crate::clock::Timestamp;
 
 type Handler = fn(&Ctx, &Req) -> Result<Resp>;
 
@@ -21,7 +22,7 @@ pub struct Route {
 /// What a route is, which decides its body limit, the form its errors take
 /// (a page or JSON) and how a request that changes state proves it came from
 /// our own pages (CSRF).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Kind {
     /// A page or a form: errors are pages (a 401 a trip to `/login`); a
     /// POST carries the form's `csrf` token and a same-site Origin.
@@ -38,16 +39,24 @@ pub enum Kind {
     Json,
     /// Called by something other than our pages (another server's webhook,
     /// a browser's own report): no cookie, Origin or CSRF token; errors are
-    /// JSON; its own body limit. The handler authenticates the sender.
-    Webhook { body_limit: usize },
+    /// JSON; its own body limit. The handler authenticates the sender;
+    /// `screen`, when there is one, looks at the head first, and an error
+    /// from it is the answer, the body left unread (`gate`).
+    Webhook {
+        body_limit: usize,
+        screen: Option<Screen>,
+    },
 }
+
+/// A webhook's check of a request's head, before its body is read.
+pub type Screen = fn(&App, &tiny_http::Head<'_>, Timestamp) -> Result<()>;
 
 impl Kind {
     /// The longest body the server reads for this route; a longer
     /// `Content-Length` is refused (413) before any of it is read.
     pub fn body_limit(self) -> usize {
         match self {
-            Kind::Webhook { body_limit } => body_limit,
+            Kind::Webhook { body_limit, .. } => body_limit,
             Kind::Page | Kind::SignIn | Kind::Json => super::BODY_LIMIT,
         }
     }
@@ -58,9 +67,12 @@ impl Kind {
     }
 }
 
-/// Paddle's webhook deliveries may be larger than a form (SPEC §7).
+/// Paddle's webhook deliveries may be larger than a form (SPEC §7); with
+/// billing off, or without a well-formed, fresh `Paddle-Signature`, the
+/// body is not read at all.
 pub const PADDLE_WEBHOOK: Kind = Kind::Webhook {
     body_limit: 1024 * 1024,
+    screen: Some(webhooks::screen),
 };
 
 /// The route for a method and path.
@@ -186,6 +198,11 @@ pub fn kind_of(method: Method, path: &str) -> Kind {
         )
 }
 
+/// Some route takes this method at this path.
+pub fn takes(method: Method, path: &str) -> bool {
+    lookup(effective(method), Segments::of(path).as_slice()).is_some()
+}
+
 pub fn route(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let segments = Segments::of(&req.path);
     let segments = segments.as_slice();
@@ -248,17 +265,32 @@ mod tests {
 
     #[test]
     fn the_kind_of_a_path_comes_from_its_routes() {
-        assert_eq!(kind_of(Method::Post, "/login"), Kind::Page);
-        assert_eq!(kind_of(Method::Post, "/verify"), Kind::SignIn);
-        assert_eq!(kind_of(Method::Get, "/verify"), Kind::Page);
-        assert_eq!(kind_of(Method::Get, "/metrics"), Kind::Json);
-        assert_eq!(kind_of(Method::Post, "/webhooks/paddle"), PADDLE_WEBHOOK);
+        let is = |method, path, want: fn(Kind) -> bool| want(kind_of(method, path));
+        assert!(is(Method::Post, "/login", |k| matches!(k, Kind::Page)));
+        assert!(is(Method::Post, "/verify", |k| matches!(k, Kind::SignIn)));
+        assert!(is(Method::Get, "/verify", |k| matches!(k, Kind::Page)));
+        assert!(is(Method::Get, "/metrics", |k| matches!(k, Kind::Json)));
+        let webhook = |k| {
+            matches!(
+                k,
+                Kind::Webhook {
+                    body_limit: 1_048_576,
+                    screen: Some(_)
+                }
+            )
+        };
+        assert!(is(Method::Post, "/webhooks/paddle", webhook));
         // a method the path does not take speaks its routes' language
-        assert_eq!(kind_of(Method::Get, "/webhooks/paddle"), PADDLE_WEBHOOK);
-        assert_eq!(kind_of(Method::Delete, "/api/portfolio"), Kind::Json);
+        assert!(is(Method::Get, "/webhooks/paddle", webhook));
+        assert!(is(Method::Delete, "/api/portfolio", |k| matches!(
+            k,
+            Kind::Json
+        )));
         // paths no route takes
-        assert_eq!(kind_of(Method::Get, "/api/nothing"), Kind::Json);
-        assert_eq!(kind_of(Method::Get, "/nothing"), Kind::Page);
+        assert!(is(Method::Get, "/api/nothing", |k| matches!(k, Kind::Json)));
+        assert!(is(Method::Get, "/nothing", |k| matches!(k, Kind::Page)));
+        assert!(takes(Method::Post, "/webhooks/paddle"));
+        assert!(!takes(Method::Get, "/webhooks/paddle"));
         assert_eq!(PADDLE_WEBHOOK.body_limit(), 1024 * 1024);
         assert_eq!(Kind::Json.body_limit(), crate::web::BODY_LIMIT);
         assert!(PADDLE_WEBHOOK.answers_json() && !Kind::SignIn.answers_json());

@@ -180,14 +180,21 @@ impl std::fmt::Display for Millis {
 }
 
 /// The body. The vendored server has read it whole on the connection's own
-/// thread, within its path's limit (`web::body_limit`) and one deadline, or
-/// refused to read it; the answer to a refused one closes the connection.
+/// thread, within its route's limit and one deadline (`gate`), or refused
+/// to read it; the answer to a refused one closes the connection.
 fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
     use tiny_http::Refusal;
     match request.refusal() {
         Some(Refusal::TooLarge) => return Err(Error::PayloadTooLarge),
         Some(Refusal::LengthRequired) => return Err(Error::LengthRequired),
         Some(Refusal::TimedOut) => return Err(Error::RequestTimeout),
+        // the route's screen (`gate`) said why, before the body was read
+        Some(Refusal::Declined) => {
+            return Err(request
+                .take_declined()
+                .and_then(|why| why.downcast::<Error>().ok())
+                .map_or_else(|| Error::Internal("a body declined unsaid".into()), |e| *e))
+        }
         Some(Refusal::Upgrade) => {
             return Err(Error::BadRequest(
                 "This server does not switch protocols (Upgrade).".into(),

@@ -20,3 +20,4 @@ mod signin;
 mod slow;
 mod stays_up;
 mod subscriber;
+mod webhook_unread;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::ClientConnection;
 use crate::connection::Listener;
+use crate::head::HeadHook;
 use crate::util::{MessagesQueue, RefinedTcpStream, TaskPool};
 use crate::Message;
 
@@ -106,7 +107,7 @@ pub(crate) struct AcceptLoop {
     pub listener: Listener,
     pub close: Arc<AtomicBool>,
     pub messages: Arc<MessagesQueue<Message>>,
-    pub body_limit: fn(&str) -> usize,
+    pub head: HeadHook,
     pub max_connections: usize,
     pub report: fn(&Report<'_>),
 }
@@ -155,7 +156,7 @@ impl AcceptLoop {
             };
             open.fetch_add(1, Ordering::AcqRel);
             let slot = Open(open.clone());
-            let client = ClientConnection::new(write, read, self.body_limit);
+            let client = ClientConnection::new(write, read, self.head.clone());
             let messages = self.messages.clone();
             let mut task = Some((client, slot));
             let spawned = tasks_pool.spawn(Box::new(move || {

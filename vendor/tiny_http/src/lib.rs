@@ -113,6 +113,7 @@ use connection::Connection;
 use util::MessagesQueue;
 
 pub use accept::{Report, Trouble};
+pub use head::{BodyPlan, Head, HeadHook};
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use framing::Refusal;
@@ -127,6 +128,8 @@ mod common;
 mod connection;
 // app patch: strict framing of request bodies, and the bounds
 mod framing;
+// app patch: the app decides from the head what to do with the body
+pub mod head;
 pub mod limits;
 mod request;
 mod response;
@@ -179,7 +182,7 @@ pub struct IncomingRequests<'a> {
 }
 
 /// Represents the parameters required to create a server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
@@ -187,9 +190,9 @@ pub struct ServerConfig {
     /// If `Some`, then the server will use SSL to encode the communications.
     pub ssl: Option<SslConfig>,
 
-    /// app patch: the body limit of a path (without its query): a longer
-    /// `Content-Length` is refused (413) without the body being read.
-    pub body_limit: fn(&str) -> usize,
+    /// app patch: decides from each request's head whether and how much of
+    /// its body is read (`head.rs`).
+    pub head: HeadHook,
 
     /// app patch: open client connections at most; past it a new one is
     /// closed at once (`limits::MAX_CONNECTIONS` by default).
@@ -202,7 +205,7 @@ pub struct ServerConfig {
 
 /// app patch: what the app decides beyond the address.
 struct Policy {
-    body_limit: fn(&str) -> usize,
+    head: HeadHook,
     max_connections: usize,
     report: fn(&Report<'_>),
 }
@@ -210,7 +213,7 @@ struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            body_limit: limits::default_body_limit,
+            head: head::read_up_to_the_default_limit(),
             max_connections: limits::MAX_CONNECTIONS,
             report: accept::ignore,
         }
@@ -236,26 +239,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
-            body_limit: limits::default_body_limit,
-            max_connections: limits::MAX_CONNECTIONS,
-            report: accept::ignore,
-        })
-    }
-
-    /// app patch: like `http`, with a body limit per path (without its
-    /// query); `limits::BODY_LIMIT` is the default one.
-    #[inline]
-    pub fn http_with_body_limit<A>(
-        addr: A,
-        body_limit: fn(&str) -> usize,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: None,
-            body_limit,
+            head: head::read_up_to_the_default_limit(),
             max_connections: limits::MAX_CONNECTIONS,
             report: accept::ignore,
         })
@@ -274,7 +258,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: Some(config),
-            body_limit: limits::default_body_limit,
+            head: head::read_up_to_the_default_limit(),
             max_connections: limits::MAX_CONNECTIONS,
             report: accept::ignore,
         })
@@ -289,7 +273,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
             ssl: None,
-            body_limit: limits::default_body_limit,
+            head: head::read_up_to_the_default_limit(),
             max_connections: limits::MAX_CONNECTIONS,
             report: accept::ignore,
         })
@@ -302,7 +286,7 @@ impl Server {
             listener.into(),
             config.ssl,
             Policy {
-                body_limit: config.body_limit,
+                head: config.head,
                 max_connections: config.max_connections,
                 report: config.report,
             },
@@ -367,7 +351,7 @@ impl Server {
             listener: server,
             close: close_trigger.clone(),
             messages: messages.clone(),
-            body_limit: policy.body_limit,
+            head: policy.head,
             max_connections: policy.max_connections.max(1),
             report: policy.report,
         };
