@@ -70,6 +70,9 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         app.metrics.paddle_api_failures.clone(),
     )?;
     app.pools.start(db_path)?;
+    // `app billing-check`'s checks, once, on a thread of their own: each
+    // failure is logged, none stops the server.
+    billing::check::spawn_at_start(db_path, app.config.paddle.as_ref())?;
 
     let mut workers = Vec::new();
     for n in 0..app.config.workers {

@@ -10,6 +10,7 @@ use crate::config::{self, Config, Flags};
 use crate::db;
 use crate::error::Result;
 
+mod billing;
 mod business;
 mod verbs;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Backup(BackupArgs),
     Stats(StatsArgs),
     DeleteUser(DeleteUserArgs),
+    BillingCheck(BillingCheckArgs),
+    BillingSync(BillingSyncArgs),
 }
 
 /// Run the web server until SIGTERM or SIGINT.
@@ -184,6 +187,40 @@ pub struct DeleteUserArgs {
     pub json: bool,
 }
 
+/// Check the Paddle setup: keys, prices and the referral discount.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "billing-check",
+    help_triggers("-h", "--help"),
+    note = "Reads the APP_PADDLE_* variables as serve does and calls Paddle from this process.
+One line per check; exit 1 if any fails."
+)]
+pub struct BillingCheckArgs {
+    /// print one JSON object instead of lines
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Read subscriptions from Paddle and repair what lost webhooks left behind.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "billing-sync",
+    help_triggers("-h", "--help"),
+    note = "Reads every linked customer's subscriptions (or one account's) from the Paddle API
+and applies each as a webhook would, with its updated_at as the event time: a newer
+stored state wins. Calls Paddle from this process, never the server."
+)]
+pub struct BillingSyncArgs {
+    /// only this account's subscriptions
+    #[argh(option)]
+    pub email: Option<String>,
+    /// print one JSON object instead of lines
+    #[argh(switch)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let env = config::process_env;
     let db_path = config::db_path(cli.db, &env);
@@ -210,6 +247,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => verbs::backup(&open()?, args),
         Command::Stats(args) => business::stats(&open()?, args, now),
         Command::DeleteUser(args) => business::delete_user(&open()?, args, &env, now),
+        Command::BillingCheck(args) => billing::billing_check(&open()?, args, &env),
+        Command::BillingSync(args) => billing::billing_sync(&open()?, &db_path, args, &env, now),
     }
 }
 
@@ -279,6 +318,17 @@ mod tests {
             parse(&["backup", "--to", "/tmp/x.db"]).unwrap().command,
             Command::Backup(_)
         ));
+        assert!(matches!(
+            parse(&["billing-check", "--json"]).unwrap().command,
+            Command::BillingCheck(BillingCheckArgs { json: true })
+        ));
+        let Command::BillingSync(sync) = parse(&["billing-sync", "--email", "a@b.co"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!((sync.email.as_deref(), sync.json), (Some("a@b.co"), false));
         assert!(
             parse(&["grant-credit", "--days", "3"]).is_err(),
             "email is required"

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod backup;
 pub mod billing;
 pub mod billing_reads;
+pub mod billing_sync;
 pub mod codes;
 pub mod funnel;
 pub mod holdings;

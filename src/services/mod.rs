@@ -8,6 +8,7 @@ pub mod analyst;
 pub mod auth;
 pub mod billing;
 pub mod credit;
+pub mod csp_report;
 pub mod funnel;
 pub mod holding_form;
 pub mod leaving;

@@ -64,6 +64,8 @@ pub struct App {
     pub pools: offload::Pools,
     /// Places for webhook bodies larger than a form (`gate`).
     pub large_bodies: gate::Permits,
+    /// A few CSP violation log lines a minute; the rest are counted.
+    pub csp_log_budget: crate::services::csp_report::LogBudget,
 }
 
 impl App {
@@ -80,6 +82,7 @@ impl App {
             metrics: metrics::Metrics::default(),
             pools: offload::Pools::new(&config),
             large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
+            csp_log_budget: Default::default(),
             config,
         }
     }

@@ -56,9 +56,11 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
     }
 }
 
+/// Strict: nothing inline, nothing from elsewhere; violations are reported
+/// to `POST /csp-report` (`csp::REPORT_URI`).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
-                   frame-ancestors 'none'";
+                   frame-ancestors 'none'; report-uri /csp-report";
 
 /// Every response carries these, unless it set its own (a page with the
 /// checkout has its own CSP). The server turns them into wire headers once,

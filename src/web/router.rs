@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
-use super::handlers::{account, auth, leaving, pages, portal, portfolio, webhooks};
+use super::handlers::{account, auth, csp_report, leaving, pages, portal, portfolio, webhooks};
 use super::http::{Method, Req, Resp};
 use super::{App, Ctx};
 use crate::clock::Timestamp;
@@ -75,6 +75,13 @@ pub const PADDLE_WEBHOOK: Kind = Kind::Webhook {
     screen: Some(webhooks::screen),
 };
 
+/// A browser's CSP violation report (`report-uri`): small, no cookie,
+/// Origin or CSRF token; the handler trusts nothing in it but counts.
+pub const CSP_REPORT: Kind = Kind::Webhook {
+    body_limit: crate::services::csp_report::BODY_LIMIT,
+    screen: None,
+};
+
 /// The route for a method and path.
 fn lookup(method: Method, segments: &[&str]) -> Option<Route> {
     use Kind::{Json, Page, SignIn};
@@ -115,6 +122,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<Route> {
         (Post, ["webhooks", "paddle"]) => {
             ("POST /webhooks/paddle", webhooks::paddle, PADDLE_WEBHOOK)
         }
+        (Post, ["csp-report"]) => ("POST /csp-report", csp_report::report, CSP_REPORT),
         _ => return None,
     };
     Some(Route {

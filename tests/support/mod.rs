@@ -9,6 +9,7 @@ pub mod json;
 pub mod llm;
 pub mod mail;
 pub mod paddle;
+pub mod paddle_catalog;
 pub mod page;
 pub mod smtp;
 

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod csp_report;
 pub mod leaving;
 pub mod pages;
 pub mod portal;

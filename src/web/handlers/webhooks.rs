@@ -37,7 +37,7 @@ pub fn paddle(ctx: &Ctx, req: &Req) -> Result<Resp> {
     };
     let metrics = &ctx.app.metrics;
     let header = req.header("paddle-signature");
-    if let Err(refusal) = signature::verify(&paddle.webhook_secret, header, &req.body, req.now) {
+    if let Err(refusal) = signature::verify(&paddle.webhook_secrets, header, &req.body, req.now) {
         metrics.webhook("unknown", "bad_signature");
         log::event("billing.webhook_refused", &[("reason", &refusal.as_str())]);
         return Ok(Resp::json(
