@@ -186,7 +186,7 @@ fn post_status_with(app: &TestApp, path: &str, extra: &str, len: usize) -> u16 {
 #[test]
 fn the_paddle_webhook_takes_bodies_up_to_1_mib_and_other_paths_64_kib() {
     // With billing on and a well-formed, fresh signature the webhook's body
-    // is read (with billing off it is a 404 unread: webhook_unread.rs).
+    // is read (with billing off it is a 404 unread: billing/unread.rs).
     let paddle = crate::support::paddle::FakePaddle::start();
     let app = TestApp::spawn_with(crate::web::billing::paddle_env(&paddle, None));
     let now = app::clock::Timestamp::now().secs();
