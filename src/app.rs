@@ -14,7 +14,7 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::{auth, billing, mail::Mailer, market, notices};
-use crate::web::{server, App};
+use crate::web::{capacity, gate, server, App};
 
 /// How often the janitor sweeps.
 const JANITOR_EVERY: Duration = Duration::from_secs(600);
@@ -38,8 +38,6 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             &conn,
         )?)
     };
-    let server = tiny_http::Server::http_with_body_limit(&config.addr, crate::web::body_limit)
-        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     if config.smtp_url.is_none() {
         log::event(
             "mail.warning",
@@ -47,8 +45,13 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         );
     }
     let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
-    let server = Arc::new(server);
     let app = Arc::new(App::new(config, keys, mailer));
+    let max_connections = capacity::connection_cap(
+        app.config.max_connections,
+        capacity::open_file_limit(),
+        app.config.workers,
+    );
+    let server = Arc::new(listen(&app, max_connections)?);
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
     // The janitor forgets expired sessions and old codes.
@@ -96,12 +99,16 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             ("addr", &app.config.addr),
             ("base_url", &app.config.base_url),
             ("workers", &app.config.workers),
+            ("max_connections", &max_connections),
             ("db", &db_path.display()),
             ("ms", &started.elapsed().as_millis()),
         ],
     );
+    // A worker whose server stopped accepting (never by a signal) fails:
+    // the process then exits non-zero, and systemd starts it again.
+    let mut listening_failed = false;
     for worker in workers {
-        let _ = worker.join();
+        listening_failed |= !matches!(worker.join(), Ok(Ok(())));
     }
     drop(server);
     if let Some(outbox) = outbox {
@@ -109,8 +116,33 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     }
     app.pools.shutdown(OFFLOAD_SHUTDOWN_WAIT);
     app.mailer.shutdown(Duration::from_secs(20));
+    if listening_failed {
+        log::event("server.stopped", &[("reason", &"the listening loop ended")]);
+        return Err(Error::Internal(
+            "the server stopped accepting connections".into(),
+        ));
+    }
     log::event("server.stopped", &[]);
     Ok(())
+}
+
+/// The listener, with the vendored server's bounds: what becomes of each
+/// body (`gate`), the connection cap, and the app's log for trouble it goes
+/// on from.
+fn listen(app: &Arc<App>, max_connections: usize) -> Result<tiny_http::Server> {
+    let config = &app.config;
+    let cannot =
+        |e: &dyn std::fmt::Display| Error::Usage(format!("cannot listen on {}: {e}", config.addr));
+    let addr = tiny_http::ConfigListenAddr::from_socket_addrs(config.addr.as_str())
+        .map_err(|e| cannot(&e))?;
+    tiny_http::Server::new(tiny_http::ServerConfig {
+        addr,
+        ssl: None,
+        head: gate::hook(app.clone()),
+        max_connections,
+        report: capacity::report,
+    })
+    .map_err(|e| cannot(&e))
 }
 
 /// A panic in a handler is caught and answered with a 500; this makes its

@@ -15,6 +15,8 @@ pub use paddle::PaddleConfig;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_LLM_CONCURRENCY: usize = 4;
+/// `APP_MAX_CONNECTIONS` unset (the open-file limit may lower it further).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The forms `APP_SMTP_URL` takes, for messages that must say so.
 pub const SMTP_URL_FORMS: &str = "smtp://host:25 (plain, a local relay), \
      smtp://user:pass@host:587?tls=required (STARTTLS; tls=opportunistic also works) \
@@ -36,6 +38,9 @@ pub struct Config {
     pub llm_concurrency: usize,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// `APP_MAX_CONNECTIONS`: open client connections at most, before the
+    /// open-file limit is taken into account (`web::capacity`).
+    pub max_connections: usize,
     /// Paddle Billing, when all of its keys are set (SPEC §7).
     pub paddle: Option<PaddleConfig>,
     /// `APP_QUOTES` and its key and base; `None` while prices are typed.
@@ -208,6 +213,20 @@ impl Config {
                 .collect::<Result<_>>()?,
         };
 
+        let max_connections = match env("APP_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "APP_MAX_CONNECTIONS takes a number from 1 to 1000000 (open client connections at most); {v:?} is not one"
+                    ))
+                })?,
+        };
+
         Ok(Config {
             addr,
             base_url,
@@ -219,6 +238,7 @@ impl Config {
             llm,
             llm_concurrency,
             trusted_proxies,
+            max_connections,
             paddle: paddle::from_env(env)?,
             quotes: quotes_from_env(env)?,
             fx_url: env("APP_FX_URL").unwrap_or_else(|| fx::ECB_DAILY_URL.to_string()),

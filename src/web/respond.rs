@@ -18,7 +18,7 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
     } else if e.status() >= 500 {
         log::event("request.failed", &[("path", &req.path), ("error", e)]);
     }
-    let resp = if router::is_json_api(&req.path) {
+    let resp = if router::kind_of(req.method, &req.path).answers_json() {
         let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
         if let Error::PaymentRequired { denial } = e {
             body["reason"] = denial.reason().into();

@@ -21,5 +21,6 @@ mod portfolio_money;
 mod referrals;
 mod signin;
 mod slow;
+mod stays_up;
 mod subscriber;
 mod webhook_rotation;

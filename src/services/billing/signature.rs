@@ -59,6 +59,20 @@ pub fn verify(
     }
 }
 
+/// The checks that need no body: the header is there, well-formed and its
+/// `ts` fresh. The server refuses a request that fails them before reading
+/// its body; `verify` then checks the tags against the body.
+pub fn well_formed_and_fresh(header: Option<&str>, now: Timestamp) -> Result<(), Refusal> {
+    let header = header
+        .filter(|h| !h.trim().is_empty())
+        .ok_or(Refusal::Missing)?;
+    let (ts, _) = parse(header).ok_or(Refusal::Malformed)?;
+    if (now.secs() - ts).abs() > TOLERANCE_SECS {
+        return Err(Refusal::Stale);
+    }
+    Ok(())
+}
+
 /// `ts=UNIX;h1=HEX[;h1=HEX…]` → the timestamp and the decoded tags. Unknown
 /// keys are skipped (Paddle may add schemes); one `ts` and at least one
 /// 32-byte `h1` are required.
@@ -203,6 +217,25 @@ mod tests {
                 assert_eq!(got, Err(Refusal::Stale));
             }
         }
+    }
+
+    #[test]
+    fn the_head_alone_is_checked_for_form_and_freshness() {
+        let header = format!("ts={TS};h1={H1}");
+        let now = Timestamp(TS);
+        assert_eq!(well_formed_and_fresh(Some(&header), now), Ok(()));
+        // a wrong tag passes here: only the body can tell
+        let wrong = format!("ts={TS};h1={}", "00".repeat(32));
+        assert_eq!(well_formed_and_fresh(Some(&wrong), now), Ok(()));
+        assert_eq!(well_formed_and_fresh(None, now), Err(Refusal::Missing));
+        assert_eq!(
+            well_formed_and_fresh(Some("ts=1;h1=zz"), now),
+            Err(Refusal::Malformed)
+        );
+        assert_eq!(
+            well_formed_and_fresh(Some(&header), Timestamp(TS + 301)),
+            Err(Refusal::Stale)
+        );
     }
 
     #[test]
