@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod format;
 pub mod log;
+pub mod money;
 pub mod secret;
 pub mod serve;
 pub mod services;

@@ -14,8 +14,8 @@ use crate::crypto::Keys;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{auth, billing, mail::Mailer, notices};
-use crate::web::{server, Site};
+use crate::services::{auth, billing, mail::Mailer, market, notices};
+use crate::web::{capacity, gate, server, Site};
 use crate::worker::Worker;
 
 /// How often the janitor sweeps.
@@ -46,8 +46,6 @@ pub fn run(config: Config, db_path: &Path) -> Result<()> {
             &conn,
         )?)
     };
-    let server = tiny_http::Server::http_with_body_limit(&config.addr, crate::web::body_limit)
-        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     if config.smtp_url.is_none() {
         log::event(
             "mail.warning",
@@ -59,8 +57,13 @@ pub fn run(config: Config, db_path: &Path) -> Result<()> {
     let mut background: Vec<(Worker, Duration)> = Vec::new();
     let (mailer, mail_worker) = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
     background.push((mail_worker, MAIL_SHUTDOWN_WAIT));
-    let server = Arc::new(server);
     let site = Arc::new(Site::new(config, keys, mailer));
+    let max_connections = capacity::connection_cap(
+        site.config.max_connections,
+        capacity::open_file_limit(),
+        site.config.workers,
+    );
+    let server = Arc::new(listen(&site, max_connections)?);
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, site.config.workers)?;
     // The janitor forgets expired sessions and old codes.
@@ -79,6 +82,16 @@ pub fn run(config: Config, db_path: &Path) -> Result<()> {
         notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
     })?;
     background.push((notices, JOB_SHUTDOWN_WAIT));
+    // Rates, quotes and the daily totals: the market data job.
+    let conn = db::open(db_path)?;
+    let mut market = market::Job::new(
+        market::Http::new(&site.config.fx_url, site.config.quotes.clone()),
+        site.config.quotes.as_ref(),
+    );
+    let market = Worker::every("market", market::TICK, move || {
+        market.run_once(&conn, Timestamp::now())
+    })?;
+    background.push((market, JOB_SHUTDOWN_WAIT));
     if let Some(outbox) = billing::outbox::start(
         db_path,
         site.config.paddle.as_ref(),
@@ -87,6 +100,9 @@ pub fn run(config: Config, db_path: &Path) -> Result<()> {
         background.push((outbox, OUTBOX_SHUTDOWN_WAIT));
     }
     background.push((site.pools.start(db_path)?, OFFLOAD_SHUTDOWN_WAIT));
+    // `app billing-check`'s checks, once, on a thread of their own: each
+    // failure is logged, none stops the server.
+    billing::check::spawn_at_start(db_path, site.config.paddle.as_ref())?;
 
     let mut workers = Vec::new();
     for n in 0..site.config.workers {
@@ -104,20 +120,49 @@ pub fn run(config: Config, db_path: &Path) -> Result<()> {
             ("addr", &site.config.addr),
             ("base_url", &site.config.base_url),
             ("workers", &site.config.workers),
+            ("max_connections", &max_connections),
             ("db", &db_path.display()),
             ("ms", &started.elapsed().as_millis()),
         ],
     );
+    // A worker whose server stopped accepting (never by a signal) fails:
+    // the process then exits non-zero, and systemd starts it again.
+    let mut listening_failed = false;
     for worker in workers {
-        let _ = worker.join();
+        listening_failed |= !matches!(worker.join(), Ok(Ok(())));
     }
     drop(server);
     // The pools first, the mail worker last: what they queue is still sent.
     for (worker, wait) in background.into_iter().rev() {
         worker.stop(Instant::now() + wait);
     }
+    if listening_failed {
+        log::event("server.stopped", &[("reason", &"the listening loop ended")]);
+        return Err(Error::Internal(
+            "the server stopped accepting connections".into(),
+        ));
+    }
     log::event("server.stopped", &[]);
     Ok(())
+}
+
+/// The listener, with the vendored server's bounds: what becomes of each
+/// body (`gate`), the connection cap, and the app's log for trouble it goes
+/// on from.
+fn listen(site: &Arc<Site>, max_connections: usize) -> Result<tiny_http::Server> {
+    let config = &site.config;
+    let cannot =
+        |e: &dyn std::fmt::Display| Error::Usage(format!("cannot listen on {}: {e}", config.addr));
+    let addr = tiny_http::ConfigListenAddr::from_socket_addrs(config.addr.as_str())
+        .map_err(|e| cannot(&e))?;
+    tiny_http::Server::new(tiny_http::ServerConfig {
+        addr,
+        ssl: None,
+        head: gate::hook(site.clone()),
+        max_connections,
+        report: capacity::report,
+    })
+    .map_err(|e| cannot(&e))
 }
 
 /// A panic in a handler is caught and answered with a 500; this makes its

@@ -21,6 +21,7 @@ mod webdriver;
 
 mod billing;
 mod checkout;
+mod portfolio_money;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};

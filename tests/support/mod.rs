@@ -7,7 +7,9 @@ pub mod http;
 pub mod json;
 pub mod llm;
 pub mod mail;
+pub mod market;
 pub mod paddle;
+pub mod paddle_catalog;
 pub mod page;
 pub mod smtp;
 
@@ -189,7 +191,10 @@ impl TestServer {
                 cmd.env_remove(key);
             }
         }
+        // No test asks the real ECB: unless a test points it at a fake, the
+        // rates come from a port where nothing listens.
         cmd.env("APP_SMTP_URL", self.mail.url())
+            .env("APP_FX_URL", "http://127.0.0.1:9/eurofxref-daily.xml")
             .stdin(Stdio::null())
             .arg("--db")
             .arg(self.db_path());
@@ -362,6 +367,20 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.kill();
         self.start();
+    }
+
+    /// Like `restart`, with `vars` set in the server's environment from now
+    /// on (each replaces a variable of the same name).
+    pub fn restart_with<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        &mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) {
+        for (k, v) in vars {
+            let (k, v) = (k.as_ref().to_owned(), v.as_ref().to_owned());
+            self.env.retain(|(old, _)| *old != k);
+            self.env.push((k, v));
+        }
+        self.restart();
     }
 
     /// The process id of the running server.
