@@ -6,12 +6,20 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+pub mod market;
 pub mod paddle;
+pub use market::{quotes_from_env, QuotesConfig};
 pub use paddle::PaddleConfig;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_LLM_CONCURRENCY: usize = 4;
+/// `APP_ADMIN_TOKEN` shorter than this stops the app at start.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
+/// What the pages and the emails call the product; the binary stays `app`.
+pub const PRODUCT: &str = "Folio";
+/// `APP_MAX_CONNECTIONS` unset (the open-file limit may lower it further).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The forms `APP_SMTP_URL` takes, for messages that must say so.
 pub const SMTP_URL_FORMS: &str = "smtp://host:25 (plain, a local relay), \
      smtp://user:pass@host:587?tls=required (STARTTLS; tls=opportunistic also works) \
@@ -33,8 +41,15 @@ pub struct Config {
     pub llm_concurrency: usize,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// `APP_MAX_CONNECTIONS`: open client connections at most, before the
+    /// open-file limit is taken into account (`web::capacity`).
+    pub max_connections: usize,
     /// Paddle Billing, when all of its keys are set (SPEC §7).
     pub paddle: Option<PaddleConfig>,
+    /// `APP_QUOTES` and its key and base; `None` while prices are typed.
+    pub quotes: Option<QuotesConfig>,
+    /// `APP_FX_URL`: the full URL of the ECB's daily rates XML.
+    pub fx_url: String,
 }
 
 #[derive(Clone, Debug)]
@@ -112,7 +127,7 @@ impl Config {
         let admin_token = env("APP_ADMIN_TOKEN");
         if admin_token
             .as_ref()
-            .is_some_and(|t| t.len() < crate::services::access::MIN_ADMIN_TOKEN_BYTES)
+            .is_some_and(|t| t.len() < MIN_ADMIN_TOKEN_BYTES)
         {
             return Err(Error::Usage(
                 "APP_ADMIN_TOKEN must be at least 32 bytes (try: openssl rand -hex 32); unset it for no admin token".into(),
@@ -159,6 +174,20 @@ impl Config {
                 .collect::<Result<_>>()?,
         };
 
+        let max_connections = match env("APP_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "APP_MAX_CONNECTIONS takes a number from 1 to 1000000 (open client connections at most); {v:?} is not one"
+                    ))
+                })?,
+        };
+
         Ok(Config {
             addr,
             base_url,
@@ -170,7 +199,10 @@ impl Config {
             llm,
             llm_concurrency,
             trusted_proxies,
+            max_connections,
             paddle: paddle::from_env(env)?,
+            quotes: quotes_from_env(env)?,
+            fx_url: env("APP_FX_URL").unwrap_or_else(|| market::ECB_DAILY_URL.to_string()),
         })
     }
 

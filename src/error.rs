@@ -3,19 +3,22 @@
 
 use std::fmt;
 
-use crate::services::access::Denial;
-
 #[derive(Debug)]
 pub enum Error {
     /// Input that fails validation; the message is safe to show.
     BadRequest(String),
     /// No signed-in caller.
     Unauthorized,
-    /// A free caller met a paid feature; the denial says why (SPEC §5).
+    /// A free caller met a paid feature (SPEC §5): the 402 body's `reason`
+    /// and what the person is told. `services::access` makes these from its
+    /// `Denial`.
     PaymentRequired {
-        denial: Denial,
+        reason: &'static str,
+        message: &'static str,
     },
     Forbidden(&'static str),
+    /// A webhook without a valid signature from its sender.
+    BadSignature,
     NotFound,
     /// With the methods the path does take, for the `Allow` header.
     MethodNotAllowed(String),
@@ -70,7 +73,7 @@ impl Error {
         }
         match self {
             Error::BadRequest(_) | Error::Usage(_) => 400,
-            Error::Unauthorized => 401,
+            Error::Unauthorized | Error::BadSignature => 401,
             Error::PaymentRequired { .. } => 402,
             Error::Forbidden(_) => 403,
             Error::NotFound => 404,
@@ -92,6 +95,7 @@ impl Error {
             Error::Unauthorized => "unauthorized",
             Error::PaymentRequired { .. } => "payment_required",
             Error::Forbidden(_) => "forbidden",
+            Error::BadSignature => "bad_signature",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
@@ -110,8 +114,11 @@ impl Error {
         match self {
             Error::BadRequest(m) | Error::Usage(m) => m.clone(),
             Error::Unauthorized => "Sign in first.".into(),
-            Error::PaymentRequired { denial } => denial.message().into(),
+            Error::PaymentRequired { message, .. } => (*message).into(),
             Error::Forbidden(m) => (*m).into(),
+            Error::BadSignature => {
+                "The Paddle-Signature header is missing, malformed, wrong or stale.".into()
+            }
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed(_) => "This address does not take that method.".into(),
             Error::PayloadTooLarge => "The request body is too large.".into(),

@@ -66,7 +66,7 @@ pub fn converted_by_transaction(
         .optional()?)
 }
 
-/// Referrals reversed so far (a partial index of V8 holds just those).
+/// Referrals reversed so far (a partial index of V11 holds just those).
 pub fn reversed_count(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM referrals WHERE reversed_at IS NOT NULL")?

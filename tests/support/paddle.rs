@@ -2,20 +2,22 @@
 //! told to fail the next N calls (all, or those to one path) with Paddle's
 //! error body (`{"error":{"type","code","detail","documentation_url"},
 //! "meta":{"request_id"}}`, the lock codes included) and a `Retry-After`,
-//! to answer slowly, and knows the customers, prices and subscriptions it
-//! is given. It serves the endpoints the app uses, in Paddle's documented
-//! shapes (`GET /subscriptions` pages with `meta.pagination`). And the
-//! other half of Paddle: webhook deliveries, signed as Paddle signs them.
+//! to answer slowly, and knows the customers it is given. It serves the
+//! billing flow's endpoints (PATCH/GET subscriptions, POST /discounts,
+//! POST /transactions, portal sessions, cancel) in Paddle's documented
+//! shapes; the catalog half (`paddle_catalog`: prices, discounts, event
+//! types, subscription lists with `meta.pagination`) answers the reads. And
+//! the other half of Paddle: webhook deliveries, signed as Paddle signs them.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{Client, Resp, TestApp};
+use super::paddle_catalog::Catalog;
+use super::{Client, Resp, TestServer};
 
 /// One request the app made.
 #[derive(Clone, Debug)]
@@ -49,10 +51,9 @@ struct State {
     discounts: HashMap<String, Value>,
     discounts_created: u32,
     transactions_created: u32,
-    /// `billing_cycle` per price id; unknown prices are monthly.
-    prices: HashMap<String, Value>,
-    /// Subscription entities per customer, for `GET /subscriptions`.
-    subscriptions: Vec<Value>,
+    /// Prices, discounts, subscription lists: what the operator's verbs,
+    /// serve's check and the discount's creation read.
+    catalog: Catalog,
 }
 
 pub struct FakePaddle {
@@ -62,14 +63,14 @@ pub struct FakePaddle {
 }
 
 /// POSTs `body` to the webhook signed with `secret` as Paddle would sign it now.
-pub fn deliver_signed(app: &TestApp, secret: &str, body: &str) -> Resp {
+pub fn deliver_signed(app: &TestServer, secret: &str, body: &str) -> Resp {
     let ts = app::clock::Timestamp::now().secs();
     let header = app::services::billing::signature::sign(secret, ts, body.as_bytes());
     post_webhook(app, body, Some(&header))
 }
 
 /// POSTs `body` to `/webhooks/paddle` with `signature` as `Paddle-Signature`.
-pub fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> Resp {
+pub fn post_webhook(app: &TestServer, body: &str, signature: Option<&str>) -> Resp {
     // Paddle is not a browser: no Origin, no cookie, no CSRF token.
     let client = Client::new(app.addr(), None);
     let mut headers = vec![("Content-Type", "application/json")];
@@ -135,7 +136,7 @@ impl FakePaddle {
         self.lock().customers.insert(id.into(), email.into());
     }
 
-    /// The next `n` calls answer `status` (e.g. 500, 404).
+    /// The next `n` billing-flow calls (not the catalog's) answer `status`.
     pub fn fail_next(&self, n: u32, status: u16) {
         self.fail_calls(None, "/", n, status, "fake_failure", None);
     }
@@ -167,22 +168,25 @@ impl FakePaddle {
         self.lock().discounts.remove(subscription_id);
     }
 
-    /// `GET /prices/{id}` answers this `billing_cycle` (default monthly).
-    pub fn set_price_cycle(&self, price_id: &str, interval: &str, frequency: u32) {
-        self.lock().prices.insert(
+    /// `GET /prices/{id}` answers an active price with this
+    /// `billing_cycle` (a catalog with no prices set knows every price as
+    /// monthly).
+    pub fn set_price_cycle(&self, price_id: &str, interval: &str, frequency: u64) {
+        self.lock().catalog.prices.insert(
             price_id.into(),
-            json!({"interval": interval, "frequency": frequency}),
+            super::paddle_catalog::price(price_id, Some((interval, frequency))),
         );
-    }
-
-    /// A subscription entity `GET /subscriptions?customer_id=` lists.
-    pub fn add_subscription(&self, entity: Value) {
-        self.lock().subscriptions.push(entity);
     }
 
     /// Every answer waits this long first.
     pub fn set_delay(&self, delay: Duration) {
         self.lock().delay = delay;
+    }
+
+    /// The catalog the operator's verbs read (`paddle_catalog`); its calls
+    /// are recorded in it, not in `calls`.
+    pub fn catalog<R>(&self, change: impl FnOnce(&mut Catalog) -> R) -> R {
+        change(&mut self.lock().catalog)
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -250,9 +254,20 @@ type Answer = (u16, Value, Duration, Option<u32>);
 
 fn answer(state: &Mutex<State>, call: Call) -> Answer {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    // The operator's reads (and serve's check at start) are the catalog's,
+    // recorded and failed apart from the calls the billing flow makes.
+    let State {
+        catalog, customers, ..
+    } = &mut *s;
+    if let Some((status, reply)) = catalog.answer(&call, customers) {
+        return (status, reply, s.delay, None);
+    }
     s.calls.push(call.clone());
     let delay = s.delay;
-    let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
+    let path = call
+        .path
+        .split_once('?')
+        .map_or(call.path.as_str(), |(p, _)| p);
     if let Some(rule) = s.rules.iter_mut().find(|r| {
         r.remaining > 0
             && r.method.as_deref().is_none_or(|m| m == call.method)
@@ -277,7 +292,6 @@ fn answer(state: &Mutex<State>, call: Call) -> Answer {
             ),
             None => return not_found,
         },
-        ("GET", ["subscriptions"]) => list_subscriptions(&s, query),
         ("GET", ["subscriptions", id]) => {
             let discount = s.discounts.get(*id).cloned().unwrap_or(Value::Null);
             (
@@ -299,19 +313,6 @@ fn answer(state: &Mutex<State>, call: Call) -> Answer {
             (
                 200,
                 json!({"data": {"id": id, "status": "active", "discount": discount}, "meta": meta}),
-            )
-        }
-        ("GET", ["prices", id]) => {
-            let cycle = s
-                .prices
-                .get(*id)
-                .cloned()
-                .unwrap_or(json!({"interval": "month", "frequency": 1}));
-            (
-                200,
-                json!({"data": {"id": id, "product_id": "pro_01fake", "type": "standard",
-                    "status": "active", "billing_cycle": cycle, "trial_period": null,
-                    "unit_price": {"amount": "1000", "currency_code": "USD"}}, "meta": meta}),
             )
         }
         ("POST", ["discounts"]) => {
@@ -348,69 +349,4 @@ fn answer(state: &Mutex<State>, call: Call) -> Answer {
         _ => return not_found,
     };
     (status, reply, delay, None)
-}
-
-/// `GET /subscriptions?customer_id=A,B&after=ID&per_page=N`, paged as
-/// Paddle pages lists: `meta.pagination {per_page, next, has_more,
-/// estimated_total}`, `next` the URL of the page after this one.
-fn list_subscriptions(s: &State, query: &str) -> (u16, Value) {
-    let param = |key: &str| {
-        query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-            .map(|v| v.replace("%2C", ","))
-    };
-    let customers: Vec<String> = param("customer_id")
-        .map(|c| c.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    let per_page: usize = param("per_page")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(50)
-        .clamp(1, 200);
-    let matching: Vec<&Value> = s
-        .subscriptions
-        .iter()
-        .filter(|sub| {
-            customers.is_empty()
-                || customers
-                    .iter()
-                    .any(|c| sub["customer_id"].as_str() == Some(c.as_str()))
-        })
-        .collect();
-    let start = param("after")
-        .and_then(|after| {
-            matching
-                .iter()
-                .position(|sub| sub["id"].as_str() == Some(after.as_str()))
-                .map(|i| i + 1)
-        })
-        .unwrap_or(0);
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(per_page)
-        .map(|v| (*v).clone())
-        .collect();
-    let has_more = start + page.len() < matching.len();
-    let next = page
-        .last()
-        .and_then(|last| last["id"].as_str())
-        .map(|last| {
-            let mut q: Vec<String> = query
-                .split('&')
-                .filter(|kv| !kv.is_empty() && !kv.starts_with("after="))
-                .map(str::to_string)
-                .collect();
-            q.push(format!("after={last}"));
-            format!(
-                "https://sandbox-api.paddle.com/subscriptions?{}",
-                q.join("&")
-            )
-        });
-    (
-        200,
-        json!({"data": page, "meta": {"request_id": "00000000-0000-4000-8000-000000000002",
-            "pagination": {"per_page": per_page, "next": next, "has_more": has_more,
-                "estimated_total": matching.len()}}}),
-    )
 }

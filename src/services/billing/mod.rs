@@ -9,7 +9,8 @@ use crate::db::billing_reads::REFERRAL_DISCOUNT_META_KEY;
 use crate::db::meta;
 use crate::error::Result;
 
-pub mod answers;
+pub mod call_outcomes;
+pub mod check;
 pub mod checkout;
 pub mod custom_data;
 pub mod event;
@@ -22,6 +23,7 @@ pub mod reward_terms;
 pub mod rewards;
 pub mod signature;
 pub mod summary;
+pub mod sync;
 pub mod webhook;
 
 /// The referral discount, for the checkout, the webhook and the outbox:

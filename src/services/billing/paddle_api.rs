@@ -232,6 +232,12 @@ impl PaddleApi {
         Ok(())
     }
 
+    /// `GET {path_and_query}` → the whole reply (`data` and `meta`), for the
+    /// operator's verbs (`billing-check`, `billing-sync`).
+    pub fn get(&self, path_and_query: &str) -> Result<Value, ApiError> {
+        self.call("GET", path_and_query, None)
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ApiError> {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.api_key);

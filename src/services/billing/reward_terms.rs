@@ -23,6 +23,18 @@ pub enum Interval {
     Year,
 }
 
+impl Interval {
+    /// As Paddle writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Day => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+            Interval::Year => "year",
+        }
+    }
+}
+
 impl BillingCycle {
     /// The `billing_cycle` object of a price entity; `None` for a one-off
     /// price (no cycle) or a shape Paddle does not send.
@@ -78,8 +90,9 @@ impl std::fmt::Display for Unsupported {
 pub fn reward_terms(cycle: BillingCycle) -> Result<RewardTerms, Unsupported> {
     let months = cycle.months().ok_or_else(|| {
         Unsupported(format!(
-            "a price billed every {} {:?} is not supported: bill by the month or the year",
-            cycle.frequency, cycle.interval
+            "is billed every {} {}(s); only monthly or yearly cycles are supported",
+            cycle.frequency,
+            cycle.interval.as_str()
         ))
     })?;
     if months == 1 {

@@ -23,11 +23,6 @@ pub const CLOCK_SKEW: i64 = 60;
 /// this long either side of `next_billed_at`.
 pub const RENEWAL_WINDOW: i64 = 3600;
 
-/// A tombstone (SPEC §9): billing has no effect on a deleted account.
-pub fn is_deleted(user: &User) -> bool {
-    user.email.starts_with("deleted-") && user.email.ends_with("@invalid")
-}
-
 /// Brings one user's tier, referral and rewards in line with their
 /// subscriptions. `event_id` is the audit note of a tier change.
 pub fn reconcile(
@@ -37,7 +32,8 @@ pub fn reconcile(
     event_id: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let Some(user) = users::by_id(conn, user_id)?.filter(|u| !is_deleted(u)) else {
+    // Billing has no effect on a deleted account's tombstone (SPEC §9).
+    let Some(user) = users::by_id(conn, user_id)?.filter(|u| !u.is_deleted()) else {
         return Ok(());
     };
     sync_tier(conn, &user, event_id, now)?;

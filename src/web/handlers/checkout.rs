@@ -20,11 +20,12 @@ const UNAVAILABLE: &str = "The checkout can't be opened right now, try again in 
 
 pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
-    let Some(paddle) = ctx.app.config.paddle.as_ref() else {
+    let Some(paddle) = ctx.site.config.paddle.as_ref() else {
         return Err(Error::NotFound);
     };
     let user = session.user.clone();
-    let Some(request) = checkout::transaction_request(ctx.db, paddle, &ctx.app.keys, &user)? else {
+    let Some(request) = checkout::transaction_request(ctx.db, paddle, &ctx.site.keys, &user)?
+    else {
         return Err(Error::BadRequest(
             "This account has a subscription already; manage it with Manage billing in Settings."
                 .into(),
@@ -34,11 +35,11 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
         .header("accept")
         .is_some_and(|a| a.contains("application/json"));
     let call = ctx
-        .app
+        .site
         .paddle_calls
         .begin("checkout", user.id, req.now)
         .map_err(refused)?;
-    if ctx.app.pools.paddle.is_full() {
+    if ctx.site.pools.paddle.is_full() {
         return Err(offload::full());
     }
     // Paddle may take seconds: its own pool waits for it, never a worker.
@@ -46,7 +47,7 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
         PoolName::Paddle,
         move |ctx: &Ctx, req: &Req| {
             let _call = call;
-            let Some(paddle) = ctx.app.config.paddle.as_ref() else {
+            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
                 return Err(Error::NotFound);
             };
             let transaction = match checkout::create_transaction(ctx.db, paddle, &request) {

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod auth;
 pub mod checkout;
+pub mod csp_report;
+pub mod holdings_csv;
 pub mod leaving;
 pub mod pages;
 pub mod portal;
@@ -15,7 +17,7 @@ use crate::web::{Ctx, Session};
 /// The page frame for this request.
 pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> Frame<'a> {
     Frame {
-        assets: &ctx.app.assets.urls,
+        assets: &ctx.site.assets.urls,
         user: session.map(|s| &s.user),
         csrf,
     }

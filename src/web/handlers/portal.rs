@@ -14,7 +14,7 @@ const UNAVAILABLE: &str = "Billing is unavailable right now, try again in a minu
 
 pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
-    if ctx.app.config.paddle.is_none() {
+    if ctx.site.config.paddle.is_none() {
         return Err(Error::NotFound);
     }
     let Some(target) = portal::target(ctx.db, session.user.id)? else {
@@ -25,11 +25,11 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
     };
     let user_id = session.user.id;
     let call = ctx
-        .app
+        .site
         .paddle_calls
         .begin("portal", user_id, req.now)
         .map_err(super::checkout::refused)?;
-    if ctx.app.pools.paddle.is_full() {
+    if ctx.site.pools.paddle.is_full() {
         return Err(offload::full());
     }
     // Paddle may take seconds: its own pool waits for it, never a worker.
@@ -37,7 +37,7 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
         PoolName::Paddle,
         move |ctx: &Ctx, req: &Req| {
             let _call = call;
-            let Some(paddle) = ctx.app.config.paddle.as_ref() else {
+            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
                 return Err(Error::NotFound);
             };
             match portal::session_url(paddle, &target) {

@@ -14,16 +14,13 @@ const YEARLY: &str = "pri_01yearlyplan";
 /// Another product's price in the same Paddle account.
 const OTHER: &str = "pri_01otherproduct";
 
-fn spawn_two_prices(paddle: &FakePaddle) -> TestApp {
-    let env = paddle_env(paddle, Some(DISCOUNT));
-    let prices = format!("{PRICE},{YEARLY}");
-    TestApp::spawn_with(move |cmd| {
-        env(cmd);
-        cmd.env("APP_PADDLE_PRICE_ID", &prices);
-    })
+fn spawn_two_prices(paddle: &FakePaddle) -> TestServer {
+    billing(paddle, Some(DISCOUNT))
+        .env("APP_PADDLE_PRICE_ID", format!("{PRICE},{YEARLY}"))
+        .spawn()
 }
 
-fn stored_outcome(app: &TestApp, event_id: &str) -> String {
+fn stored_outcome(app: &TestServer, event_id: &str) -> String {
     text(
         app,
         &format!("SELECT outcome FROM billing_events WHERE event_id = '{event_id}'"),

@@ -8,14 +8,14 @@ use crate::support::paddle::FakePaddle;
 
 const DISCOUNT_END: &str = "2027-02-24T09:30:12.123456Z";
 
-fn states(app: &TestApp, user_id: i64) -> Vec<String> {
+fn states(app: &TestServer, user_id: i64) -> Vec<String> {
     rewards_of(app, user_id)
         .into_iter()
         .map(|(_, s)| s)
         .collect()
 }
 
-fn subscribed(app: &TestApp, email: &str, tag: &str) -> (Client, i64, Sub) {
+fn subscribed(app: &TestServer, email: &str, tag: &str) -> (Client, i64, Sub) {
     let (client, id) = user(app, email);
     let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}")).of(id);
     deliver_ok(
@@ -26,7 +26,7 @@ fn subscribed(app: &TestApp, email: &str, tag: &str) -> (Client, i64, Sub) {
     (client, id, sub)
 }
 
-fn invitee_pays(app: &TestApp, referrer: &Client, email: &str, tag: &str) -> Sub {
+fn invitee_pays(app: &TestServer, referrer: &Client, email: &str, tag: &str) -> Sub {
     let (_, id) = invited_user(app, referrer, email);
     let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"))
         .of(id)
@@ -47,7 +47,7 @@ fn patches_to(paddle: &FakePaddle, sub: &str) -> usize {
 }
 
 /// Seconds from now until the apply call's next try.
-fn apply_due_in(app: &TestApp) -> i64 {
+fn apply_due_in(app: &TestServer) -> i64 {
     app.query_i64(
         "SELECT CAST(strftime('%s', next_attempt_at) AS INTEGER) - CAST(strftime('%s', 'now') AS INTEGER)
          FROM paddle_outbox WHERE kind = 'apply_discount' AND done_at IS NULL",
@@ -55,7 +55,7 @@ fn apply_due_in(app: &TestApp) -> i64 {
 }
 
 /// Time passes: the waiting call is due now (as if its 30 minutes were up).
-fn fast_forward_the_wait(app: &TestApp) {
+fn fast_forward_the_wait(app: &TestServer) {
     app.db()
         .execute(
             "UPDATE paddle_outbox SET next_attempt_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')

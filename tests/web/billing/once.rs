@@ -21,7 +21,7 @@ fn delete_account(client: &Client) {
     );
 }
 
-fn referrals_of(app: &TestApp, referred: i64) -> i64 {
+fn referrals_of(app: &TestServer, referred: i64) -> i64 {
     app.query_i64(&format!(
         "SELECT count(*) FROM referrals WHERE referred_user_id = {referred}"
     ))

@@ -10,7 +10,7 @@ use super::*;
 use crate::support::paddle::FakePaddle;
 
 /// A referrer with a running reward from `invitee`'s first payment.
-fn converted(app: &TestApp, tag: &str) -> (Client, i64, Client, i64, Sub) {
+fn converted(app: &TestServer, tag: &str) -> (Client, i64, Client, i64, Sub) {
     let (ref_client, referrer) = user(app, &format!("{tag}-ref@example.com"));
     let mine = Sub::new(&format!("sub_01{tag}r"), &format!("ctm_01{tag}r")).of(referrer);
     deliver_ok(
@@ -36,7 +36,7 @@ fn converted(app: &TestApp, tag: &str) -> (Client, i64, Client, i64, Sub) {
     (ref_client, referrer, inv_client, invitee, theirs)
 }
 
-fn states(app: &TestApp, user_id: i64) -> Vec<String> {
+fn states(app: &TestServer, user_id: i64) -> Vec<String> {
     rewards_of(app, user_id)
         .into_iter()
         .map(|(_, s)| s)

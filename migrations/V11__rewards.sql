@@ -45,7 +45,7 @@ ALTER TABLE paddle_outbox ADD COLUMN locked_since TEXT;
 -- window), `failed` (the call finally failed: `app billing-retry` re-queues
 -- it) and `revoked` (the referral was reversed). A CHECK cannot be altered:
 -- the table is rebuilt with every row and id, and its indexes.
-CREATE TABLE referral_rewards_v8 (
+CREATE TABLE referral_rewards_v11 (
     id              INTEGER PRIMARY KEY,
     referral_id     INTEGER NOT NULL REFERENCES referrals (id),
     user_id         INTEGER NOT NULL REFERENCES users (id),
@@ -58,18 +58,18 @@ CREATE TABLE referral_rewards_v8 (
     ends_at         TEXT,
     UNIQUE (referral_id, role)
 );
-INSERT INTO referral_rewards_v8 (id, referral_id, user_id, role, state, subscription_id,
+INSERT INTO referral_rewards_v11 (id, referral_id, user_id, role, state, subscription_id,
                                  created_at, applied_at, ends_at)
 SELECT id, referral_id, user_id, role, state, subscription_id, created_at, applied_at, ends_at
 FROM referral_rewards;
 DROP TABLE referral_rewards;
-ALTER TABLE referral_rewards_v8 RENAME TO referral_rewards;
+ALTER TABLE referral_rewards_v11 RENAME TO referral_rewards;
 CREATE INDEX referral_rewards_user ON referral_rewards (user_id, state);
 CREATE INDEX referral_rewards_state ON referral_rewards (state);
 
 -- `access_audit` gains `reverse_referral`: rebuilt as V7 did, every row
 -- kept with its id, the index and both append-only triggers made again.
-CREATE TABLE access_audit_v8 (
+CREATE TABLE access_audit_v11 (
     id        INTEGER PRIMARY KEY,
     at        TEXT NOT NULL,
     user_id   INTEGER NOT NULL REFERENCES users (id),
@@ -82,10 +82,10 @@ CREATE TABLE access_audit_v8 (
     client    TEXT,
     note      TEXT
 );
-INSERT INTO access_audit_v8 (id, at, user_id, action, old_value, new_value, actor, client, note)
+INSERT INTO access_audit_v11 (id, at, user_id, action, old_value, new_value, actor, client, note)
 SELECT id, at, user_id, action, old_value, new_value, actor, client, note FROM access_audit;
 DROP TABLE access_audit;
-ALTER TABLE access_audit_v8 RENAME TO access_audit;
+ALTER TABLE access_audit_v11 RENAME TO access_audit;
 CREATE INDEX access_audit_user ON access_audit (user_id, at);
 
 CREATE TRIGGER access_audit_no_update BEFORE UPDATE ON access_audit
