@@ -144,10 +144,21 @@ impl Ctx<'_> {
         csrf::token(self, req)
     }
 
-    /// The caller of a paid route: the admin bearer token or a session. A
-    /// wrong bearer token is a 401, and too many of them from one client a 429.
+    /// The caller of a paid route: the admin bearer token or a session. The
+    /// right token always passes (SPEC §8): it is compared first, so wrong
+    /// tokens from anyone never lock it out. A wrong one is a 401, and past
+    /// the limits (per client, and from all clients together) a 429 that is
+    /// neither counted nor logged again.
     pub fn caller(&self, req: &Req) -> Result<Option<Caller>> {
         if let Some(header) = req.header("authorization") {
+            let presented = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .unwrap_or("");
+            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim())
+            {
+                return Ok(Some(Caller::Admin));
+            }
             let client = req.client.limit_key();
             let everywhere = self
                 .app
@@ -159,14 +170,6 @@ impl Ctx<'_> {
                     retry_after,
                     message: "Too many wrong tokens. Try again later.".into(),
                 });
-            }
-            let presented = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .unwrap_or("");
-            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim())
-            {
-                return Ok(Some(Caller::Admin));
             }
             self.app.wrong_admin_tokens.hit(&client, req.now);
             self.app.wrong_admin_tokens_everywhere.hit("all", req.now);

@@ -9,6 +9,7 @@ mod hardening;
 mod hostile;
 mod leaving;
 mod leaving_scrub;
+mod lockout;
 mod log_lines;
 mod mail_outage;
 mod notices;
