@@ -67,6 +67,8 @@ pub struct App {
     pub large_bodies: gate::Permits,
     /// A few CSP violation log lines a minute; the rest are counted.
     pub csp_log_budget: crate::services::csp_report::LogBudget,
+    /// `X-Forwarded-For` without `APP_TRUSTED_PROXY`, said once an hour.
+    pub untrusted_proxy: client::UntrustedProxyWarning,
 }
 
 impl App {
@@ -84,6 +86,7 @@ impl App {
             pools: offload::Pools::new(&config),
             large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
             csp_log_budget: Default::default(),
+            untrusted_proxy: Default::default(),
             config,
         }
     }

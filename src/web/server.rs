@@ -92,6 +92,10 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
         .map(|(_, v)| v.as_str())
         .collect();
     let client = Client::of(&app.config.trusted_proxies, peer, &forwarded);
+    let now = Timestamp::now();
+    if app.config.trusted_proxies.is_empty() && !forwarded.is_empty() {
+        app.untrusted_proxy.note(peer, now);
+    }
     let mut req = Req {
         method: Method::parse(request.method().as_str()),
         path: path.to_string(),
@@ -99,7 +103,7 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
         client,
         headers,
         body: Vec::new(),
-        now: Timestamp::now(),
+        now,
     };
 
     let mut resp = match read_body(&mut request) {

@@ -24,4 +24,5 @@ mod signin;
 mod slow;
 mod stays_up;
 mod subscriber;
+mod untrusted_proxy;
 mod webhook_rotation;
