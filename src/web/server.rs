@@ -323,6 +323,24 @@ mod tests {
     }
 
     #[test]
+    fn a_header_value_holding_crlf_is_left_out_of_the_answer() {
+        // e.g. a redirect to a URL another server gave us (CVE-2026-66753)
+        let resp = Resp::redirect("/x\r\nSet-Cookie: session=attacker");
+        let tiny = to_tiny(resp);
+        let names: Vec<String> = tiny
+            .headers()
+            .iter()
+            .map(|h| h.field.as_str().as_str().to_ascii_lowercase())
+            .collect();
+        assert!(!names.iter().any(|n| n == "location"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "set-cookie"), "{names:?}");
+        assert!(
+            names.iter().any(|n| n == "x-content-type-options"),
+            "{names:?}"
+        );
+    }
+
+    #[test]
     fn milliseconds_print_with_two_decimals() {
         let ms = |micros| Millis(Duration::from_micros(micros)).to_string();
         assert_eq!(ms(0), "0.00");
