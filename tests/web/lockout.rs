@@ -4,17 +4,16 @@
 
 use std::time::Duration;
 
-use crate::support::{csrf_in, Client, Resp, TestApp};
+use crate::support::{csrf_in, Client, Resp, TestServer};
 
 const ADMIN: &str = "an-admin-token-of-at-least-32-bytes!";
 
-fn with_token(configure_proxy: bool) -> TestApp {
-    TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN);
-        if configure_proxy {
-            cmd.env("APP_TRUSTED_PROXY", "127.0.0.1");
-        }
-    })
+fn with_token(behind_proxy: bool) -> TestServer {
+    let start = TestServer::new().env("APP_ADMIN_TOKEN", ADMIN);
+    match behind_proxy {
+        true => start.env("APP_TRUSTED_PROXY", "127.0.0.1").spawn(),
+        false => start.spawn(),
+    }
 }
 
 fn metrics_with(client: &Client, token: &str, forwarded_for: Option<&str>) -> u16 {
@@ -108,7 +107,7 @@ fn request_code_from(client: &Client, email: &str, addr: &str) -> Resp {
 /// Moves every login code of `email` `secs` seconds into the past in the
 /// app's own `login_codes` table (RFC 3339 `Z` text, SPEC §3), as if time
 /// had passed: the once-a-minute rule would otherwise make a test wait.
-fn age_login_codes(app: &TestApp, email: &str, secs: i64) {
+fn age_login_codes(app: &TestServer, email: &str, secs: i64) {
     let moved = app
         .db()
         .execute(

@@ -3,16 +3,15 @@
 //! say so, at most once an hour, and `/metrics` then wants the admin token
 //! unless the peer is loopback and sent no `X-Forwarded-For`.
 
-use crate::support::TestApp;
+use crate::support::TestServer;
 
 const ADMIN: &str = "an-admin-token-of-at-least-32-bytes!";
 const WARNING: &str = "event=proxy.untrusted";
 
-fn without_trusted_proxy() -> TestApp {
-    TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN)
-            .env_remove("APP_TRUSTED_PROXY");
-    })
+/// The test environment sets no `APP_*` variable unless asked, so no
+/// `APP_TRUSTED_PROXY` here.
+fn without_trusted_proxy() -> TestServer {
+    TestServer::new().env("APP_ADMIN_TOKEN", ADMIN).spawn()
 }
 
 #[test]
@@ -48,9 +47,9 @@ fn forwarded_for_without_a_trusted_proxy_is_warned_about_once() {
 
 #[test]
 fn with_a_trusted_proxy_forwarded_for_is_not_warned_about() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_TRUSTED_PROXY", "127.0.0.1");
-    });
+    let app = TestServer::new()
+        .env("APP_TRUSTED_PROXY", "127.0.0.1")
+        .spawn();
     let resp = app
         .client()
         .get_with("/healthz", &[("X-Forwarded-For", "203.0.113.7")]);
