@@ -44,8 +44,9 @@ fn a_v9_database_upgrades_in_place_keeping_every_reward_and_audit_row() {
     std::fs::copy(&path, app.db_path()).unwrap();
     app.restart();
     assert_eq!(
-        app.query_i64("SELECT max(version) FROM refinery_schema_history"),
-        11
+        app.query_i64("SELECT count(*) FROM refinery_schema_history WHERE version = 11"),
+        1,
+        "V11 applied"
     );
     let rewards: Vec<RewardRow> = {
         let db = app.db();
