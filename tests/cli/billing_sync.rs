@@ -310,3 +310,38 @@ fn an_unknown_email_or_an_unreachable_paddle_is_an_error() {
         summary(&out)
     );
 }
+
+/// A customer's subscription to another product in the same Paddle account
+/// is listed too: the sync says it is not ours and it grants nothing
+/// (SPEC §7: only `APP_PADDLE_PRICE_ID` gives access).
+#[test]
+fn another_products_subscription_is_not_ours_and_grants_nothing() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let client = app.client();
+    sign_in(&app, &client, "two@example.com");
+    let id = user_id(&app, "two@example.com");
+    paddle.add_customer("ctm_01two", "two@example.com");
+    let mut other = subscription(
+        "sub_01other",
+        "ctm_01two",
+        "active",
+        &at(-10),
+        signed_for(id),
+    );
+    other["items"][0]["price"]["id"] = "pri_01otherproduct".into();
+    paddle.catalog(|c| c.subscriptions = vec![other]);
+    let report = sync(&app, &paddle, &["--email", "two@example.com"]);
+    let result = result_for(&report, "sub_01other");
+    assert_eq!(result["outcome"], "not ours", "{report}");
+    assert_eq!(result["changes"], json!([]), "{report}");
+    assert_eq!(report["changed"], 0, "{report}");
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "free"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM subscriptions WHERE id = 'sub_01other'"),
+        0
+    );
+}
