@@ -345,3 +345,48 @@ fn another_products_subscription_is_not_ours_and_grants_nothing() {
         0
     );
 }
+
+/// Paddle's rate limit (429 with `Retry-After`) is honoured, not reported
+/// as a customer that cannot be read: the verb waits as long as Paddle
+/// asked and asks again (SPEC §7: every call honours a `Retry-After`).
+#[test]
+fn a_rate_limited_list_waits_for_retry_after_and_asks_again() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let client = app.client();
+    sign_in(&app, &client, "busy@example.com");
+    let id = user_id(&app, "busy@example.com");
+    let old = subscription(
+        "sub_01busy_old",
+        "ctm_01busy",
+        "canceled",
+        &at(-7200),
+        signed_for(id),
+    );
+    deliver(&app, &old, "evt_busy_old", "canceled", &at(-7199));
+    let new = subscription(
+        "sub_01busy_new",
+        "ctm_01busy",
+        "active",
+        &at(-60),
+        Value::Null,
+    );
+    paddle.catalog(|c| {
+        c.subscriptions = vec![old.clone(), new.clone()];
+        c.fail_next = (1, 429);
+        c.fail_retry_after = Some(1);
+    });
+    let report = sync(&app, &paddle, &["--email", "busy@example.com"]);
+    assert_eq!(report["failed"], json!([]), "{report}");
+    assert_eq!(result_for(&report, "sub_01busy_new")["outcome"], "created");
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "paid"
+    );
+    let lists = paddle.catalog(|c| c.calls_to("/subscriptions?customer_id=ctm_01busy"));
+    assert_eq!(lists.len(), 2, "the 429, then the same page again");
+    assert!(
+        lists[1].at.duration_since(lists[0].at) >= std::time::Duration::from_secs(1),
+        "asked again before Paddle's Retry-After"
+    );
+}

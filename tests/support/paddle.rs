@@ -259,8 +259,8 @@ fn answer(state: &Mutex<State>, call: Call) -> Answer {
     let State {
         catalog, customers, ..
     } = &mut *s;
-    if let Some((status, reply)) = catalog.answer(&call, customers) {
-        return (status, reply, s.delay, None);
+    if let Some((status, reply, retry_after)) = catalog.answer(&call, customers) {
+        return (status, reply, s.delay, retry_after);
     }
     s.calls.push(call.clone());
     let delay = s.delay;

@@ -32,6 +32,8 @@ pub struct Catalog {
     pub calls: Vec<Call>,
     /// The next `fail_next.0` catalog calls answer `fail_next.1`.
     pub fail_next: (u32, u16),
+    /// The `Retry-After` (seconds) those failing answers carry, if any.
+    pub fail_retry_after: Option<u32>,
 }
 
 impl Catalog {
@@ -112,9 +114,43 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Catalog {
-    /// The answer to `call` when it is a catalog call; `None` leaves it to
-    /// the rest of the fake. `customers` is the fake's id → email map.
+    /// The answer to `call` when it is a catalog call, with the
+    /// `Retry-After` it carries; `None` leaves it to the rest of the fake.
+    /// `customers` is the fake's id → email map.
     pub fn answer(
+        &mut self,
+        call: &Call,
+        customers: &HashMap<String, String>,
+    ) -> Option<(u16, Value, Option<u32>)> {
+        if self.fail_next.0 > 0 && self.is_catalog(call) {
+            self.calls.push(call.clone());
+            self.fail_next.0 -= 1;
+            let code = match self.fail_next.1 {
+                429 => "too_many_requests",
+                _ => "internal_error",
+            };
+            let (status, body) = error(self.fail_next.1, code, "the fake was told to fail");
+            return Some((status, body, self.fail_retry_after));
+        }
+        self.answer_ok(call, customers)
+            .map(|(status, body)| (status, body, None))
+    }
+
+    fn is_catalog(&self, call: &Call) -> bool {
+        let (path, _) = query(&call.path);
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        call.method == "GET"
+            && matches!(
+                parts.as_slice(),
+                ["event-types"]
+                    | ["prices", _]
+                    | ["discounts", _]
+                    | ["subscriptions"]
+                    | ["customers"]
+            )
+    }
+
+    fn answer_ok(
         &mut self,
         call: &Call,
         customers: &HashMap<String, String>,
@@ -132,14 +168,6 @@ impl Catalog {
             return None;
         }
         self.calls.push(call.clone());
-        if self.fail_next.0 > 0 {
-            self.fail_next.0 -= 1;
-            return Some(error(
-                self.fail_next.1,
-                "internal_error",
-                "the fake was told to fail",
-            ));
-        }
         if let Some(key) = &self.api_key {
             if call.authorization.as_deref() != Some(&format!("Bearer {key}")) {
                 return Some(error(403, "invalid_token", "Invalid or revoked API key."));

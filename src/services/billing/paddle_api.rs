@@ -14,6 +14,10 @@ use crate::config::PaddleConfig;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REPLY_BYTES: u64 = 1024 * 1024;
+/// How often [`PaddleApi::get`] asks, and the longest `Retry-After` it
+/// waits out (longer ones are reported: run the verb again later).
+const GET_TRIES: u32 = 3;
+const MAX_GET_WAIT_SECS: i64 = 60;
 
 /// Paddle's answers that mean "the subscription is busy, try later"
 /// (SPEC §7): waits, never failures.
@@ -233,9 +237,25 @@ impl PaddleApi {
     }
 
     /// `GET {path_and_query}` → the whole reply (`data` and `meta`), for the
-    /// operator's verbs (`billing-check`, `billing-sync`).
+    /// operator's verbs (`billing-check`, `billing-sync`) and serve's check
+    /// at start, each on a thread of its own: a `Retry-After` Paddle sends
+    /// with a 429 or 5xx (a minute at most) is waited out here and the call
+    /// made again, a few times, so a sync of many customers is not cut
+    /// short by Paddle's rate limit.
     pub fn get(&self, path_and_query: &str) -> Result<Value, ApiError> {
-        self.call("GET", path_and_query, None)
+        let mut tries = 1;
+        loop {
+            match self.call("GET", path_and_query, None) {
+                Err(ApiError::Transient {
+                    retry_after: Some(secs),
+                    ..
+                }) if tries < GET_TRIES && secs <= MAX_GET_WAIT_SECS => {
+                    std::thread::sleep(Duration::from_secs(secs.unsigned_abs()));
+                    tries += 1;
+                }
+                answer => return answer,
+            }
+        }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ApiError> {
