@@ -368,8 +368,24 @@ fn a_checkout_paddle_cannot_make_is_a_clear_503_and_clicks_are_limited() {
         failed.body
     );
     assert!(!failed.body.contains("internal_error") && !failed.body.contains("127.0.0.1"));
-    // Five a minute per person (the failed one counts), then 429.
-    for _ in 0..4 {
+    // Paddle asking to wait longer than our minute: the 503 says so too.
+    paddle.fail_calls(
+        Some("POST"),
+        "/transactions",
+        1,
+        429,
+        "too_many_requests",
+        Some(300),
+    );
+    let busy = start_checkout(&ann, &[]);
+    assert_eq!(busy.status, 503, "{}", busy.summary());
+    assert_eq!(
+        busy.header("retry-after"),
+        Some("300"),
+        "Paddle's Retry-After"
+    );
+    // Five a minute per person (the failed ones count), then 429.
+    for _ in 0..3 {
         transaction_id(&start_checkout(&ann, &[]));
     }
     let limited = start_checkout(&ann, &[]);

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::outbox::create_discount;
-use super::paddle_api::{NewTransaction, PaddleApi};
+use super::paddle_api::{ApiError, NewTransaction, PaddleApi};
 use super::{custom_data, referral_discount_id};
 use crate::config::PaddleConfig;
 use crate::crypto::Keys;
@@ -146,23 +146,50 @@ pub fn transaction_request(
     }))
 }
 
+/// Why the checkout's transaction was not made: `message` is for the log,
+/// `retry_after` is the `Retry-After` Paddle asked for, if any.
+#[derive(Debug, PartialEq)]
+pub struct NotMade {
+    pub message: String,
+    pub retry_after: Option<i64>,
+}
+
+impl NotMade {
+    fn from_api(what: &str, error: &ApiError) -> NotMade {
+        NotMade {
+            message: format!("{what}: {error}"),
+            retry_after: error.retry_after(),
+        }
+    }
+}
+
+impl std::fmt::Display for NotMade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Makes the checkout's transaction (`POST /transactions`), creating the
 /// reward discount first for an invitee if it does not exist yet. Waits on
-/// Paddle: run it on the `paddle` pool only. The error is for the log.
+/// Paddle: run it on the `paddle` pool only.
 pub fn create_transaction(
     conn: &Connection,
     paddle: &PaddleConfig,
     request: &TransactionRequest,
-) -> Result<String, String> {
+) -> Result<String, NotMade> {
     let api = PaddleApi::new(paddle);
     let discount_id = match (&request.discount_id, request.invited) {
         (Some(id), _) => Some(id.clone()),
         (None, true) => {
-            let created = create_discount(&api, paddle).map_err(|e| format!("discount: {e}"))?;
+            let created =
+                create_discount(&api, paddle).map_err(|e| NotMade::from_api("discount", &e))?;
             let kept = db::write(conn, |tx| {
                 meta::get_or_insert(tx, billing_reads::REFERRAL_DISCOUNT_META_KEY, &created)
             })
-            .map_err(|e| format!("keeping the discount: {e}"))?;
+            .map_err(|e| NotMade {
+                message: format!("keeping the discount: {e}"),
+                retry_after: None,
+            })?;
             log::event("billing.discount_created", &[("discount_id", &kept)]);
             Some(kept)
         }
@@ -175,7 +202,7 @@ pub fn create_transaction(
         discount_id: discount_id.as_deref(),
         customer_id: request.customer_id.as_deref(),
     })
-    .map_err(|e| format!("transaction: {e}"))
+    .map_err(|e| NotMade::from_api("transaction", &e))
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use crate::web::offload::{self, PoolName};
 use crate::web::{csp, Ctx};
 
 const UNAVAILABLE: &str = "The checkout can't be opened right now, try again in a minute.";
+/// The `Retry-After` of that 503, unless Paddle asked for longer.
+const RETRY_AFTER: i64 = 60;
 
 pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
@@ -57,8 +59,10 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
                         "billing.checkout_failed",
                         &[("user_id", &user.id), ("error", &error)],
                     );
+                    // Never sooner than Paddle asked (SPEC §7: Retry-After
+                    // is honoured), and not before a minute.
                     return Err(Error::Unavailable {
-                        retry_after: 60,
+                        retry_after: error.retry_after.unwrap_or(0).max(RETRY_AFTER),
                         message: UNAVAILABLE.into(),
                     });
                 }
