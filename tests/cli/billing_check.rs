@@ -112,6 +112,12 @@ fn a_good_setup_passes_every_check_one_line_each() {
             .any(|c| c.authorization.as_deref() == Some(&format!("Bearer {API_KEY}"))),
         "a real authenticated GET: {key_calls:?}"
     );
+    // The operator's reads carry `Paddle-Version: 1` like every call.
+    let reads = paddle.catalog(|c| c.calls.clone());
+    assert!(!reads.is_empty());
+    for call in reads {
+        assert_eq!(call.paddle_version.as_deref(), Some("1"), "{}", call.path);
+    }
 
     let out = app.cli_with(&["billing-check", "--json"], billing_env(&paddle));
     let v: Value = serde_json::from_str(&succeeded(&out, "--json")).unwrap();
