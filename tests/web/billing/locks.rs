@@ -257,6 +257,31 @@ fn a_scheduled_pause_is_visible_and_gets_no_reward_patch() {
     });
 }
 
+/// A scheduled cancel is a scheduled change too: the referrer's reward
+/// stays banked (it would be lost on a subscription that is ending), and
+/// goes on once the cancel is taken back.
+#[test]
+fn a_scheduled_cancel_gets_no_reward_patch() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer) = user(&app, "cora@example.com");
+    let canceling = Sub::new("sub_01cora", "ctm_01cora")
+        .of(referrer)
+        .cancel_at("2027-01-15T10:00:00.000000Z");
+    deliver_ok(&app, &canceling.event("evt_cora0", "created", &at(0)), "ok");
+    invitee_pays(&app, &ref_client, "dirk@example.com", "dirk");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(states(&app, referrer), ["banked"]);
+    assert!(paddle
+        .calls_to("PATCH", "/subscriptions/sub_01cora")
+        .is_empty());
+    let kept = Sub::new("sub_01cora", "ctm_01cora").of(referrer);
+    deliver_ok(&app, &kept.event("evt_cora1", "updated", &at(5)), "ok");
+    eventually("applied once the cancel is taken back", &app, SOON, || {
+        states(&app, referrer) == ["running"]
+    });
+}
+
 /// A past-due subscription gets no reward PATCH (Paddle refuses changes
 /// while a payment is outstanding); once paid up it does, and Paddle's
 /// `subscription_outstanding_transaction` on the way is a wait.
