@@ -110,6 +110,18 @@ fn a_full_refund_of_the_first_payment_reverses_the_referral_and_revokes_both_rew
     assert_eq!(stats["invites"]["converted"], 0, "{stats}");
     let metrics = app.client().get("/metrics").body;
     assert!(metrics.contains("app_referrals_reversed 1"), "{metrics}");
+    assert!(
+        metrics.contains("app_referral_rewards{state=\"revoked\"} 2"),
+        "{metrics}"
+    );
+    // Both parties' Settings say so (README: "both rewards show as revoked").
+    for client in [&ref_client, &inv_client] {
+        let page = client.get("/settings").body;
+        assert!(
+            page.contains("revoked: the payment it came from was refunded"),
+            "{page}"
+        );
+    }
     // The refund's update, or a replay, reverses nothing twice; the
     // invitee keeps access as their subscription says (billing's call).
     let updated = adjustment(
