@@ -37,12 +37,23 @@ pub fn retry(conn: &Connection, email: &str, now: Timestamp) -> Result<Retried> 
     let retried = db::write(conn, |tx| {
         let user = users::by_email(tx, &email)?.ok_or_else(|| credit::unknown_email(&email))?;
         let mine = rewards::rewards_of(tx, user.id)?;
+        // One discount per subscription: a failed reward whose
+        // subscription has another reward running now is not re-queued; it
+        // waits in the bank and goes on when that one ends.
+        let behind_another = |reward: &rewards::Reward| {
+            mine.iter().any(|other| {
+                other.id != reward.id
+                    && other.state == "running"
+                    && other.subscription_id.is_some()
+                    && other.subscription_id == reward.subscription_id
+            })
+        };
         let failed: Vec<&rewards::Reward> = mine.iter().filter(|r| r.state == "failed").collect();
         // A revoked reward's failed removal (`discount: null`) is a reward
         // call too: queued again, its state stays.
         let ids: Vec<i64> = mine
             .iter()
-            .filter(|r| matches!(r.state.as_str(), "failed" | "revoked"))
+            .filter(|r| r.state == "revoked" || (r.state == "failed" && !behind_another(r)))
             .map(|r| r.id)
             .collect();
         let calls = outbox::requeue_failed_rewards(tx, &ids, now)?;

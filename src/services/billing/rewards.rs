@@ -422,14 +422,24 @@ pub fn before_apply(
     subscription_id: &str,
     now: Timestamp,
 ) -> Result<BeforeApply> {
-    let waiting = rewards::reward(conn, reward_id)?
-        .is_some_and(|r| matches!(r.state.as_str(), "applying" | "waiting"));
-    if !waiting {
+    let Some(reward) = rewards::reward(conn, reward_id)?
+        .filter(|r| matches!(r.state.as_str(), "applying" | "waiting"))
+    else {
         return Ok(BeforeApply::Drop);
-    }
+    };
     let Some(sub) = billing::subscription(conn, subscription_id)?.filter(takes_a_discount) else {
         return Ok(BeforeApply::Bank);
     };
+    // One discount at a time: never PATCHed over another reward running
+    // on this subscription (it would cut that one short).
+    let another_runs = rewards::rewards_of(conn, reward.user_id)?.iter().any(|r| {
+        r.id != reward.id
+            && r.state == "running"
+            && r.subscription_id.as_deref() == Some(subscription_id)
+    });
+    if another_runs {
+        return Ok(BeforeApply::Bank);
+    }
     let from = patch_allowed_from(&sub, now);
     Ok(if from > now {
         BeforeApply::Later(from)
@@ -532,5 +542,34 @@ mod tests {
         // A second conversion can't happen: the referral converted once.
         reconcile(&conn, referred, Some(DISCOUNT), "evt_d2", NOW.plus(120)).unwrap();
         assert_eq!(rewards::rewards_of(&conn, referrer).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn no_reward_is_sent_over_another_running_on_its_subscription() {
+        let conn = test_db();
+        let referrer = users::create(&conn, "r@b.co", NOW).unwrap().id;
+        let mine = sub("sub_r", referrer, "active", "2027-01-01T00:00:00.000000Z");
+        billing::upsert_subscription(&conn, &mine, NOW).unwrap();
+        for (n, email) in ["d1@b.co", "d2@b.co"].into_iter().enumerate() {
+            let referred = users::create(&conn, email, NOW).unwrap().id;
+            referrals::insert(&conn, referrer, referred, NOW).unwrap();
+            rewards::insert_banked(&conn, n as i64 + 1, referrer, "referrer", NOW).unwrap();
+        }
+        let ids: Vec<i64> = rewards::rewards_of(&conn, referrer)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        rewards::set_state(&conn, ids[1], "waiting", Some("sub_r"), None, None).unwrap();
+        assert_eq!(
+            before_apply(&conn, ids[1], "sub_r", NOW).unwrap(),
+            BeforeApply::Send
+        );
+        rewards::set_state(&conn, ids[0], "running", Some("sub_r"), Some(NOW), None).unwrap();
+        assert_eq!(
+            before_apply(&conn, ids[1], "sub_r", NOW).unwrap(),
+            BeforeApply::Bank,
+            "one discount per subscription"
+        );
     }
 }

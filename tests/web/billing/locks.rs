@@ -186,6 +186,58 @@ fn a_lock_that_outlasts_seven_days_fails_that_reward_only() {
     assert!(app.log().contains("event=billing.reward_failed"));
 }
 
+/// `billing-retry` on a failed reward while the next one runs on the same
+/// subscription puts it back in line (banked), never PATCHed over the
+/// running discount (one discount at a time: that would cut the running
+/// reward short); it goes on when the running one ends.
+#[test]
+fn a_retried_reward_waits_behind_the_one_running_on_its_subscription() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed(&app, "olga@example.com", "olga");
+    paddle.fail_calls(
+        Some("PATCH"),
+        "/subscriptions/sub_01olga",
+        1,
+        400,
+        "bad_request",
+        None,
+    );
+    invitee_pays(&app, &ref_client, "pete@example.com", "pete");
+    eventually("the first fails", &app, SOON, || {
+        states(&app, referrer) == ["failed"]
+    });
+    invitee_pays(&app, &ref_client, "ruth@example.com", "ruth");
+    eventually("the next one goes on", &app, SOON, || {
+        states(&app, referrer) == ["failed", "running"]
+    });
+    assert_eq!(patches_to(&paddle, &sub.id), 2);
+
+    let out = app.cli(&["billing-retry", "--email", "olga@example.com", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let retried: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(retried["rewards"][0]["state"], "banked", "{retried}");
+    assert_eq!(
+        retried["calls"],
+        serde_json::json!([]),
+        "no call re-queued: {retried}"
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(states(&app, referrer), ["banked", "running"]);
+    assert_eq!(
+        patches_to(&paddle, &sub.id),
+        2,
+        "nothing PATCHed over the running discount"
+    );
+    // The running one ends: the retried one goes on.
+    paddle.end_discount(&sub.id);
+    deliver_ok(&app, &sub.event("evt_olga9", "updated", &at(300)), "ok");
+    eventually("the retried one is applied in turn", &app, SOON, || {
+        states(&app, referrer) == ["running", "ended"]
+    });
+    assert_eq!(patches_to(&paddle, &sub.id), 3);
+}
+
 /// No PATCH within an hour either side of the renewal: it is queued for
 /// just after the window.
 #[test]
