@@ -283,3 +283,32 @@ fn one_person_gets_a_few_portal_links_a_minute() {
         303
     );
 }
+
+/// Paddle asking to wait longer than our minute (a 429 with `Retry-After`):
+/// the 503 says so too (SPEC §7: every call honours a `Retry-After`).
+#[test]
+fn manage_billing_passes_on_a_longer_retry_after_from_paddle() {
+    let paddle = crate::support::paddle::FakePaddle::start();
+    let app = super::checkout::spawn_with_fake(&paddle, &[]);
+    let (ann, ann_id) = signed_in(&app, "ann@example.com");
+    subscribe(&app, ann_id, "sub_01a", "active", None);
+    paddle.fail_calls(
+        Some("POST"),
+        "/customers/",
+        1,
+        429,
+        "too_many_requests",
+        Some(300),
+    );
+    let csrf = csrf_in(&get_ok(&ann, "/settings").body);
+    let resp = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
+    assert_eq!(resp.status, 503, "{}", resp.summary());
+    assert_eq!(
+        resp.header("retry-after"),
+        Some("300"),
+        "Paddle's Retry-After"
+    );
+    // Once Paddle answers, the portal opens.
+    let resp = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
+    assert_eq!(resp.status, 303, "{}", resp.summary());
+}

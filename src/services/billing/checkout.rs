@@ -146,8 +146,9 @@ pub fn transaction_request(
     }))
 }
 
-/// Why the checkout's transaction was not made: `message` is for the log,
-/// `retry_after` is the `Retry-After` Paddle asked for, if any.
+/// Why a call for the person (the checkout's transaction, a portal
+/// session) was not made: `message` is for the log, `retry_after` is the
+/// `Retry-After` Paddle asked for, if any.
 #[derive(Debug, PartialEq)]
 pub struct NotMade {
     pub message: String,
@@ -155,7 +156,7 @@ pub struct NotMade {
 }
 
 impl NotMade {
-    fn from_api(what: &str, error: &ApiError) -> NotMade {
+    pub fn from_api(what: &str, error: &ApiError) -> NotMade {
         NotMade {
             message: format!("{what}: {error}"),
             retry_after: error.retry_after(),

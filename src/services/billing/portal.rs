@@ -9,6 +9,7 @@
 use rusqlite::Connection;
 use serde_json::Value;
 
+use super::checkout::NotMade;
 use super::paddle_api::PaddleApi;
 use super::summary;
 use crate::config::PaddleConfig;
@@ -33,13 +34,17 @@ pub fn target(conn: &Connection, user_id: i64) -> Result<Option<PortalTarget>> {
 }
 
 /// Asks Paddle for a portal session and returns its overview link. The
-/// error is for the log (it never holds the API key); the person is told
-/// billing is unavailable for a minute.
-pub fn session_url(paddle: &PaddleConfig, target: &PortalTarget) -> Result<String, String> {
+/// error's message is for the log (it never holds the API key), with the
+/// `Retry-After` Paddle asked for; the person is told billing is
+/// unavailable for a minute (or as long as Paddle asked).
+pub fn session_url(paddle: &PaddleConfig, target: &PortalTarget) -> Result<String, NotMade> {
     let session = PaddleApi::new(paddle)
         .portal_session(&target.customer_id, target.subscription_id.as_deref())
-        .map_err(|e| format!("portal session: {e}"))?;
-    overview_url(&session)
+        .map_err(|e| NotMade::from_api("portal session", &e))?;
+    overview_url(&session).map_err(|message| NotMade {
+        message,
+        retry_after: None,
+    })
 }
 
 /// `urls.general.overview` of the portal session, if it is a plain http(s)

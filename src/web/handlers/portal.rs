@@ -50,19 +50,21 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
                         "billing.portal_failed",
                         &[("user_id", &user_id), ("error", &error)],
                     );
-                    unavailable(ctx, req)
+                    unavailable(ctx, req, error.retry_after)
                 }
             }
         },
     ))
 }
 
-/// "Billing is unavailable right now": 503, try again in a minute.
-fn unavailable(ctx: &Ctx, req: &Req) -> Result<Resp> {
+/// "Billing is unavailable right now": 503, try again in a minute, or
+/// later when Paddle asked for longer (its `Retry-After` is honoured).
+fn unavailable(ctx: &Ctx, req: &Req, paddle_asked: Option<i64>) -> Result<Resp> {
+    let retry_after = paddle_asked.unwrap_or(0).max(60);
     let session = ctx.session(req)?;
     let csrf = ctx.csrf_token(req);
     let page = views::error::page_for(&frame(ctx, session.as_ref(), &csrf), 503, UNAVAILABLE);
     Ok(Resp::html(503, page)
-        .with_header("Retry-After", "60")
+        .with_header("Retry-After", &retry_after.to_string())
         .with_header("Cache-Control", "no-store"))
 }
