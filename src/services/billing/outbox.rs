@@ -5,6 +5,7 @@
 //! out, and a discount whose first try's outcome is unknown is checked
 //! with a GET before it is sent again.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -86,6 +87,7 @@ pub fn start(
                 paddle: &paddle,
                 api: &api,
                 failures: &failures,
+                paused_until: Cell::new(None),
             };
             let mut next_sweep = Instant::now();
             while !flag.load(Ordering::SeqCst) {
@@ -134,17 +136,35 @@ struct Worker<'a> {
     paddle: &'a PaddleConfig,
     api: &'a PaddleApi,
     failures: &'a AtomicU64,
+    /// Paddle answered a 429 or 5xx with `Retry-After`: that limit is the
+    /// account's, not one call's, so no call is made before then.
+    paused_until: Cell<Option<Instant>>,
 }
 
 impl Worker<'_> {
     fn run_due(&self, stopping: &AtomicBool) -> Result<()> {
         while !stopping.load(Ordering::SeqCst) {
+            if self
+                .paused_until
+                .get()
+                .is_some_and(|until| Instant::now() < until)
+            {
+                return Ok(());
+            }
             let now = Timestamp::now();
             let claimed = db::write(self.conn, |tx| outbox::claim(tx, now, now.plus(LEASE_SECS)))?;
             let Some(job) = claimed else {
                 return Ok(());
             };
             let result = self.perform(&job);
+            if let Err(Failure::Api(ApiError::Transient {
+                retry_after: Some(secs),
+                ..
+            })) = &result
+            {
+                let wait = Duration::from_secs(secs.unsigned_abs());
+                self.paused_until.set(Some(Instant::now() + wait));
+            }
             self.record(&job, result)?;
         }
         Ok(())

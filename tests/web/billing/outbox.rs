@@ -298,3 +298,39 @@ fn calls_carry_paddle_version_and_honour_retry_after() {
         );
     }
 }
+
+/// Paddle's rate limit is the account's, not one call's: after a 429 with
+/// `Retry-After`, the worker makes no call at all until that wait is over
+/// (another call due meanwhile waits too, rather than meeting a 429 of its
+/// own).
+#[test]
+fn after_a_429_with_retry_after_no_call_is_made_until_it_passes() {
+    let paddle = FakePaddle::start();
+    paddle.fail_calls(
+        Some("GET"),
+        "/customers/",
+        1,
+        429,
+        "too_many_requests",
+        Some(600),
+    );
+    let app = spawn(&paddle);
+    dashboard_subscription(&app, &paddle, "first@example.com", "first");
+    eventually("the 429 is recorded", &app, SOON, || {
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE last_error IS NOT NULL") == 1
+    });
+    dashboard_subscription(&app, &paddle, "second@example.com", "second");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        paddle.calls_to("GET", "/customers/").len(),
+        1,
+        "no call while Paddle asked to wait"
+    );
+    assert_eq!(
+        app.query_i64(
+            "SELECT count(*) FROM paddle_outbox WHERE kind = 'lookup_customer' AND done_at IS NULL"
+        ),
+        2,
+        "both still owed, nothing lost"
+    );
+}
