@@ -357,6 +357,16 @@ fn a_checkout_paddle_cannot_make_is_a_clear_503_and_clicks_are_limited() {
         "internal_error",
         None,
     );
+    // Signed out: no transaction is made for anyone.
+    let stranger = app.client();
+    let csrf = csrf_in(&get_ok(&stranger, "/login").body);
+    let anonymous = stranger.post_form_with(
+        "/billing/checkout",
+        &[("csrf", &csrf)],
+        &[("Accept", "application/json")],
+    );
+    assert_ne!(anonymous.status, 200, "{}", anonymous.summary());
+    assert!(paddle.calls_to("POST", "/transactions").is_empty());
     let failed = start_checkout(&ann, &[]);
     assert_eq!(failed.status, 503, "{}", failed.summary());
     assert_eq!(failed.header("retry-after"), Some("60"));
@@ -451,6 +461,17 @@ fn without_billing_configured_there_is_no_button_and_the_strict_csp() {
     let csrf = csrf_in(&get_ok(&ann, "/settings").body);
     let portal = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
     assert_eq!(portal.status, 404, "billing is off: {}", portal.summary());
+    let checkout = ann.post_form_with(
+        "/billing/checkout",
+        &[("csrf", &csrf)],
+        &[("Accept", "application/json")],
+    );
+    assert_eq!(
+        checkout.status,
+        404,
+        "billing is off: {}",
+        checkout.summary()
+    );
 }
 
 #[test]
