@@ -123,6 +123,23 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PaddleCon
             "APP_PADDLE_PRICE_ID names no price; give the pri_… id of the price you sell".into(),
         ));
     };
+    // Ids go into Paddle's URL paths: only Paddle's own shape is taken.
+    if let Some(bad) = price_ids.iter().find(|id| !is_paddle_id(id, "pri_")) {
+        return Err(Error::Usage(format!(
+            "APP_PADDLE_PRICE_ID holds {bad:?}, which is not a Paddle price id (pri_…); \
+             list the ids separated by commas"
+        )));
+    }
+    let referral_discount_id = env("APP_PADDLE_REFERRAL_DISCOUNT_ID");
+    if let Some(bad) = referral_discount_id
+        .as_deref()
+        .filter(|id| !is_paddle_id(id, "dsc_"))
+    {
+        return Err(Error::Usage(format!(
+            "APP_PADDLE_REFERRAL_DISCOUNT_ID is {bad:?}, which is not a Paddle discount id \
+             (dsc_…); unset it and the app creates one"
+        )));
+    }
     Ok(Some(PaddleConfig {
         webhook_secrets,
         api_key,
@@ -131,8 +148,17 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PaddleCon
         price_ids,
         env: paddle_env,
         api_url,
-        referral_discount_id: env("APP_PADDLE_REFERRAL_DISCOUNT_ID"),
+        referral_discount_id,
     }))
+}
+
+/// `prefix` followed by Paddle's id characters (`pri_01h…`), nothing that
+/// could bend a URL path.
+fn is_paddle_id(id: &str, prefix: &str) -> bool {
+    id.len() > prefix.len()
+        && id.len() <= 100
+        && id.starts_with(prefix)
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Most secrets `APP_PADDLE_WEBHOOK_SECRET` may hold: the current one and
@@ -261,5 +287,30 @@ mod tests {
             let e = from_env(&env_of(pairs)).unwrap_err().to_string();
             assert!(e.contains("APP_PADDLE_WEBHOOK_SECRET"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn ids_that_are_not_paddles_are_refused_in_one_line() {
+        const BAD_PRICE: [(&str, &str); 4] = [
+            ("APP_PADDLE_WEBHOOK_SECRET", "pdl_ntf_x"),
+            ("APP_PADDLE_API_KEY", "pdl_key"),
+            ("APP_PADDLE_CLIENT_TOKEN", "test_tok"),
+            ("APP_PADDLE_PRICE_ID", "pri_1,pri_2/../../discounts/dsc_1"),
+        ];
+        let e = from_env(&env_of(&BAD_PRICE)).unwrap_err().to_string();
+        assert!(
+            e.contains("APP_PADDLE_PRICE_ID") && e.contains("pri_2/"),
+            "{e}"
+        );
+        const BAD_DISCOUNT: [(&str, &str); 5] = [
+            ("APP_PADDLE_WEBHOOK_SECRET", "pdl_ntf_x"),
+            ("APP_PADDLE_API_KEY", "pdl_key"),
+            ("APP_PADDLE_CLIENT_TOKEN", "test_tok"),
+            ("APP_PADDLE_PRICE_ID", "pri_1"),
+            ("APP_PADDLE_REFERRAL_DISCOUNT_ID", "50OFF"),
+        ];
+        let e = from_env(&env_of(&BAD_DISCOUNT)).unwrap_err().to_string();
+        assert!(e.contains("APP_PADDLE_REFERRAL_DISCOUNT_ID"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
     }
 }
