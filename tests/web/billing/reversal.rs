@@ -246,3 +246,59 @@ fn a_refund_approved_by_its_update_reverses_and_the_referrers_next_reward_goes_o
     assert_eq!(states(&app, second), ["running"]);
     assert_eq!(api_me(&ref_client)["referral"]["converted"], 1);
 }
+
+/// Paddle refusing the `discount: null` of a reversal leaves the revoked
+/// discount running at Paddle: `billing-retry` re-queues that removal (a
+/// reward call too), the reward stays revoked, and it is taken off.
+#[test]
+fn a_refused_removal_is_requeued_by_billing_retry() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (_, referrer, _, _, theirs) = converted(&app, "rmv");
+    paddle.fail_calls(
+        Some("PATCH"),
+        "/subscriptions/sub_01rmvr",
+        1,
+        400,
+        "bad_request",
+        None,
+    );
+    let refund = adjustment(
+        "evt_rmv1",
+        "created",
+        &theirs,
+        &theirs.first_transaction(),
+        ("refund", "full", "approved"),
+        &at(60),
+    );
+    deliver_ok(&app, &refund, "ok");
+    eventually("the removal is refused", &app, SOON, || {
+        app.query_i64(
+            "SELECT count(*) FROM paddle_outbox WHERE kind = 'remove_discount' AND failed_at IS NOT NULL",
+        ) == 1
+    });
+    let out = app.cli(&["billing-retry", "--email", "rmv-ref@example.com", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let retried: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        retried["calls"].as_array().map(Vec::len),
+        Some(1),
+        "{retried}"
+    );
+    let removals = || {
+        paddle
+            .calls_to("PATCH", "/subscriptions/sub_01rmvr")
+            .into_iter()
+            .filter(|c| c.body == json!({"discount": null}))
+            .count()
+    };
+    eventually("the removal is made", &app, SOON, || removals() == 2);
+    assert_eq!(states(&app, referrer), ["revoked"]);
+    assert_eq!(
+        app.query_i64(
+            "SELECT count(*) FROM paddle_outbox WHERE kind = 'remove_discount' AND done_at IS NULL"
+        ),
+        0,
+        "no removal left owed"
+    );
+}
