@@ -134,7 +134,8 @@ pub fn show_status(
         let ends = r.ends_at.as_deref().unwrap_or("-");
         println!("  reward:        {} {} (ends {ends})", r.role, r.state);
     }
-    if me.referral.rewards.iter().any(|r| r.state == "failed") {
+    let failed_calls = crate::services::billing::failed_reward_calls(conn, user.id)?;
+    if failed_calls > 0 || me.referral.rewards.iter().any(|r| r.state == "failed") {
         println!(
             "  a reward's Paddle call failed: fix the cause (log event=billing.outbox_failed), \
              then `app billing-retry --email {}`",

@@ -67,6 +67,20 @@ pub fn has_live_call_for_reward(conn: &Connection, reward_id: i64) -> Result<boo
         .is_some())
 }
 
+/// How many reward calls (`apply_discount`, `remove_discount`) of this
+/// user's rewards Paddle finally refused: what `billing-retry` re-queues.
+pub fn failed_reward_calls_of_user(conn: &Connection, user_id: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM paddle_outbox
+             WHERE failed_at IS NOT NULL AND done_at IS NULL
+               AND kind IN ('apply_discount', 'remove_discount')
+               AND json_extract(payload, '$.reward_id') IN
+                   (SELECT id FROM referral_rewards WHERE user_id = ?1)",
+        )?
+        .query_row([user_id], |r| r.get(0))?)
+}
+
 /// Failed reward calls (`apply_discount`, `remove_discount`) of these
 /// rewards are queued again, as new: `app billing-retry`. Their ids.
 pub fn requeue_failed_rewards(

@@ -42,6 +42,12 @@ pub fn outbox_depth(conn: &Connection) -> Result<(i64, i64)> {
     crate::db::outbox::depth(conn)
 }
 
+/// The user's reward calls Paddle finally refused (a reward's PATCH, or a
+/// revoked one's removal), for `show-status`: `billing-retry` re-queues them.
+pub fn failed_reward_calls(conn: &Connection, user_id: i64) -> Result<i64> {
+    crate::db::outbox::failed_reward_calls_of_user(conn, user_id)
+}
+
 /// Referral rewards by state, for `/metrics`.
 pub fn reward_states(conn: &Connection) -> Result<Vec<(String, i64)>> {
     crate::db::funnel::rewards_by_state(conn)

@@ -277,6 +277,13 @@ fn a_refused_removal_is_requeued_by_billing_retry() {
             "SELECT count(*) FROM paddle_outbox WHERE kind = 'remove_discount' AND failed_at IS NOT NULL",
         ) == 1
     });
+    // The operator sees it: the reward is revoked, its removal failed.
+    let status = app.cli(&["show-status", "--email", "rmv-ref@example.com"]);
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        status.contains("billing-retry --email rmv-ref@example.com"),
+        "{status}"
+    );
     let out = app.cli(&["billing-retry", "--email", "rmv-ref@example.com", "--json"]);
     assert!(out.status.success(), "{out:?}");
     let retried: Value = serde_json::from_slice(&out.stdout).unwrap();
