@@ -23,15 +23,13 @@ pub fn billing_retry(conn: &Connection, args: BillingRetryArgs, now: Timestamp) 
         done.calls.len()
     );
     for r in &done.rewards {
+        let whither = match r.subscription_id.as_deref() {
+            Some(s) => format!(" on {s}"),
+            None => ": applied once a subscription takes it (after any reward running now)".into(),
+        };
         println!(
-            "  reward {} ({}) now {}{}",
-            r.reward_id,
-            r.role,
-            r.state,
-            r.subscription_id
-                .as_deref()
-                .map(|s| format!(" on {s}"))
-                .unwrap_or_default()
+            "  reward {} ({}) now {}{whither}",
+            r.reward_id, r.role, r.state
         );
     }
     Ok(())
