@@ -38,12 +38,12 @@ pub fn retry(conn: &Connection, email: &str, now: Timestamp) -> Result<Retried> 
         let user = users::by_email(tx, &email)?.ok_or_else(|| credit::unknown_email(&email))?;
         let mine = rewards::rewards_of(tx, user.id)?;
         // One discount per subscription: a failed reward whose
-        // subscription has another reward running now is not re-queued; it
-        // waits in the bank and goes on when that one ends.
+        // subscription has another reward running (or being put on) now is
+        // not re-queued; it waits in the bank and goes on after that one.
         let behind_another = |reward: &rewards::Reward| {
             mine.iter().any(|other| {
                 other.id != reward.id
-                    && other.state == "running"
+                    && matches!(other.state.as_str(), "applying" | "waiting" | "running")
                     && other.subscription_id.is_some()
                     && other.subscription_id == reward.subscription_id
             })

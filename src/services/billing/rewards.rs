@@ -431,10 +431,10 @@ pub fn before_apply(
         return Ok(BeforeApply::Bank);
     };
     // One discount at a time: never PATCHed over another reward running
-    // on this subscription (it would cut that one short).
+    // (or being put on) this subscription: it would cut that one short.
     let another_runs = rewards::rewards_of(conn, reward.user_id)?.iter().any(|r| {
         r.id != reward.id
-            && r.state == "running"
+            && matches!(r.state.as_str(), "applying" | "waiting" | "running")
             && r.subscription_id.as_deref() == Some(subscription_id)
     });
     if another_runs {
@@ -564,6 +564,12 @@ mod tests {
         assert_eq!(
             before_apply(&conn, ids[1], "sub_r", NOW).unwrap(),
             BeforeApply::Send
+        );
+        rewards::set_state(&conn, ids[0], "waiting", Some("sub_r"), None, None).unwrap();
+        assert_eq!(
+            before_apply(&conn, ids[1], "sub_r", NOW).unwrap(),
+            BeforeApply::Bank,
+            "not beside another being put on"
         );
         rewards::set_state(&conn, ids[0], "running", Some("sub_r"), Some(NOW), None).unwrap();
         assert_eq!(

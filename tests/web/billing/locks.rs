@@ -238,6 +238,54 @@ fn a_retried_reward_waits_behind_the_one_running_on_its_subscription() {
     assert_eq!(patches_to(&paddle, &sub.id), 3);
 }
 
+/// The same while the next reward waits on a Paddle lock: the retried one
+/// does not jump in beside it (two PATCHes, one discount: one reward lost).
+#[test]
+fn a_retried_reward_waits_behind_one_waiting_on_a_lock() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed(&app, "vera@example.com", "vera");
+    paddle.fail_calls(
+        Some("PATCH"),
+        "/subscriptions/sub_01vera",
+        1,
+        400,
+        "bad_request",
+        None,
+    );
+    paddle.fail_calls(
+        Some("PATCH"),
+        "/subscriptions/sub_01vera",
+        1,
+        409,
+        "subscription_locked_renewal",
+        None,
+    );
+    invitee_pays(&app, &ref_client, "walt@example.com", "walt");
+    eventually("the first fails", &app, SOON, || {
+        states(&app, referrer) == ["failed"]
+    });
+    invitee_pays(&app, &ref_client, "xena@example.com", "xena");
+    eventually("the next one waits on the lock", &app, SOON, || {
+        states(&app, referrer) == ["failed", "waiting"]
+    });
+    let out = app.cli(&["billing-retry", "--email", "vera@example.com", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let retried: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(retried["rewards"][0]["state"], "banked", "{retried}");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(states(&app, referrer), ["banked", "waiting"]);
+    assert_eq!(
+        patches_to(&paddle, &sub.id),
+        2,
+        "only the failed and the locked one"
+    );
+    fast_forward_the_wait(&app);
+    eventually("the waiting one goes on", &app, SOON, || {
+        states(&app, referrer) == ["banked", "running"]
+    });
+}
+
 /// No PATCH within an hour either side of the renewal: it is queued for
 /// just after the window.
 #[test]
