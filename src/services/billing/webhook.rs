@@ -281,6 +281,14 @@ fn on_transaction(
     let Some(user_id) = verified_user(tx, keys, &txn.custom_data)? else {
         return Ok(Outcome::Ignored);
     };
+    if is_deleted_account(tx, user_id)? {
+        // Stored and logged; a deleted account's tombstone gets nothing.
+        log::event(
+            "billing.deleted_account",
+            &[("event_id", &env.event_id), ("user_id", &user_id)],
+        );
+        return Ok(Outcome::Unmatched);
+    }
     let Some(row) = txn
         .subscription_id
         .as_deref()

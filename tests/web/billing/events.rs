@@ -150,3 +150,35 @@ fn webhooks_for_a_deleted_account_leave_its_tombstone_alone() {
         .into();
     assert_eq!(linked, 0);
 }
+
+/// A signed payment for a deleted account links nothing either: an
+/// unmatched subscription is not tied to the tombstone, which stays free.
+#[test]
+fn a_signed_transaction_for_a_deleted_account_links_nothing() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (gone, gone_id) = user(&app, "gone@example.com");
+    let bare = Sub::new("sub_01gone", "ctm_01gone");
+    deliver_ok(&app, &bare.event("evt_g1", "created", &at(0)), "unmatched");
+    let page = gone.get("/settings");
+    let done = gone.post_form(
+        "/account/delete",
+        &[("confirm", "delete"), ("csrf", &csrf_in(&page.body))],
+    );
+    assert!(
+        done.is_see_other_to("/?account=deleted"),
+        "{}",
+        done.summary()
+    );
+    let signed = bare.clone().of(gone_id);
+    deliver_ok(
+        &app,
+        &super::fixtures::transaction_completed("evt_g2", &signed, &at(10)),
+        "unmatched",
+    );
+    assert_eq!(tier(&app, gone_id), "free", "the tombstone stays free");
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM subscriptions WHERE user_id IS NOT NULL"),
+        0
+    );
+}
