@@ -33,8 +33,35 @@ mod embedded {
 /// Opens (creating if needed) the database with the pragmas every connection
 /// needs. Writes go through [`write`], which starts `BEGIN IMMEDIATE`.
 pub fn open(path: &Path) -> Result<Connection> {
+    open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
+}
+
+/// Opens a database file that must exist already: every verb but `serve`
+/// and `migrate` (SPEC §1), so a typo in `--db` or the wrong directory never
+/// leaves an empty database behind.
+pub fn open_existing(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        return Err(missing_database(path));
+    }
+    // Without SQLITE_OPEN_CREATE, so a file removed since is not made anew.
+    open_with(path, OpenFlags::empty()).map_err(|e| match path.exists() {
+        false => missing_database(path),
+        true => e,
+    })
+}
+
+/// The one line a verb prints for a database file that is not there.
+fn missing_database(path: &Path) -> Error {
+    let path = path.display();
+    Error::Usage(format!(
+        "no database at {path}: pass --db PATH (or set APP_DB) to name the one `serve` uses, \
+         or create this one with `app --db {path} migrate`"
+    ))
+}
+
+fn open_with(path: &Path, create: OpenFlags) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
+        | create
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| {
@@ -106,9 +133,17 @@ fn schema_version(conn: &Connection) -> Result<Option<i64>> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Opens and migrates: what every command does first.
+/// Opens (creating if needed) and migrates: what `serve` and `migrate` do first.
 pub fn open_and_migrate(path: &Path) -> Result<Connection> {
     let mut conn = open(path)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a file that must exist, and migrates it: what every other verb
+/// does first.
+pub fn open_existing_and_migrate(path: &Path) -> Result<Connection> {
+    let mut conn = open_existing(path)?;
     migrate(&mut conn)?;
     Ok(conn)
 }

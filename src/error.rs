@@ -16,6 +16,11 @@ pub enum Error {
         denial: Denial,
     },
     Forbidden(&'static str),
+    /// A POST whose `Origin` is another site's (or that says cross-site):
+    /// the page names where this site is.
+    ForeignOrigin {
+        base_url: String,
+    },
     NotFound,
     /// With the methods the path does take, for the `Allow` header.
     MethodNotAllowed(String),
@@ -72,7 +77,7 @@ impl Error {
             Error::BadRequest(_) | Error::Usage(_) => 400,
             Error::Unauthorized => 401,
             Error::PaymentRequired { .. } => 402,
-            Error::Forbidden(_) => 403,
+            Error::Forbidden(_) | Error::ForeignOrigin { .. } => 403,
             Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::PayloadTooLarge => 413,
@@ -91,7 +96,7 @@ impl Error {
             Error::BadRequest(_) | Error::Usage(_) => "bad_request",
             Error::Unauthorized => "unauthorized",
             Error::PaymentRequired { .. } => "payment_required",
-            Error::Forbidden(_) => "forbidden",
+            Error::Forbidden(_) | Error::ForeignOrigin { .. } => "forbidden",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
@@ -112,6 +117,9 @@ impl Error {
             Error::Unauthorized => "Sign in first.".into(),
             Error::PaymentRequired { denial } => denial.message().into(),
             Error::Forbidden(m) => (*m).into(),
+            Error::ForeignOrigin { base_url } => format!(
+                "This request came from another site, so it was refused. Open the site at {base_url} and try again."
+            ),
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed(_) => "This address does not take that method.".into(),
             Error::PayloadTooLarge => "The request body is too large.".into(),

@@ -54,6 +54,8 @@ pub struct VerifyForm<'a> {
     pub minutes_left: Option<i64>,
     /// Seconds until a new code may be asked for, when there is a wait.
     pub wait_for_new: Option<i64>,
+    /// Why "Send a new code" sent none yet (asked inside the minute).
+    pub notice: Option<&'a str>,
 }
 
 pub const MAIL_FAILED: &str = "We could not send the email. Try again in a minute.";
@@ -92,7 +94,9 @@ pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
                     @if let Some(code) = form.referral {
                         input type="hidden" name="ref" value=(code);
                     }
-                    @if let Some(wait) = form.wait_for_new {
+                    @if let Some(notice) = form.notice {
+                        p class="banner warn" role="status" data-testid="resend-notice" { (notice) }
+                    } @else if let Some(wait) = form.wait_for_new {
                         p class="muted small" role="status" {
                             "You can ask for a new code in " (wait) " seconds."
                         }

@@ -3,6 +3,7 @@
 
 mod business;
 mod credit;
+mod newcomer;
 
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -9,6 +9,7 @@ mod hostile;
 mod leaving;
 mod log_lines;
 mod mail_outage;
+mod newcomer;
 mod notices;
 mod ops;
 mod pages;

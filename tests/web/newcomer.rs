@@ -1,0 +1,78 @@
+//! What a newcomer meets first (issue 21): a refused origin says why in the
+//! log, and "Send a new code" inside the minute keeps the code form.
+
+use crate::support::{csrf_in, TestApp};
+
+#[test]
+fn a_refused_origin_is_one_log_line_naming_what_came_and_what_was_expected() {
+    let app = TestApp::spawn();
+    let mut client = app.client();
+    let form = client.get("/login");
+    client.set_origin(Some("http://localhost:1"));
+    let resp = client.post_form(
+        "/login",
+        &[("email", "new@example.com"), ("csrf", &csrf_in(&form.body))],
+    );
+    assert_eq!(resp.status, 403, "{}", resp.summary());
+    assert!(
+        resp.body
+            .contains(&format!("Open the site at {}", app.base_url())),
+        "the page says where to open the site: {}",
+        resp.body
+    );
+    let log = app.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event=csrf.origin_refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line per refusal:\n{log}");
+    assert!(
+        lines[0].contains("origin=http://localhost:1")
+            && lines[0].contains(&format!("expected={}", app.base_url()))
+            && lines[0].contains("path=/login"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn send_a_new_code_inside_the_minute_keeps_the_code_form_and_the_first_code() {
+    let app = TestApp::spawn();
+    let client = app.client();
+    let email = "quick@example.com";
+    let form = client.get("/login");
+    let sent = client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
+    let code = app.code_for(email);
+
+    // The verify page's "Send a new code" form, pressed at once.
+    let verify = client.get("/verify");
+    assert_eq!(verify.status, 200, "{}", verify.summary());
+    let again = client.post_form(
+        "/login",
+        &[("email", email), ("csrf", &csrf_in(&verify.body))],
+    );
+    assert_eq!(again.status, 429, "{}", again.summary());
+    assert!(again.header("retry-after").is_some(), "{}", again.summary());
+    assert!(
+        again.body.contains("name=\"code\""),
+        "the code field stays: {}",
+        again.body
+    );
+    assert!(
+        again.body.contains("ask again in") && again.body.contains("still works"),
+        "says when a new code can be sent, and that the first one works: {}",
+        again.body
+    );
+
+    // The code already sent still signs in, from the page that answer was.
+    let done = client.post_form(
+        "/verify",
+        &[("code", &code), ("csrf", &csrf_in(&again.body))],
+    );
+    assert!(done.is_see_other_to("/"), "{}", done.summary());
+    assert!(client.cookie(&app.cookie_name("session")).is_some());
+}
