@@ -20,7 +20,11 @@ pub fn login(frame: &Frame, form: &LoginForm) -> Markup {
                 @if form.invited_by_code.is_some() {
                     div class="banner invited" role="status" {
                         strong { "You were invited." }
-                        " Sign in with your email below to create your account: when you first pay, you and the friend who invited you both get 50% off for 3 months."
+                        @if frame.billing_on {
+                            " Sign in with your email below to create your account: when you first pay, you and the friend who invited you both get 50% off for 3 months."
+                        } @else {
+                            " Sign in with your email below to create your account."
+                        }
                     }
                 }
                 h1 { "Sign in" }

@@ -18,6 +18,12 @@ pub struct Frame<'a> {
     pub assets: &'a AssetUrls,
     pub user: Option<&'a User>,
     pub csrf: &'a str,
+    /// Paddle is configured: there is a price, an Upgrade button and a
+    /// referral discount. Off, no page promises the discount (SPEC §4).
+    pub billing_on: bool,
+    /// Who a person without paid access writes to while billing is off
+    /// (`APP_SUPPORT_EMAIL`).
+    pub support_email: &'a str,
 }
 
 pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
@@ -27,6 +33,7 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="description" content=(description(title));
                 title { (title) " · " (PRODUCT) }
                 link rel="icon" href="/favicon.ico" sizes="16x16 32x32";
                 link rel="stylesheet" href=(frame.assets.css);
@@ -38,6 +45,18 @@ pub fn page(frame: &Frame, title: &str, body: Markup) -> Markup {
                 footer class="footer container" { (PRODUCT) " · your holdings, your server" }
             }
         }
+    }
+}
+
+/// The page's summary for search results (Lighthouse's SEO audit asks
+/// every page for one).
+fn description(title: &str) -> &'static str {
+    match title {
+        "Sign in" => "Sign in to Folio with a six-digit code sent to your email: no password needed.",
+        "Enter your code" => "Enter the six-digit code we emailed you to sign in to Folio.",
+        "Portfolio" => "Your holdings, their value and weights, an allocation chart and plain-language commentary.",
+        "Settings" => "Your plan, your referral code and invite link, and your data.",
+        _ => "Folio keeps your portfolio on your own server: holdings, allocation, and plain-language commentary on the paid plan.",
     }
 }
 

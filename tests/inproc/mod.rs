@@ -9,6 +9,7 @@
 //! assertions (`json_error`, `csrf_in`, `assert_security_headers`) serve both.
 
 mod guards;
+mod newcomer;
 mod pages;
 mod paid;
 mod signin;

@@ -282,6 +282,11 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             session_token,
         } => {
             Metrics::count(&ctx.app.metrics.codes_verified);
+            if !created {
+                // An account from before referral codes gets its own at
+                // sign-in (a POST), since no GET writes (SPEC §11).
+                referral::assign_code_if_missing(ctx.db, user.id)?;
+            }
             log::event(
                 "auth.signed_in",
                 &[("user_id", &user.id), ("new_account", &created)],

@@ -17,5 +17,7 @@ pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> F
         assets: &ctx.app.assets.urls,
         user: session.map(|s| &s.user),
         csrf,
+        billing_on: ctx.app.config.paddle.is_some(),
+        support_email: &ctx.app.config.support_email,
     }
 }
