@@ -14,6 +14,7 @@ use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod client;
+pub mod compress;
 pub mod cookies;
 pub mod csp;
 pub mod csrf;

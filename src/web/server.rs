@@ -17,7 +17,7 @@ use crate::log;
 use super::client::Client;
 use super::http::{Method, Req, Resp};
 use super::respond::{error_response, SECURITY_HEADERS};
-use super::{offload, router, App, Ctx};
+use super::{compress, offload, router, App, Ctx};
 
 /// Requests being handled on request workers right now. A request line is
 /// written at once when no other request is in hand, and batched
@@ -155,6 +155,7 @@ fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, r
             ("client", &req.client),
         ],
     );
+    let resp = compress::for_client(req, resp);
     let _ = request.respond(to_tiny(resp));
 }
 

@@ -76,3 +76,62 @@ fn send_a_new_code_inside_the_minute_keeps_the_code_form_and_the_first_code() {
     assert!(done.is_see_other_to("/"), "{}", done.summary());
     assert!(client.cookie(&app.cookie_name("session")).is_some());
 }
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip body");
+    out
+}
+
+/// Lighthouse's "text compression" and "meta description" (issue 21,
+/// item 8): pages and the assets go out gzipped to a client that takes it.
+#[test]
+fn text_answers_are_gzipped_for_clients_that_accept_it() {
+    let app = TestApp::spawn();
+    let client = app.client();
+    let plain = client.get("/login");
+    assert_eq!(
+        plain.header("content-encoding"),
+        None,
+        "{}",
+        plain.summary()
+    );
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    assert!(
+        plain.body.contains("<meta name=\"description\" content=\""),
+        "{}",
+        plain.body
+    );
+    let zipped = client.get_with("/login", &[("Accept-Encoding", "gzip, deflate, br")]);
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
+    let page = String::from_utf8(gunzip(&zipped.body_bytes)).expect("UTF-8");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(zipped.body_bytes.len() < page.len(), "it is smaller");
+
+    // The stylesheet and the script, compressed once and cached a year.
+    for asset in ["css", "js"] {
+        let href = plain
+            .body
+            .split('"')
+            .find(|s| s.starts_with("/assets/app.") && s.ends_with(&format!(".{asset}")))
+            .unwrap_or_else(|| panic!("no {asset} link: {}", plain.body))
+            .to_string();
+        let raw = client.get(&href);
+        let zipped = client.get_with(&href, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(zipped.header("content-encoding"), Some("gzip"), "{href}");
+        assert_eq!(zipped.header("vary"), Some("Accept-Encoding"), "{href}");
+        assert!(zipped
+            .header("cache-control")
+            .is_some_and(|c| c.contains("immutable")));
+        assert_eq!(gunzip(&zipped.body_bytes), raw.body_bytes, "{href}");
+        assert!(zipped.body_bytes.len() < raw.body_bytes.len());
+    }
+    // `identity` only, or gzip refused with q=0: sent as it is.
+    let refused = client.get_with("/login", &[("Accept-Encoding", "gzip;q=0, identity")]);
+    assert_eq!(refused.header("content-encoding"), None);
+}

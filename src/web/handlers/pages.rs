@@ -29,7 +29,8 @@ pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
 }
 
 pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    ctx.app.assets.serve(&req.path).ok_or(Error::NotFound)
+    let gzip = crate::web::compress::accepts_gzip(req);
+    ctx.app.assets.serve(&req.path, gzip).ok_or(Error::NotFound)
 }
 
 pub fn favicon(_ctx: &Ctx, _req: &Req) -> Result<Resp> {
