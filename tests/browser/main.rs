@@ -17,6 +17,7 @@ mod webdriver;
 
 mod billing;
 mod checkout;
+mod newcomer;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
