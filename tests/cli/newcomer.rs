@@ -4,6 +4,7 @@
 use std::process::{Command, Output, Stdio};
 
 use super::{assert_one_line_error, stderr, summary};
+use crate::support::{csrf_in, Client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");
 
@@ -133,4 +134,194 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The README up to its Configuration section: what a newcomer reads first.
+fn readme_first_screen() -> &'static str {
+    let readme = include_str!("../../README.md");
+    let end = readme
+        .find("\n## Configuration")
+        .expect("README has a Configuration section");
+    &readme[..end]
+}
+
+/// The lines of the ```sh blocks in `text`, comments and prompts aside.
+fn sh_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        match line.trim() {
+            "```sh" => inside = true,
+            "```" => inside = false,
+            l if inside && !l.is_empty() => lines.push(l),
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// `line` split as a POSIX shell would for these examples: words, '…' and
+/// "…" quoting, a `#` comment at the end.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => (quote, started) = (Some(c), true),
+            (None, '#') if !started => break,
+            (None, c) if c.is_whitespace() => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    assert!(quote.is_none(), "unclosed quote in {line:?}");
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn shell_words_split_like_the_shell() {
+    assert_eq!(
+        shell_words(r#"app grant-credit --note "first try"   # a comment"#),
+        ["app", "grant-credit", "--note", "first try"]
+    );
+    assert_eq!(shell_words("a 'b c'd"), ["a", "b cd"]);
+}
+
+/// Item 1: the README's first screen takes a newcomer from a bare Debian
+/// machine to a signed-in page. What it says to install is there, the
+/// defaults it describes hold (no configuration: `localhost:8080` works, the
+/// code is read from the log in the form it shows), and every
+/// `target/release/app …` line it gives runs, as written, from the clone's
+/// folder where it leaves the reader.
+#[test]
+fn the_readme_first_screen_gets_a_newcomer_signed_in_and_its_verbs_run_as_written() {
+    let first = readme_first_screen();
+    let commands = first.find("cargo run --release -- serve     #");
+    assert!(
+        commands.is_some() && commands < first.find("\n## "),
+        "the two commands open the README"
+    );
+    for needed in [
+        "cargo test  ",
+        "apt-get install -y build-essential",
+        "sh.rustup.rs",
+        "1.92",
+        "9 minutes on 2 cores",
+        "target/release/app",
+        "http://localhost:8080",
+        "----- mail to you@example.com -----\nYour sign-in code is ",
+        "APP_SMTP_URL",
+    ] {
+        assert!(
+            first.contains(needed),
+            "the README's first screen lacks {needed:?}"
+        );
+    }
+
+    // `cargo run --release -- serve` with nothing configured, in a fresh
+    // folder (on a free port here rather than 8080).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = crate::support::free_port();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("APP_") {
+            cmd.env_remove(key);
+        }
+    }
+    let server = cmd
+        .current_dir(dir.path())
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start app serve");
+    let _server = KillOnDrop(server);
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let client = Client::new(
+        &format!("127.0.0.1:{port}"),
+        Some(&format!("http://localhost:{port}")),
+    );
+    wait_until("the server answers", || {
+        client
+            .try_request("GET", "/healthz", &[], b"")
+            .is_ok_and(|r| r.status == 200)
+    });
+
+    // The browser at localhost: the email form, the code from the log, in.
+    let form = client.get("/login");
+    let sent = client.post_form(
+        "/login",
+        &[("email", "you@example.com"), ("csrf", &csrf_in(&form.body))],
+    );
+    assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
+    let marker = "----- mail to you@example.com -----\nYour sign-in code is ";
+    wait_until("the mail in the log", || read_log().contains(marker));
+    let logged = read_log();
+    let at = logged.find(marker).unwrap() + marker.len();
+    let code = &logged[at..at + 6];
+    let verify = client.get("/verify");
+    let done = client.post_form(
+        "/verify",
+        &[("code", code), ("csrf", &csrf_in(&verify.body))],
+    );
+    assert!(done.is_see_other_to("/"), "{}", done.summary());
+    let page = client.get("/portfolio");
+    assert_eq!(page.status, 200, "signed in: {}", page.summary());
+
+    // The verbs, exactly as the README writes them, from the same folder.
+    let verbs: Vec<Vec<String>> = sh_lines(first)
+        .into_iter()
+        .filter(|l| l.starts_with("target/release/app "))
+        .map(shell_words)
+        .collect();
+    assert!(
+        verbs.len() >= 3,
+        "the README gives the verbs as target/release/app …: {verbs:?}"
+    );
+    for words in verbs {
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = app_in(dir.path(), &args);
+        assert!(out.status.success(), "{words:?}: {}", summary(&out));
+        assert!(!out.stdout.is_empty(), "{words:?} printed nothing");
+    }
+    let status = app_in(
+        dir.path(),
+        &["show-status", "--email", "you@example.com", "--json"],
+    );
+    let me: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(
+        me["paid"]["source"], "credit",
+        "the README's grant took: {me}"
+    );
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what} within 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
