@@ -26,6 +26,11 @@
 //!   `--wrap "strace -f -c -o /tmp/syscalls" --requests 10000`.
 //! - `--url http://HOST:PORT/PATH` measures another server instead (for
 //!   example `target/release/examples/bare`), without signing in.
+//! - `--holdings N [--currencies USD,EUR,GBP]`: before the load, the
+//!   account gets N holdings (through `PUT /api/portfolio`), their
+//!   currencies taken in turn from the list, and the ECB rates for them;
+//!   with `--path /portfolio` that is the page with N rows.
+//! - `--app PATH`: another build of the app (an older commit, to compare).
 
 #[path = "load/client.rs"]
 mod client;
@@ -54,6 +59,9 @@ pub struct Args {
     pub own_client: bool,
     pub wrap: Vec<String>,
     pub wrk: bool,
+    pub holdings: usize,
+    pub currencies: Vec<String>,
+    pub app: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -70,6 +78,9 @@ fn args() -> Args {
         own_client: false,
         wrap: Vec::new(),
         wrk: false,
+        holdings: 0,
+        currencies: Vec::new(),
+        app: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -87,12 +98,18 @@ fn args() -> Args {
             "--with-grants" => a.with_grants = true,
             "--own-client" => a.own_client = true,
             "--wrk" => a.wrk = true,
+            "--holdings" => a.holdings = value().parse().unwrap_or(0),
+            "--currencies" => {
+                a.currencies = value().split(',').map(|c| c.trim().to_string()).collect()
+            }
+            "--app" => a.app = Some(PathBuf::from(value())),
             "--wrap" => a.wrap = value().split_whitespace().map(String::from).collect(),
             _ => {
                 eprintln!(
                     "usage: load [--seconds N] [--connections N] [--path /settings] [--requests N]\n\
                      \x20           [--url http://host:port/path] [--compare-bare [--rounds N] [--own-client]]\n\
-                     \x20           [--with-grants] [--wrk] [--callgrind FILE --requests N] [--wrap \"strace -f -c\"]"
+                     \x20           [--with-grants] [--wrk] [--callgrind FILE --requests N] [--wrap \"strace -f -c\"]\n\
+                     \x20           [--holdings N [--currencies USD,EUR,GBP]] [--app PATH]"
                 );
                 std::process::exit(2);
             }
@@ -157,16 +174,17 @@ pub struct App {
 impl App {
     /// Starts the release binary on a new database in `dir`, optionally
     /// under a wrapper command (valgrind).
-    pub fn start(dir: &Path, wrap: &[String]) -> App {
+    pub fn start(dir: &Path, wrap: &[String], binary: Option<&Path>) -> App {
+        let binary = binary.map_or_else(|| sibling("app"), Path::to_path_buf);
         let addr = free_addr();
         let (log, db) = (dir.join("server.log"), dir.join("app.db"));
         let mut cmd = match wrap.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
-                c.args(rest).arg(sibling("app"));
+                c.args(rest).arg(&binary);
                 c
             }
-            None => Command::new(sibling("app")),
+            None => Command::new(&binary),
         };
         let started = Instant::now();
         let mut child = cmd
@@ -174,6 +192,9 @@ impl App {
             .arg(&db)
             .args(["serve", "--addr", &addr])
             .env_remove("APP_SMTP_URL")
+            // No outside rates or quotes during a benchmark.
+            .env("APP_FX_URL", "http://127.0.0.1:9/eurofxref-daily.xml")
+            .env_remove("APP_QUOTES")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -196,6 +217,46 @@ impl App {
         let _ = Command::new("pkill").args(["-TERM", "-P", &pid]).status();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let _ = self.child.wait();
+    }
+}
+
+/// `--holdings N [--currencies …]`: the account's holdings, and the ECB's
+/// rates for their currencies (the job cannot fetch them here).
+pub fn prepare(args: &Args, app: &App, cookie: &str) {
+    if args.holdings == 0 {
+        return;
+    }
+    let list: Vec<String> = (0..args.holdings)
+        .map(|i| {
+            let currency = match args.currencies.len() {
+                0 => String::new(),
+                n => format!(r#","currency":"{}""#, args.currencies[i % n]),
+            };
+            format!(
+                r#"{{"symbol":"S{i:03}","quantity":{},"price":{}.25,"cost_basis":{}{currency}}}"#,
+                i + 1,
+                100 + i * 7,
+                90 + i * 5
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"holdings":[{}]}}"#, list.join(","));
+    let status = client::put_json(&app.addr, "/api/portfolio", cookie, &body);
+    assert_eq!(
+        status, 200,
+        "PUT /api/portfolio with {} holdings",
+        args.holdings
+    );
+    if !args.currencies.is_empty() {
+        let conn = rusqlite::Connection::open(&app.db).expect("open the database");
+        conn.execute_batch(
+            "INSERT OR REPLACE INTO fx_rates (currency, per_euro, day, fetched_at) VALUES
+               ('USD', '1.1435', '2026-07-09', '2026-07-09T15:00:00Z'),
+               ('GBP', '0.85363', '2026-07-09', '2026-07-09T15:00:00Z'),
+               ('JPY', '185.72', '2026-07-09', '2026-07-09T15:00:00Z'),
+               ('CHF', '0.9227', '2026-07-09', '2026-07-09T15:00:00Z');",
+        )
+        .expect("store the rates");
     }
 }
 
@@ -243,8 +304,9 @@ fn callgrind(args: &Args, dir: &Path, out: &str) {
     ]
     .map(String::from)
     .to_vec();
-    let app = App::start(dir, &wrap);
+    let app = App::start(dir, &wrap, args.app.as_deref());
     let cookie = client::sign_in(&app.addr, &app.log);
+    prepare(args, &app, &cookie);
     let request = client::get_request(&app.addr, &args.path, &cookie);
     let n = args.requests.unwrap_or(5000);
     drive(&app.addr, &request, args.connections, Budget::Requests(200));
@@ -302,8 +364,9 @@ fn load(args: &Args, dir: &Path) {
             (None, addr.to_string(), path, String::new())
         }
         None => {
-            let app = App::start(dir, &args.wrap);
+            let app = App::start(dir, &args.wrap, args.app.as_deref());
             let cookie = client::sign_in(&app.addr, &app.log);
+            prepare(args, &app, &cookie);
             let addr = app.addr.clone();
             (Some(app), addr, args.path.clone(), cookie)
         }

@@ -13,8 +13,8 @@ use crate::crypto::Keys;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::services::{auth, billing, mail::Mailer, notices};
-use crate::web::{server, App};
+use crate::services::{auth, billing, mail::Mailer, market, notices};
+use crate::web::{capacity, gate, server, App};
 
 /// How often the janitor sweeps.
 const JANITOR_EVERY: Duration = Duration::from_secs(600);
@@ -38,8 +38,6 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             &conn,
         )?)
     };
-    let server = tiny_http::Server::http_with_body_limit(&config.addr, crate::web::body_limit)
-        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
     if config.smtp_url.is_none() {
         log::event(
             "mail.warning",
@@ -47,8 +45,13 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         );
     }
     let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
-    let server = Arc::new(server);
     let app = Arc::new(App::new(config, keys, mailer));
+    let max_connections = capacity::connection_cap(
+        app.config.max_connections,
+        capacity::open_file_limit(),
+        app.config.workers,
+    );
+    let server = Arc::new(listen(&app, max_connections)?);
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(&server, &stopping, app.config.workers)?;
     // The janitor forgets expired sessions and old codes.
@@ -61,12 +64,24 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         let send = |m| mail_app.mailer.send(m);
         notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
     })?;
+    // Rates, quotes and the daily totals: the market data job.
+    let conn = db::open(db_path)?;
+    let mut market = market::Job::new(
+        market::Http::new(&app.config.fx_url, app.config.quotes.clone()),
+        app.config.quotes.as_ref(),
+    );
+    spawn_every("market", market::TICK, &stopping, move || {
+        market.run_once(&conn, Timestamp::now())
+    })?;
     let outbox = billing::outbox::start(
         db_path,
         app.config.paddle.as_ref(),
         app.metrics.paddle_api_failures.clone(),
     )?;
     app.pools.start(db_path)?;
+    // `app billing-check`'s checks, once, on a thread of their own: each
+    // failure is logged, none stops the server.
+    billing::check::spawn_at_start(db_path, app.config.paddle.as_ref())?;
 
     let mut workers = Vec::new();
     for n in 0..app.config.workers {
@@ -84,12 +99,16 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             ("addr", &app.config.addr),
             ("base_url", &app.config.base_url),
             ("workers", &app.config.workers),
+            ("max_connections", &max_connections),
             ("db", &db_path.display()),
             ("ms", &started.elapsed().as_millis()),
         ],
     );
+    // A worker whose server stopped accepting (never by a signal) fails:
+    // the process then exits non-zero, and systemd starts it again.
+    let mut listening_failed = false;
     for worker in workers {
-        let _ = worker.join();
+        listening_failed |= !matches!(worker.join(), Ok(Ok(())));
     }
     drop(server);
     if let Some(outbox) = outbox {
@@ -97,8 +116,33 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
     }
     app.pools.shutdown(OFFLOAD_SHUTDOWN_WAIT);
     app.mailer.shutdown(Duration::from_secs(20));
+    if listening_failed {
+        log::event("server.stopped", &[("reason", &"the listening loop ended")]);
+        return Err(Error::Internal(
+            "the server stopped accepting connections".into(),
+        ));
+    }
     log::event("server.stopped", &[]);
     Ok(())
+}
+
+/// The listener, with the vendored server's bounds: what becomes of each
+/// body (`gate`), the connection cap, and the app's log for trouble it goes
+/// on from.
+fn listen(app: &Arc<App>, max_connections: usize) -> Result<tiny_http::Server> {
+    let config = &app.config;
+    let cannot =
+        |e: &dyn std::fmt::Display| Error::Usage(format!("cannot listen on {}: {e}", config.addr));
+    let addr = tiny_http::ConfigListenAddr::from_socket_addrs(config.addr.as_str())
+        .map_err(|e| cannot(&e))?;
+    tiny_http::Server::new(tiny_http::ServerConfig {
+        addr,
+        ssl: None,
+        head: gate::hook(app.clone()),
+        max_connections,
+        report: capacity::report,
+    })
+    .map_err(|e| cannot(&e))
 }
 
 /// A panic in a handler is caught and answered with a 500; this makes its

@@ -10,7 +10,9 @@ use crate::config::{self, Config, Flags};
 use crate::db;
 use crate::error::Result;
 
+mod billing;
 mod business;
+mod holdings;
 mod verbs;
 
 /// A self-hosted portfolio app: one binary, one SQLite file.
@@ -37,6 +39,9 @@ pub enum Command {
     Backup(BackupArgs),
     Stats(StatsArgs),
     DeleteUser(DeleteUserArgs),
+    BillingCheck(BillingCheckArgs),
+    BillingSync(BillingSyncArgs),
+    ImportHoldings(ImportHoldingsArgs),
 }
 
 /// Run the web server until SIGTERM or SIGINT.
@@ -60,7 +65,10 @@ pub enum Command {
   APP_LLM_CONCURRENCY analyses that may wait on the LLM at once, 1-64 (default 4)
   APP_TRUSTED_PROXY   reverse proxy address(es), comma-separated, for X-Forwarded-For
   APP_PADDLE_*        billing with Paddle: API_KEY, WEBHOOK_SECRET, CLIENT_TOKEN,
-                      PRICE_ID (all four or none), ENV, API_URL, REFERRAL_DISCOUNT_ID"
+                      PRICE_ID (all four or none), ENV, API_URL, REFERRAL_DISCOUNT_ID
+  APP_QUOTES          off (typed prices, default), stooq, or alphavantage
+  APP_QUOTES_API_KEY  Alpha Vantage's key; APP_QUOTES_URL another provider base
+  APP_FX_URL          the ECB daily rates XML (default the ECB's eurofxref-daily.xml)"
 )]
 pub struct ServeArgs {
     /// listen address HOST:PORT (default: $APP_ADDR, else 127.0.0.1:8080)
@@ -184,6 +192,63 @@ pub struct DeleteUserArgs {
     pub json: bool,
 }
 
+/// Check the Paddle setup: keys, prices and the referral discount.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "billing-check",
+    help_triggers("-h", "--help"),
+    note = "Reads the APP_PADDLE_* variables as serve does and calls Paddle from this process.
+One line per check; exit 1 if any fails."
+)]
+pub struct BillingCheckArgs {
+    /// print one JSON object instead of lines
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Read subscriptions from Paddle and repair what lost webhooks left behind.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "billing-sync",
+    help_triggers("-h", "--help"),
+    note = "Reads every linked customer's subscriptions (or one account's) from the Paddle API
+and applies each as a webhook would, with its updated_at as the event time: a newer
+stored state wins. Calls Paddle from this process, never the server."
+)]
+pub struct BillingSyncArgs {
+    /// only this account's subscriptions
+    #[argh(option)]
+    pub email: Option<String>,
+    /// print one JSON object instead of lines
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Import holdings from a CSV file into an account: all rows or none.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "import-holdings",
+    help_triggers("-h", "--help"),
+    note = "The file's first line is symbol,quantity,price,cost_basis,currency; cost_basis
+and currency may be empty (the account's base currency). Numbers take a decimal
+point or a comma (quote a comma: \"190,50\"). A symbol already held is replaced.
+If any row is wrong, nothing is imported and every bad row is named by line."
+)]
+pub struct ImportHoldingsArgs {
+    /// the account's email
+    #[argh(option)]
+    pub email: String,
+    /// the CSV file, at most 64 KiB
+    #[argh(option)]
+    pub csv: PathBuf,
+    /// print one JSON object instead of a sentence
+    #[argh(switch)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let env = config::process_env;
     let db_path = config::db_path(cli.db, &env);
@@ -211,6 +276,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => verbs::backup(&open()?, args),
         Command::Stats(args) => business::stats(&open()?, args, now),
         Command::DeleteUser(args) => business::delete_user(&open()?, args, &env, now),
+        Command::BillingCheck(args) => billing::billing_check(&open()?, args, &env),
+        Command::BillingSync(args) => billing::billing_sync(&open()?, &db_path, args, &env, now),
+        Command::ImportHoldings(args) => holdings::import_holdings(&open()?, args, now),
     }
 }
 
@@ -280,6 +348,17 @@ mod tests {
             parse(&["backup", "--to", "/tmp/x.db"]).unwrap().command,
             Command::Backup(_)
         ));
+        assert!(matches!(
+            parse(&["billing-check", "--json"]).unwrap().command,
+            Command::BillingCheck(BillingCheckArgs { json: true })
+        ));
+        let Command::BillingSync(sync) = parse(&["billing-sync", "--email", "a@b.co"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!((sync.email.as_deref(), sync.json), (Some("a@b.co"), false));
         assert!(
             parse(&["grant-credit", "--days", "3"]).is_err(),
             "email is required"

@@ -4,7 +4,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::db::holdings::PriceSource;
 use crate::error::{Error, Result};
+use crate::services::fx;
+use crate::services::quotes::{alphavantage, stooq, QuotesConfig};
 
 pub mod paddle;
 pub use paddle::PaddleConfig;
@@ -12,6 +15,8 @@ pub use paddle::PaddleConfig;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_LLM_CONCURRENCY: usize = 4;
+/// `APP_MAX_CONNECTIONS` unset (the open-file limit may lower it further).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The forms `APP_SMTP_URL` takes, for messages that must say so.
 pub const SMTP_URL_FORMS: &str = "smtp://host:25 (plain, a local relay), \
      smtp://user:pass@host:587?tls=required (STARTTLS; tls=opportunistic also works) \
@@ -40,8 +45,15 @@ pub struct Config {
     pub llm_concurrency: usize,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// `APP_MAX_CONNECTIONS`: open client connections at most, before the
+    /// open-file limit is taken into account (`web::capacity`).
+    pub max_connections: usize,
     /// Paddle Billing, when all of its keys are set (SPEC §7).
     pub paddle: Option<PaddleConfig>,
+    /// `APP_QUOTES` and its key and base; `None` while prices are typed.
+    pub quotes: Option<QuotesConfig>,
+    /// `APP_FX_URL`: the full URL of the ECB's daily rates XML.
+    pub fx_url: String,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +69,48 @@ pub struct Flags {
     pub addr: Option<String>,
     pub base_url: Option<String>,
     pub workers: Option<usize>,
+}
+
+/// `APP_QUOTES=off|stooq|alphavantage`, `APP_QUOTES_API_KEY` (Alpha Vantage
+/// needs one) and `APP_QUOTES_URL` (another base, for tests and proxies).
+pub fn quotes_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<QuotesConfig>> {
+    let provider = match env("APP_QUOTES")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("off") => return Ok(None),
+        Some("stooq") => PriceSource::Stooq,
+        Some("alphavantage") => PriceSource::AlphaVantage,
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "APP_QUOTES takes off, stooq or alphavantage; {other:?} is not one"
+            )))
+        }
+    };
+    let api_key = env("APP_QUOTES_API_KEY");
+    if provider == PriceSource::AlphaVantage && api_key.is_none() {
+        return Err(Error::Usage(
+            "APP_QUOTES=alphavantage needs APP_QUOTES_API_KEY (a free key from https://www.alphavantage.co/support/#api-key)".into(),
+        ));
+    }
+    let default_base = match provider {
+        PriceSource::AlphaVantage => alphavantage::DEFAULT_BASE,
+        _ => stooq::DEFAULT_BASE,
+    };
+    let base_url = env("APP_QUOTES_URL")
+        .unwrap_or_else(|| default_base.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(Error::Usage(format!(
+            "APP_QUOTES_URL must start with http:// or https://; {base_url:?} does not"
+        )));
+    }
+    Ok(Some(QuotesConfig {
+        provider,
+        api_key,
+        base_url,
+    }))
 }
 
 /// The database path: `--db`, else `$APP_DB`, else `./app.db`.
@@ -171,6 +225,20 @@ impl Config {
                 .collect::<Result<_>>()?,
         };
 
+        let max_connections = match env("APP_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "APP_MAX_CONNECTIONS takes a number from 1 to 1000000 (open client connections at most); {v:?} is not one"
+                    ))
+                })?,
+        };
+
         Ok(Config {
             addr,
             base_url,
@@ -184,7 +252,10 @@ impl Config {
             llm,
             llm_concurrency,
             trusted_proxies,
+            max_connections,
             paddle: paddle::from_env(env)?,
+            quotes: quotes_from_env(env)?,
+            fx_url: env("APP_FX_URL").unwrap_or_else(|| fx::ECB_DAILY_URL.to_string()),
         })
     }
 

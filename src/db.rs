@@ -13,13 +13,16 @@ pub mod audit;
 pub mod backup;
 pub mod billing;
 pub mod billing_reads;
+pub mod billing_sync;
 pub mod codes;
 pub mod funnel;
+pub mod history;
 pub mod holdings;
 pub mod leaving;
 pub mod meta;
 pub mod notices;
 pub mod outbox;
+pub mod prices;
 pub mod referrals;
 pub mod rewards;
 pub mod sessions;
@@ -111,6 +114,17 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         }
     }
     Err(Error::Migration(last_error.unwrap_or_default()))
+}
+
+/// Applies the migrations up to `version` and no further: how the upgrade
+/// tests build a database as an older release left it.
+#[doc(hidden)]
+pub fn migrate_to(conn: &mut Connection, version: i32) -> Result<()> {
+    embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version))
+        .run(conn)
+        .map(drop)
+        .map_err(|e| Error::Migration(e.to_string()))
 }
 
 /// The newest migration in `migrations/` (a unit test checks it against the

@@ -21,6 +21,8 @@ pub enum Error {
     ForeignOrigin {
         base_url: String,
     },
+    /// A webhook without a valid signature from its sender.
+    BadSignature,
     NotFound,
     /// With the methods the path does take, for the `Allow` header.
     MethodNotAllowed(String),
@@ -75,7 +77,7 @@ impl Error {
         }
         match self {
             Error::BadRequest(_) | Error::Usage(_) => 400,
-            Error::Unauthorized => 401,
+            Error::Unauthorized | Error::BadSignature => 401,
             Error::PaymentRequired { .. } => 402,
             Error::Forbidden(_) | Error::ForeignOrigin { .. } => 403,
             Error::NotFound => 404,
@@ -97,6 +99,7 @@ impl Error {
             Error::Unauthorized => "unauthorized",
             Error::PaymentRequired { .. } => "payment_required",
             Error::Forbidden(_) | Error::ForeignOrigin { .. } => "forbidden",
+            Error::BadSignature => "bad_signature",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
@@ -120,6 +123,9 @@ impl Error {
             Error::ForeignOrigin { base_url } => format!(
                 "This request came from another site, so it was refused. Open the site at {base_url} and try again."
             ),
+            Error::BadSignature => {
+                "The Paddle-Signature header is missing, malformed, wrong or stale.".into()
+            }
             Error::NotFound => "There is nothing at this address.".into(),
             Error::MethodNotAllowed(_) => "This address does not take that method.".into(),
             Error::PayloadTooLarge => "The request body is too large.".into(),

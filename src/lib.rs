@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod format;
 pub mod log;
+pub mod money;
 pub mod secret;
 pub mod services;
 pub mod views;

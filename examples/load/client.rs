@@ -77,6 +77,19 @@ fn post(addr: &str, path: &str, cookie: &str, body: &str) -> (u16, Vec<String>, 
     )
 }
 
+/// A JSON PUT signed in; answers the status.
+pub fn put_json(addr: &str, path: &str, cookie: &str, body: &str) -> u16 {
+    once(
+        addr,
+        format!(
+            "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nOrigin: http://{addr}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .0
+}
+
 /// The keep-alive GET the load repeats.
 pub fn get_request(addr: &str, path: &str, cookie: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").into_bytes()

@@ -26,8 +26,9 @@ pub fn run(args: &Args, dir: &std::path::Path) {
         .spawn()
         .expect("start examples/bare");
     wait_ready(&bare_addr, "/", &mut bare, Duration::from_secs(10));
-    let app = App::start(dir, &[]);
+    let app = App::start(dir, &[], args.app.as_deref());
     let cookie = client::sign_in(&app.addr, &app.log);
+    super::prepare(args, &app, &cookie);
     let wrk = !args.own_client && has_wrk();
     let stop = Arc::new(AtomicBool::new(false));
     let grants = args

@@ -8,8 +8,9 @@ pub const LIVE_API: &str = "https://api.paddle.com";
 /// Checked Paddle settings. Present only when billing is fully configured.
 #[derive(Clone)]
 pub struct PaddleConfig {
-    /// `APP_PADDLE_WEBHOOK_SECRET`: the key of `Paddle-Signature`.
-    pub webhook_secret: String,
+    /// `APP_PADDLE_WEBHOOK_SECRET`: the keys of `Paddle-Signature`, one, or
+    /// two separated by a comma while a secret is rotated (either verifies).
+    pub webhook_secrets: Vec<String>,
     /// `APP_PADDLE_API_KEY`: `Authorization: Bearer` for the API.
     pub api_key: String,
     /// `APP_PADDLE_CLIENT_TOKEN`: public, for Paddle.js in the page.
@@ -106,8 +107,9 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PaddleCon
     }
     let mut values = values.into_iter().flatten();
     let mut next = || values.next().unwrap_or_default();
+    let webhook_secrets = webhook_secrets(&next())?;
     Ok(Some(PaddleConfig {
-        webhook_secret: next(),
+        webhook_secrets,
         api_key: next(),
         client_token: next(),
         price_id: next(),
@@ -115,6 +117,23 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PaddleCon
         api_url,
         referral_discount_id: env("APP_PADDLE_REFERRAL_DISCOUNT_ID"),
     }))
+}
+
+/// Most secrets `APP_PADDLE_WEBHOOK_SECRET` may hold: the current one and
+/// the one being rotated in (or out).
+pub const MAX_WEBHOOK_SECRETS: usize = 2;
+
+/// `secret` or `old,new`: each one non-empty, at most two.
+fn webhook_secrets(value: &str) -> Result<Vec<String>> {
+    let secrets: Vec<String> = value.split(',').map(|s| s.trim().to_string()).collect();
+    if secrets.iter().any(String::is_empty) || secrets.len() > MAX_WEBHOOK_SECRETS {
+        return Err(Error::Usage(
+            "APP_PADDLE_WEBHOOK_SECRET holds one secret, or two separated by one comma while \
+             you rotate it (pdl_ntf_old,pdl_ntf_new)"
+                .into(),
+        ));
+    }
+    Ok(secrets)
 }
 
 #[cfg(test)]
@@ -148,8 +167,8 @@ mod tests {
         assert_eq!(c.env, PaddleEnv::Sandbox);
         assert_eq!(c.api_url, SANDBOX_API);
         assert_eq!(
-            (c.webhook_secret.as_str(), c.api_key.as_str()),
-            ("pdl_ntf_x", "pdl_key")
+            (c.webhook_secrets.as_slice(), c.api_key.as_str()),
+            (&["pdl_ntf_x".to_string()][..], "pdl_key")
         );
         assert_eq!(
             (c.client_token.as_str(), c.price_id.as_str()),
@@ -188,5 +207,28 @@ mod tests {
         assert_eq!(c.api_url, "http://127.0.0.1:9");
         const BAD: [(&str, &str); 5] = [ALL[0], ALL[1], ALL[2], ALL[3], ("APP_PADDLE_ENV", "prod")];
         assert!(from_env(&env_of(&BAD)).is_err());
+    }
+
+    #[test]
+    fn two_webhook_secrets_while_rotating_and_nothing_odd() {
+        const TWO: [(&str, &str); 4] = [
+            ("APP_PADDLE_WEBHOOK_SECRET", " pdl_ntf_old , pdl_ntf_new "),
+            ALL[1],
+            ALL[2],
+            ALL[3],
+        ];
+        let c = from_env(&env_of(&TWO)).unwrap().unwrap();
+        assert_eq!(c.webhook_secrets, ["pdl_ntf_old", "pdl_ntf_new"]);
+        for bad in ["a,", ",a", "a,,b", "a,b,c", " , "] {
+            let secret: &'static str = Box::leak(bad.to_string().into_boxed_str());
+            let pairs: &'static [(&str, &str)] = Box::leak(Box::new([
+                ("APP_PADDLE_WEBHOOK_SECRET", secret),
+                ALL[1],
+                ALL[2],
+                ALL[3],
+            ]));
+            let e = from_env(&env_of(pairs)).unwrap_err().to_string();
+            assert!(e.contains("APP_PADDLE_WEBHOOK_SECRET"), "{bad}: {e}");
+        }
     }
 }

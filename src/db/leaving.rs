@@ -48,6 +48,8 @@ pub fn erase(conn: &Connection, user_id: i64, email: &str) -> Result<()> {
         .execute([email])?;
     conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
         .execute([user_id])?;
+    conn.prepare_cached("DELETE FROM portfolio_history WHERE user_id = ?1")?
+        .execute([user_id])?;
     conn.prepare_cached("DELETE FROM holdings WHERE user_id = ?1")?
         .execute([user_id])?;
     conn.prepare_cached(
@@ -56,6 +58,44 @@ pub fn erase(conn: &Connection, user_id: i64, email: &str) -> Result<()> {
          WHERE id = ?1",
     )?
     .execute([user_id])?;
+    Ok(())
+}
+
+/// The Paddle ids that are this account's: its subscriptions' ids and
+/// their customers' ids.
+pub fn paddle_ids(conn: &Connection, user_id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM subscriptions WHERE user_id = ?1
+         UNION SELECT customer_id FROM subscriptions WHERE user_id = ?1",
+    )?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Stored Paddle events whose raw body names `email` (in any ASCII case)
+/// or any of `ids`: `(row id, body)`. One pass over `billing_events`.
+pub fn billing_events_naming(
+    conn: &Connection,
+    email: &str,
+    ids: &[String],
+) -> Result<Vec<(i64, String)>> {
+    let mut sql =
+        String::from("SELECT id, body FROM billing_events WHERE instr(lower(body), ?1) > 0");
+    for n in 0..ids.len() {
+        sql += &format!(" OR instr(body, ?{}) > 0", n + 2);
+    }
+    sql += " ORDER BY id";
+    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&email];
+    params.extend(ids.iter().map(|id| id as &dyn rusqlite::ToSql));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Replaces a stored event's raw body (its id, type and times stay).
+pub fn set_billing_event_body(conn: &Connection, id: i64, body: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE billing_events SET body = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![id, body])?;
     Ok(())
 }
 

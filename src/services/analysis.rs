@@ -17,8 +17,9 @@ pub struct Analysis {
     pub note: Option<String>,
 }
 
-pub fn analyse(llm: Option<&dyn Analyst>, holdings: &[Holding]) -> Analysis {
-    let metrics = analyst::metrics(holdings);
+/// `holdings` in one currency and their `metrics` (`portfolio::weighed` or
+/// `portfolio::figures` make both).
+pub fn analyse(llm: Option<&dyn Analyst>, holdings: &[Holding], metrics: Metrics) -> Analysis {
     let mut note = None;
     if let Some(llm) = llm {
         match llm.analyse(holdings, &metrics) {

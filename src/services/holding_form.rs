@@ -4,6 +4,7 @@
 //! all the bad ones at once. The JSON API keeps JSON numbers (`portfolio`).
 
 use super::portfolio::{normalise_symbol, Holding, MAX_AMOUNT};
+use crate::money::{Currency, Decimal};
 
 /// The rule as the form states it under the number fields.
 pub const NUMBER_RULE: &str =
@@ -16,6 +17,7 @@ pub struct FieldErrors {
     pub quantity: Option<String>,
     pub price: Option<String>,
     pub cost_basis: Option<String>,
+    pub currency: Option<String>,
 }
 
 impl FieldErrors {
@@ -24,37 +26,58 @@ impl FieldErrors {
             && self.quantity.is_none()
             && self.price.is_none()
             && self.cost_basis.is_none()
+            && self.currency.is_none()
     }
 }
 
-/// Builds a checked holding from the four fields, or says what is wrong
-/// with every one of them.
+/// The form's fields as typed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fields<'a> {
+    pub symbol: &'a str,
+    pub quantity: &'a str,
+    pub price: &'a str,
+    pub cost_basis: &'a str,
+    /// Empty means the account's base currency.
+    pub currency: &'a str,
+}
+
+/// Builds a checked holding (a typed price) from the fields, or says what
+/// is wrong with every one of them. `price_optional`: the holding is to be
+/// quoted, so an empty price waits for the provider's (0 until then).
 pub fn from_fields(
-    symbol: &str,
-    quantity: &str,
-    price: &str,
-    cost_basis: &str,
+    f: Fields,
+    base: Currency,
+    price_optional: bool,
 ) -> Result<Holding, FieldErrors> {
-    let symbol = normalise_symbol(symbol).map_err(|m| sentence(&m));
-    let quantity = parse_amount("Quantity", "10 or 2.5", quantity);
-    let price = parse_amount("Price", "190.50", price);
-    let cost_basis = if cost_basis.trim().is_empty() {
+    let symbol = normalise_symbol(f.symbol).map_err(|m| sentence(&m));
+    let quantity = parse_amount("Quantity", "10 or 2.5", f.quantity);
+    let price = if price_optional && f.price.trim().is_empty() {
+        Ok(Decimal::ZERO)
+    } else {
+        parse_amount("Price", "190.50", f.price)
+    };
+    let cost_basis = if f.cost_basis.trim().is_empty() {
         Ok(None)
     } else {
-        parse_amount("Cost basis", "150 or 98,10", cost_basis).map(Some)
+        parse_amount("Cost basis", "150 or 98,10", f.cost_basis).map(Some)
     };
-    match (symbol, quantity, price, cost_basis) {
-        (Ok(symbol), Ok(quantity), Ok(price), Ok(cost_basis)) => Ok(Holding {
-            symbol,
-            quantity,
-            price,
-            cost_basis,
-        }),
-        (s, q, p, c) => Err(FieldErrors {
+    let currency = if f.currency.trim().is_empty() {
+        Ok(base)
+    } else {
+        Currency::parse(f.currency).ok_or_else(|| {
+            "Currency is a three-letter ISO 4217 code, like USD, EUR or GBP.".to_string()
+        })
+    };
+    match (symbol, quantity, price, cost_basis, currency) {
+        (Ok(symbol), Ok(quantity), Ok(price), Ok(cost_basis), Ok(currency)) => Ok(Holding::typed(
+            &symbol, quantity, price, cost_basis, currency,
+        )),
+        (s, q, p, c, cur) => Err(FieldErrors {
             symbol: s.err(),
             quantity: q.err(),
             price: p.err(),
             cost_basis: c.err(),
+            currency: cur.err(),
         }),
     }
 }
@@ -62,7 +85,7 @@ pub fn from_fields(
 /// Reads one amount: digits with at most one decimal mark, `.` or `,`.
 /// `1,234` or `1.234` (one to three digits, a mark, then exactly three)
 /// could be a thousand or a decimal, so it is refused, never guessed.
-pub fn parse_amount(name: &str, example: &str, raw: &str) -> Result<f64, String> {
+pub fn parse_amount(name: &str, example: &str, raw: &str) -> Result<Decimal, String> {
     let s = raw.trim();
     let not_a_number = || format!("{name} must be a number, like {example}.");
     if s.is_empty() {
@@ -109,22 +132,29 @@ pub fn parse_amount(name: &str, example: &str, raw: &str) -> Result<f64, String>
             "{name} \"{s}\" could mean {whole}{fraction} or {whole}.{fraction}: write {whole}{fraction}, or {whole}.{fraction}0 for the decimal."
         ));
     }
-    let x: f64 = format!("{whole}.{fraction}0")
-        .parse()
-        .map_err(|_| not_a_number())?;
-    if unsigned.is_some() && x != 0.0 {
-        return Err(format!("{name} must be 0 or more."));
+    if fraction.trim_end_matches('0').len() > crate::money::PLACES as usize {
+        return Err(format!(
+            "{name} has more than {} decimals; round it to 8 places.",
+            crate::money::PLACES
+        ));
     }
-    if !(x.is_finite() && x <= MAX_AMOUNT) {
+    if whole.trim_start_matches('0').len() > 13 {
         return Err(format!("{name} must be at most 1,000,000,000,000."));
     }
-    Ok(x.abs())
+    let x = Decimal::parse(&format!("{whole}.{fraction}0")).ok_or_else(not_a_number)?;
+    if unsigned.is_some() && !x.is_zero() {
+        return Err(format!("{name} must be 0 or more."));
+    }
+    if x > Decimal::from_int(MAX_AMOUNT as i64) {
+        return Err(format!("{name} must be at most 1,000,000,000,000."));
+    }
+    Ok(x)
 }
 
 /// A value as the form takes it back: plain digits with a point, never an
 /// exponent and never the ambiguous three-decimal shape.
-pub fn form_value(x: f64) -> String {
-    let s = format!("{x}");
+pub fn form_value(x: Decimal) -> String {
+    let s = x.to_string();
     match s.split_once('.') {
         Some((whole, fraction)) if fraction.len() == 3 && whole != "0" => format!("{s}0"),
         _ => s,
@@ -148,7 +178,22 @@ mod tests {
     use super::*;
 
     fn amount(raw: &str) -> Result<f64, String> {
-        parse_amount("Price", "190.50", raw)
+        parse_amount("Price", "190.50", raw).map(Decimal::to_f64)
+    }
+
+    fn fields<'a>(
+        symbol: &'a str,
+        quantity: &'a str,
+        price: &'a str,
+        cost_basis: &'a str,
+    ) -> Fields<'a> {
+        Fields {
+            symbol,
+            quantity,
+            price,
+            cost_basis,
+            currency: "",
+        }
     }
 
     #[test]
@@ -194,24 +239,51 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named_at_once() {
-        let errors = from_fields("a b", "ten", "1e3", "-1").unwrap_err();
+        let errors =
+            from_fields(fields("a b", "ten", "1e3", "-1"), Currency::USD, false).unwrap_err();
         assert!(errors.symbol.is_some_and(|m| m.starts_with("A symbol")));
         assert!(errors.quantity.is_some_and(|m| m.starts_with("Quantity")));
         assert!(errors.price.is_some_and(|m| m.starts_with("Price")));
         assert!(errors
             .cost_basis
             .is_some_and(|m| m.starts_with("Cost basis")));
-        let ok = from_fields(" aapl ", "10", "190,50", "").unwrap();
+        let ok = from_fields(fields(" aapl ", "10", "190,50", ""), Currency::USD, false).unwrap();
         assert_eq!(
-            (ok.symbol.as_str(), ok.quantity, ok.price, ok.cost_basis),
-            ("AAPL", 10.0, 190.5, None)
+            (
+                ok.symbol.as_str(),
+                ok.quantity.to_f64(),
+                ok.price.to_f64(),
+                ok.cost_basis,
+                ok.currency
+            ),
+            ("AAPL", 10.0, 190.5, None, Currency::USD)
         );
+        let bad_currency = Fields {
+            currency: "euro",
+            ..fields("A", "1", "1", "")
+        };
+        assert!(from_fields(bad_currency, Currency::USD, false)
+            .unwrap_err()
+            .currency
+            .is_some());
+        let eur = Fields {
+            currency: " eur ",
+            ..fields("A", "1", "", "")
+        };
+        let quoted = from_fields(eur, Currency::USD, true).unwrap();
+        assert_eq!(
+            (quoted.currency, quoted.price),
+            (Currency::EUR, Decimal::ZERO)
+        );
+        assert!(amount("0.000000001")
+            .unwrap_err()
+            .contains("more than 8 decimals"));
     }
 
     #[test]
     fn form_values_read_back_as_the_same_number() {
         for x in [0.0, 1.0, 1.234, 0.125, 190.5, 1e12, 1234.567, 0.000001] {
-            let shown = form_value(x);
+            let shown = form_value(Decimal::from_f64(x).unwrap());
             assert!(!shown.contains('e'), "{shown}");
             assert_eq!(amount(&shown), Ok(x), "{shown}");
         }

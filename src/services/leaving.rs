@@ -94,6 +94,7 @@ fn delete(tx: &Transaction<'_>, user: &User, asker: Asker, now: Timestamp) -> Re
     }
     leaving::erase(tx, user.id, &user.email)?;
     let tombstone = format!("deleted-{}@invalid", user.id);
+    scrub_billing_events(tx, user, &tombstone)?;
     let new_value = match cancel_queued.as_slice() {
         [] => "deleted".to_string(),
         subs => format!("deleted; cancel queued for {}", subs.join(", ")),
@@ -115,6 +116,65 @@ fn delete(tx: &Transaction<'_>, user: &User, asker: Asker, now: Timestamp) -> Re
         tombstone,
         cancel_queued,
     })
+}
+
+/// Takes the person's email out of the raw bodies of stored Paddle events:
+/// wherever it appears (in any ASCII case), and, in the events of the
+/// account's own subscriptions and customers, every `email` field (the
+/// address they paid with may differ). Event ids, types and times stay, so
+/// a replay is still recognised; what the events did stays too.
+fn scrub_billing_events(tx: &Transaction<'_>, user: &User, tombstone: &str) -> Result<usize> {
+    let email = user.email.to_ascii_lowercase();
+    let ids = leaving::paddle_ids(tx, user.id)?;
+    let mut scrubbed = 0;
+    for (row, body) in leaving::billing_events_naming(tx, &email, &ids)? {
+        let owned = ids.iter().any(|id| body.contains(id.as_str()));
+        let clean = match serde_json::from_str::<Value>(&body) {
+            Ok(mut v) => {
+                scrub_value(&mut v, &email, tombstone, owned, false);
+                v.to_string()
+            }
+            Err(_) => replace_ignoring_ascii_case(&body, &email, tombstone),
+        };
+        if clean != body {
+            leaving::set_billing_event_body(tx, row, &clean)?;
+            scrubbed += 1;
+        }
+    }
+    Ok(scrubbed)
+}
+
+/// Scrubs `v` in place; `email_field` says `v` sits under an `email` key.
+fn scrub_value(v: &mut Value, email: &str, tombstone: &str, owned: bool, email_field: bool) {
+    match v {
+        Value::String(s) if owned && email_field && !s.is_empty() => *s = tombstone.to_string(),
+        Value::String(s) => *s = replace_ignoring_ascii_case(s, email, tombstone),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| scrub_value(item, email, tombstone, owned, email_field)),
+        Value::Object(map) => map
+            .iter_mut()
+            .for_each(|(key, item)| scrub_value(item, email, tombstone, owned, key == "email")),
+        _ => {}
+    }
+}
+
+/// Every occurrence of `needle` (lowercase) in `text`, in any ASCII case.
+fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    // ASCII lowercasing keeps byte offsets, so positions carry over.
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in lower.match_indices(needle) {
+        out.push_str(&text[last..at]);
+        out.push_str(with);
+        last = at + needle.len();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// `GET /account/export`: everything the app keeps about `user`. The people
@@ -197,6 +257,76 @@ mod tests {
         assert_eq!(
             (log[0].action.as_str(), log[0].actor.as_str()),
             ("delete_user", "ops")
+        );
+    }
+
+    #[test]
+    fn deletion_scrubs_the_email_from_stored_events_and_keeps_their_ids() {
+        let conn = test_db();
+        let user = users::create(&conn, "ann@b.co", NOW).unwrap();
+        let other = users::create(&conn, "bob@b.co", NOW).unwrap();
+        subscribe(&conn, user.id, "canceled", None);
+        let event = |id: &str, data: Value| {
+            json!({"event_id": id, "event_type": "customer.updated",
+                   "occurred_at": "2026-11-26T09:30:12.123456Z", "data": data})
+            .to_string()
+        };
+        let bodies = [
+            (
+                "evt_1",
+                event("evt_1", json!({"id": "ctm_1", "email": "Ann.Paid@Else.co"})),
+            ),
+            (
+                "evt_2",
+                event("evt_2", json!({"note": "from ANN@b.co", "id": "ctm_9"})),
+            ),
+            (
+                "evt_3",
+                event("evt_3", json!({"id": "ctm_2", "email": "bob@b.co"})),
+            ),
+        ];
+        for (id, body) in &bodies {
+            crate::db::billing::insert_event(&conn, id, "customer.updated", "t", NOW, body)
+                .unwrap();
+        }
+        delete_own(&conn, user.id, NOW).unwrap();
+        let body = |id: &str| -> String {
+            conn.query_row(
+                "SELECT body FROM billing_events WHERE event_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let tombstone = format!("deleted-{}@invalid", user.id);
+        assert!(
+            body("evt_1").contains(&tombstone),
+            "the customer's own email field"
+        );
+        assert!(!body("evt_1").to_lowercase().contains("ann.paid"));
+        assert!(
+            body("evt_2").contains(&format!("from {tombstone}")),
+            "{}",
+            body("evt_2")
+        );
+        assert_eq!(
+            body("evt_3"),
+            bodies[2].1,
+            "another person's event is untouched"
+        );
+        let _ = other;
+        let kept: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM billing_events WHERE event_type = 'customer.updated'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 3);
+        assert!(
+            !crate::db::billing::insert_event(&conn, "evt_1", "customer.updated", "t", NOW, "{}")
+                .unwrap(),
+            "a replay is still recognised"
         );
     }
 

@@ -81,8 +81,14 @@ pub fn request_body(model: &str, holdings: &[Holding], metrics: &Metrics) -> Val
             })
         })
         .collect();
+    let change_30d = metrics.change_30d.as_ref().map(|c| {
+        json!({"since": c.since, "from": round2(c.from), "to": round2(c.to),
+               "change": round2(c.change), "change_percent": c.fraction.map(|f| round2(f * 100.0))})
+    });
     let data = json!({
+        "currency": metrics.base_currency,
         "total_value": round2(metrics.total_value),
+        "change_30d": change_30d,
         "top_weight_percent": round2(metrics.top_weight * 100.0),
         "effective_positions": round2(metrics.effective_positions),
         "unrealized_pl": metrics.unrealized_pl.map(round2),
@@ -97,9 +103,10 @@ pub fn request_body(model: &str, holdings: &[Holding], metrics: &Metrics) -> Val
             {"role": "system", "content":
                 "You are a careful portfolio analyst writing for a private investor. \
                  In 3 to 6 plain sentences and one paragraph, comment on concentration, \
-                 diversification, winners and losers, and the cash share, using the numbers given. \
+                 diversification, winners and losers, and the cash share, using the numbers given; \
+                 when change_30d is given, say how the total moved over those 30 days. \
                  Do not recommend buying or selling specific securities. No lists, no headings, no markdown."},
-            {"role": "user", "content": format!("Here is my portfolio as JSON. Values are in one currency.\n{data}")},
+            {"role": "user", "content": format!("Here is my portfolio as JSON. Values, prices and costs are in {}, converted at the ECB's reference rates.\n{data}", metrics.base_currency)},
         ],
     })
 }
@@ -151,16 +158,30 @@ mod tests {
 
     #[test]
     fn request_carries_model_holdings_and_metrics() {
-        let holdings = vec![Holding {
-            symbol: "AAPL".into(),
-            quantity: 2.0,
-            price: 100.0,
-            cost_basis: Some(50.0),
-        }];
-        let metrics = crate::services::analyst::metrics(&holdings);
+        use crate::money::{Currency, Decimal};
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        let holdings = vec![Holding::typed(
+            "AAPL",
+            d("2"),
+            d("100"),
+            Some(d("50")),
+            Currency::EUR,
+        )];
+        let mut metrics = crate::services::analyst::metrics(&holdings);
+        metrics.change_30d = Some(crate::services::history::Change30d {
+            since: "2026-11-01".into(),
+            from: 100.0,
+            to: 200.0,
+            change: 100.0,
+            fraction: Some(1.0),
+        });
         let body = request_body("llama3", &holdings, &metrics);
         assert_eq!(body["model"], "llama3");
         let user = body["messages"][1]["content"].as_str().unwrap();
         assert!(user.contains("\"AAPL\"") && user.contains("\"total_value\":200.0"));
+        assert!(
+            user.contains("are in EUR") && user.contains("\"change_percent\":100.0"),
+            "{user}"
+        );
     }
 }

@@ -4,17 +4,76 @@
 use rusqlite::Connection;
 
 use crate::clock::Timestamp;
-use crate::db::{self, holdings};
+use crate::db::{self, holdings, prices};
 use crate::error::{Error, Result};
+use crate::money::{Currency, Decimal};
+use crate::services::analyst::{self, Metrics};
+use crate::services::fx::Rates;
+use crate::services::history::{self, DayTotal, Span};
+use crate::services::valuation::Valuation;
 
 pub const MAX_HOLDINGS: usize = 500;
 pub const MAX_AMOUNT: f64 = 1e12;
 pub const MAX_SYMBOL_LEN: usize = 16;
 
-pub use crate::db::holdings::Holding;
+pub use crate::db::holdings::{Holding, PriceSource};
 
 pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
     holdings::list(conn, user_id)
+}
+
+pub fn base_currency(conn: &Connection, user_id: i64) -> Result<Currency> {
+    prices::base_currency(conn, user_id)
+}
+
+/// Sets the account's base currency; values and history are read in it
+/// from now on.
+pub fn set_base_currency(conn: &Connection, user_id: i64, currency: Currency) -> Result<()> {
+    db::write(conn, |tx| prices::set_base_currency(tx, user_id, currency))
+}
+
+/// Everything the portfolio page and the analyst read, in one snapshot.
+pub struct Figures {
+    pub valuation: Valuation,
+    /// The converted holdings restated in the base currency.
+    pub in_base: Vec<Holding>,
+    pub metrics: Metrics,
+    pub history: Vec<DayTotal>,
+    pub rates_day: Option<String>,
+}
+
+pub fn figures(conn: &Connection, user_id: i64, span: Span, now: Timestamp) -> Result<Figures> {
+    db::read(conn, |conn| {
+        let list = holdings::list(conn, user_id)?;
+        let base = prices::base_currency(conn, user_id)?;
+        let rates = Rates::load(conn)?;
+        let valuation = Valuation::of(&list, base, &rates);
+        let in_base = valuation.in_base(&rates);
+        let mut metrics = analyst::metrics(&in_base);
+        metrics.base_currency = base;
+        metrics.change_30d = history::change_30d(conn, user_id, base, valuation.total, now)?;
+        Ok(Figures {
+            history: history::series(conn, user_id, base, span, now)?,
+            rates_day: prices::rates_day(conn)?,
+            valuation,
+            in_base,
+            metrics,
+        })
+    })
+}
+
+/// A posted list (the analyst's body) weighed in `base`: the holdings that
+/// convert, restated, and their metrics.
+pub fn weighed(
+    conn: &Connection,
+    list: &[Holding],
+    base: Currency,
+) -> Result<(Vec<Holding>, Metrics)> {
+    let rates = Rates::load(conn)?;
+    let in_base = Valuation::of(list, base, &rates).in_base(&rates);
+    let mut metrics = analyst::metrics(&in_base);
+    metrics.base_currency = base;
+    Ok((in_base, metrics))
 }
 
 /// Adds a holding or updates the one with its symbol, keeping the 500 limit.
@@ -64,9 +123,9 @@ pub fn normalise_symbol(raw: &str) -> std::result::Result<String, String> {
     Ok(symbol)
 }
 
-/// Checks an amount: finite, 0 ≤ x ≤ 1e12.
-pub fn check_amount(name: &str, x: f64) -> std::result::Result<f64, String> {
-    if x.is_finite() && (0.0..=MAX_AMOUNT).contains(&x) {
+/// Checks an amount: 0 ≤ x ≤ 1e12.
+pub fn check_amount(name: &str, x: Decimal) -> std::result::Result<Decimal, String> {
+    if x >= Decimal::ZERO && x <= Decimal::from_int(MAX_AMOUNT as i64) {
         Ok(x)
     } else {
         Err(format!("{name} must be a number from 0 to 1e12"))
@@ -107,6 +166,9 @@ pub fn entry_error(index: usize, message: &str) -> Error {
 fn check_one(h: Holding) -> std::result::Result<Holding, String> {
     Ok(Holding {
         symbol: normalise_symbol(&h.symbol)?,
+        currency: h.currency,
+        price_source: h.price_source,
+        price_at: h.price_at,
         quantity: check_amount("quantity", h.quantity)?,
         price: check_amount("price", h.price)?,
         cost_basis: h

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod billing;
 pub mod chart;
 pub mod error;
+pub mod history;
 pub mod holdings;
 pub mod landing;
 pub mod layout;

@@ -3,13 +3,21 @@
 use maud::{html, Markup};
 
 use super::billing;
-use super::layout::{page, Frame};
+use super::layout::{csrf_field, page, Frame};
 use crate::clock::Timestamp;
+use crate::money::Currency;
 use crate::services::access::{self, PaidStatus, Source};
 use crate::services::account::Me;
 use crate::services::billing::checkout::Checkout;
+use crate::services::fx::ECB_CURRENCIES;
 
-pub fn settings(frame: &Frame, me: &Me, checkout: Option<&Checkout>, now: Timestamp) -> Markup {
+pub fn settings(
+    frame: &Frame,
+    me: &Me,
+    base: Currency,
+    checkout: Option<&Checkout>,
+    now: Timestamp,
+) -> Markup {
     let badge_class = match me.paid.source {
         Some(Source::Tier) => "badge paid",
         Some(Source::Credit) => "badge credit",
@@ -68,9 +76,35 @@ pub fn settings(frame: &Frame, me: &Me, checkout: Option<&Checkout>, now: Timest
                 }
                 (billing::rewards(&me.referral.rewards, now))
             }
+            (currency_card(frame.csrf, base))
             (super::leaving::danger_card(frame.csrf, None))
         },
     )
+}
+
+/// The base currency: what values, weights and history are shown in.
+fn currency_card(csrf: &str, base: Currency) -> Markup {
+    html! {
+        section class="card" id="currency" {
+            h2 { "Currency" }
+            form method="post" action="/settings/currency" class="inline-form" {
+                (csrf_field(csrf))
+                label class="field-label" for="f-base" { "Show values in" }
+                select id="f-base" name="currency" aria-describedby="base-hint" {
+                    @if !ECB_CURRENCIES.contains(&base.as_str()) {
+                        option value=(base) selected { (base) }
+                    }
+                    @for c in ECB_CURRENCIES {
+                        option value=(c) selected[c == base.as_str()] { (c) }
+                    }
+                }
+                button type="submit" class="button secondary" { "Save" }
+            }
+            p class="field-hint" id="base-hint" {
+                "Each holding keeps its own currency; totals are converted at the European Central Bank's daily reference rates."
+            }
+        }
+    }
 }
 
 /// What a running credit means, said after its badge so the two read as

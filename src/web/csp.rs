@@ -1,11 +1,17 @@
 //! The Content-Security-Policy of a page that carries the Paddle checkout.
 //! Every other page keeps the strict default the server adds
 //! (`respond.rs`); this one differs only in letting Paddle.js load from
-//! Paddle's CDN, open its checkout frame, and talk to its checkout service,
-//! for the one environment configured.
+//! Paddle's CDN, style its overlay at run time (it sets inline styles, so
+//! `style-src` takes `'unsafe-inline'`; scripts never do), show its images,
+//! open its checkout frame, and talk to its checkout service, for the one
+//! environment configured. Both policies name `report-uri /csp-report`, so
+//! anything still blocked shows in the log and in `/metrics`.
 
 use crate::config::paddle::PaddleEnv;
 use crate::web::http::Resp;
+
+/// Where browsers report what a policy blocked (`POST /csp-report`).
+pub const REPORT_URI: &str = "/csp-report";
 
 /// The policy for a checkout page in `env`.
 pub fn checkout_policy(env: PaddleEnv) -> String {
@@ -20,9 +26,10 @@ pub fn checkout_policy(env: PaddleEnv) -> String {
         ),
     };
     format!(
-        "default-src 'self'; script-src 'self' https://cdn.paddle.com; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self' {service}; frame-src {frame}; \
-         form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+        "default-src 'self'; script-src 'self' https://cdn.paddle.com; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: https://cdn.paddle.com; \
+         connect-src 'self' {service}; frame-src {frame}; form-action 'self'; \
+         base-uri 'none'; object-src 'none'; frame-ancestors 'none'; report-uri {REPORT_URI}"
     )
 }
 
@@ -46,10 +53,18 @@ mod tests {
         let live = checkout_policy(PaddleEnv::Live);
         assert!(live.contains("frame-src https://buy.paddle.com;"));
         assert!(!live.contains("sandbox"));
+        assert!(sandbox.contains("connect-src 'self' https://sandbox-checkout-service.paddle.com;"));
+        assert!(live.contains("connect-src 'self' https://checkout-service.paddle.com;"));
         for policy in [sandbox, live] {
             assert!(policy.contains("script-src 'self' https://cdn.paddle.com;"));
-            assert!(!policy.contains("unsafe"), "{policy}");
+            assert!(
+                policy.contains("style-src 'self' 'unsafe-inline';"),
+                "{policy}"
+            );
+            assert!(policy.contains("img-src 'self' data: https://cdn.paddle.com;"));
+            assert_eq!(policy.matches("unsafe").count(), 1, "only styles: {policy}");
             assert!(policy.contains("frame-ancestors 'none'"));
+            assert!(policy.ends_with("; report-uri /csp-report"), "{policy}");
         }
     }
 }

@@ -108,8 +108,16 @@ fn is_own_origin(ctx: &Ctx, origin: &str) -> bool {
 }
 
 pub fn check_form_csrf(ctx: &Ctx, req: &Req) -> Result<()> {
-    let form = req.form()?;
-    match form.get("csrf") {
+    // An upload carries its token as a multipart field.
+    let (form, upload);
+    let submitted = if req.content_type_is("multipart/form-data") {
+        upload = super::multipart::parse(req)?;
+        upload.text("csrf")
+    } else {
+        form = req.form()?;
+        form.get("csrf")
+    };
+    match submitted {
         Some(token) if token_ok(ctx, req, token) => Ok(()),
         _ => Err(Error::Forbidden(
             "This form has expired or did not come from this site. Go back, reload the page and try again.",

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Timestamp, MINUTE};
 use crate::crypto;
-use crate::services::portfolio::Holding;
+use crate::money::{Currency, Decimal};
+use crate::services::portfolio::{Holding, PriceSource};
 
 pub const FLASH: &str = "flash";
 const LIFETIME: i64 = MINUTE;
@@ -24,10 +25,14 @@ pub enum Change {
 pub struct Flash {
     pub change: Change,
     pub symbol: String,
-    pub quantity: f64,
-    pub price: f64,
+    /// Amounts as exact decimal text.
+    pub quantity: String,
+    pub price: String,
     #[serde(default)]
-    pub cost_basis: Option<f64>,
+    pub cost_basis: Option<String>,
+    pub currency: String,
+    /// `typed` or the provider's name, so an Undo restores a quoted holding.
+    pub price_source: String,
     exp: i64,
 }
 
@@ -36,20 +41,30 @@ impl Flash {
         Flash {
             change,
             symbol: holding.symbol.clone(),
-            quantity: holding.quantity,
-            price: holding.price,
-            cost_basis: holding.cost_basis,
+            quantity: holding.quantity.to_string(),
+            price: holding.price.to_string(),
+            cost_basis: holding.cost_basis.map(|c| c.to_string()),
+            currency: holding.currency.to_string(),
+            price_source: holding.price_source.as_str().to_string(),
             exp: now.plus(LIFETIME).secs(),
         }
     }
 
-    pub fn holding(&self) -> Holding {
-        Holding {
-            symbol: self.symbol.clone(),
-            quantity: self.quantity,
-            price: self.price,
-            cost_basis: self.cost_basis,
-        }
+    /// The holding as it was; `None` if the (signed) values do not read,
+    /// which only a change of format could cause.
+    pub fn holding(&self) -> Option<Holding> {
+        let mut h = Holding::typed(
+            &self.symbol,
+            Decimal::parse(&self.quantity)?,
+            Decimal::parse(&self.price)?,
+            match &self.cost_basis {
+                Some(c) => Some(Decimal::parse(c)?),
+                None => None,
+            },
+            Currency::parse(&self.currency)?,
+        );
+        h.price_source = PriceSource::parse(&self.price_source)?;
+        Some(h)
     }
 
     pub fn seal(&self, key: &[u8]) -> String {
@@ -78,12 +93,10 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_800_000_000);
 
     fn aapl() -> Holding {
-        Holding {
-            symbol: "AAPL".into(),
-            quantity: 10.0,
-            price: 190.5,
-            cost_basis: Some(150.0),
-        }
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        let mut h = Holding::typed("AAPL", d("10"), d("190.5"), Some(d("150")), Currency::EUR);
+        h.price_source = PriceSource::Stooq;
+        h
     }
 
     #[test]
@@ -94,7 +107,7 @@ mod tests {
             Flash::open(b"key", &sealed, NOW.plus(59)),
             Some(flash.clone())
         );
-        assert_eq!(flash.holding(), aapl());
+        assert_eq!(flash.holding(), Some(aapl()));
         assert_eq!(Flash::open(b"key", &sealed, NOW.plus(60)), None);
         assert_eq!(Flash::open(b"other", &sealed, NOW), None);
         assert_eq!(Flash::open(b"key", "junk.value", NOW), None);

@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::services::portfolio::{self, Holding};
+use crate::money::{Currency, Decimal};
+use crate::services::portfolio::{self, Holding, PriceSource};
 
 /// The body: only `holdings` is read; an entry may carry nothing else.
 #[derive(Deserialize)]
@@ -26,19 +27,30 @@ struct Entry {
     price: f64,
     #[serde(default, deserialize_with = "cost_basis")]
     cost_basis: Option<f64>,
+    /// ISO 4217; absent or null means the account's base currency.
+    #[serde(default)]
+    currency: Option<String>,
+    /// `typed` or a provider's name (as `GET` gives it back); absent means typed.
+    #[serde(default)]
+    price_source: Option<String>,
+    /// Given back by `GET`; the provider's time is the app's to set, so it
+    /// is read and ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    price_at: Option<Value>,
 }
 
 const MUST_BE_OBJECT: &str = "The body must be {\"holdings\": [...]}.";
 
 /// `{"holdings": [...]}`, checked; anything else is a 400 naming what is
 /// wrong.
-pub fn holdings(body: &Value) -> Result<Vec<Holding>> {
-    holdings_if_sent(body)?.ok_or_else(|| Error::BadRequest(MUST_BE_OBJECT.into()))
+pub fn holdings(body: &Value, base: Currency) -> Result<Vec<Holding>> {
+    holdings_if_sent(body, base)?.ok_or_else(|| Error::BadRequest(MUST_BE_OBJECT.into()))
 }
 
 /// As [`holdings`], but an object without `holdings` is `None` (the
 /// analyst then reads the saved portfolio).
-pub fn holdings_if_sent(body: &Value) -> Result<Option<Vec<Holding>>> {
+pub fn holdings_if_sent(body: &Value, base: Currency) -> Result<Option<Vec<Holding>>> {
     let body = Body::deserialize(body).map_err(|_| Error::BadRequest(MUST_BE_OBJECT.into()))?;
     let Some(entries) = body.holdings else {
         return Ok(None);
@@ -54,12 +66,32 @@ pub fn holdings_if_sent(body: &Value) -> Result<Option<Vec<Holding>>> {
             }
             let e =
                 Entry::deserialize(entry).map_err(|e| portfolio::entry_error(i, &e.to_string()))?;
-            Ok(Holding {
-                symbol: e.symbol,
-                quantity: e.quantity,
-                price: e.price,
-                cost_basis: e.cost_basis,
-            })
+            let exact = |name: &str, x: f64| {
+                Decimal::from_f64(x).ok_or_else(|| {
+                    portfolio::entry_error(i, &format!("{name} has more than 8 decimals"))
+                })
+            };
+            let currency = match e.currency.as_deref() {
+                None => base,
+                Some(c) => Currency::parse(c).ok_or_else(|| {
+                    portfolio::entry_error(i, "currency is a three-letter ISO 4217 code like USD")
+                })?,
+            };
+            let price_source = match e.price_source.as_deref() {
+                None => PriceSource::Typed,
+                Some(s) => PriceSource::parse(s).ok_or_else(|| {
+                    portfolio::entry_error(i, "price_source is typed, stooq or alphavantage")
+                })?,
+            };
+            let mut h = Holding::typed(
+                &e.symbol,
+                exact("quantity", e.quantity)?,
+                exact("price", e.price)?,
+                e.cost_basis.map(|c| exact("cost_basis", c)).transpose()?,
+                currency,
+            );
+            h.price_source = price_source;
+            Ok(h)
         })
         .collect::<Result<Vec<_>>>()?;
     portfolio::check_list(list).map(Some)
@@ -88,7 +120,7 @@ mod tests {
     use serde_json::json;
 
     fn message(body: Value) -> String {
-        match holdings(&body) {
+        match holdings(&body, Currency::USD) {
             Err(e) => e.public_message(),
             Ok(list) => panic!("a body was taken: {} holdings", list.len()),
         }
@@ -96,17 +128,31 @@ mod tests {
 
     #[test]
     fn a_list_is_read_and_checked() {
-        let ok = holdings(&json!({"holdings": [
-            {"symbol": "aapl", "quantity": 10, "price": 190.5},
-            {"symbol": "CASH", "quantity": 1000, "price": 1, "cost_basis": null},
-            {"symbol": "MSFT", "quantity": 2, "price": 400, "cost_basis": 300}
-        ]}))
+        let ok = holdings(
+            &json!({"holdings": [
+                {"symbol": "aapl", "quantity": 10, "price": 190.5},
+                {"symbol": "CASH", "quantity": 1000, "price": 1, "cost_basis": null},
+                {"symbol": "MSFT", "quantity": 2, "price": 400, "cost_basis": 300}
+            ]}),
+            Currency::USD,
+        )
         .unwrap();
         assert_eq!(ok.len(), 3);
         assert_eq!(ok[0].symbol, "AAPL");
-        assert_eq!(ok[2].cost_basis, Some(300.0));
-        assert_eq!(holdings(&json!({"holdings": []})).unwrap(), vec![]);
-        assert_eq!(holdings_if_sent(&json!({})).unwrap(), None);
+        assert_eq!(ok[2].cost_basis, Decimal::from_f64(300.0));
+        assert_eq!(ok[2].currency, Currency::USD);
+        assert_eq!(
+            holdings(&json!({"holdings": []}), Currency::USD).unwrap(),
+            vec![]
+        );
+        assert_eq!(holdings_if_sent(&json!({}), Currency::USD).unwrap(), None);
+        let eur = holdings(
+            &json!({"holdings": [{"symbol": "SAP.DE", "quantity": 1, "price": 120, "currency": "eur",
+                                  "price_source": "typed", "price_at": null}]}),
+            Currency::USD,
+        )
+        .unwrap();
+        assert_eq!(eur[0].currency, Currency::EUR);
     }
 
     #[test]
@@ -151,6 +197,14 @@ mod tests {
             (
                 json!({"holdings": [["X", 1, 1]]}),
                 "Holdings[0]: each holding is an object",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "currency": "EURO"}]}),
+                "Holdings[0]: currency",
+            ),
+            (
+                json!({"holdings": [{"symbol": "A", "quantity": 1, "price": 1, "price_source": "yahoo"}]}),
+                "Holdings[0]: price_source",
             ),
             (json!({"holdings": {}}), "The body must be"),
             (json!([]), "The body must be"),

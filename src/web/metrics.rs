@@ -44,6 +44,10 @@ pub struct Metrics {
     webhooks: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Failed Paddle API calls, counted by the outbox worker.
     pub paddle_api_failures: Arc<AtomicU64>,
+    /// CSP violations browsers reported, by directive.
+    csp_violations: Mutex<BTreeMap<&'static str, u64>>,
+    /// Violations counted but not logged (past the log's budget).
+    csp_lines_suppressed: AtomicU64,
 }
 
 /// Totals read from the database when the metrics are scraped.
@@ -81,6 +85,14 @@ impl Metrics {
         *locked(&self.webhooks)
             .entry((event_type, outcome))
             .or_default() += 1;
+    }
+
+    pub fn csp_violation(&self, directive: &'static str) {
+        *locked(&self.csp_violations).entry(directive).or_default() += 1;
+    }
+
+    pub fn csp_line_suppressed(&self) {
+        self.csp_lines_suppressed.fetch_add(1, Relaxed);
     }
 
     pub fn count(counter: &AtomicU64) {
@@ -230,7 +242,32 @@ impl Metrics {
         ];
         write_series(&mut out, &series);
         self.render_billing(&mut out, totals);
+        self.render_csp(&mut out);
         out
+    }
+
+    fn render_csp(&self, out: &mut String) {
+        header(
+            out,
+            "app_csp_violations_total",
+            "counter",
+            "Content-Security-Policy violations browsers reported, by directive.",
+        );
+        for (directive, n) in locked(&self.csp_violations).iter() {
+            let _ = writeln!(
+                out,
+                "app_csp_violations_total{{directive=\"{directive}\"}} {n}"
+            );
+        }
+        write_series(
+            out,
+            &[(
+                "app_csp_violations_unlogged_total",
+                "counter",
+                "Reported violations past the log's few lines a minute: counted, not logged.",
+                self.csp_lines_suppressed.load(Relaxed) as i64,
+            )],
+        );
     }
 
     fn render_billing(&self, out: &mut String, totals: &Totals) {
@@ -300,6 +337,8 @@ mod tests {
         m.observe("GET /login", 200, Duration::from_millis(3));
         m.observe("POST /api/analyze", 402, Duration::from_millis(2));
         m.webhook("subscription.created", "ok");
+        m.csp_violation("frame-src");
+        m.csp_violation("frame-src");
         let text = m.render(&Totals {
             users: 3,
             paid_users: 1,
@@ -329,6 +368,7 @@ mod tests {
             .contains("app_paddle_webhooks_total{type=\"subscription.created\",outcome=\"ok\"} 1"));
         assert!(text.contains("app_paddle_outbox_pending 2"));
         assert!(text.contains("app_paddle_outbox_failed 1"));
+        assert!(text.contains("app_csp_violations_total{directive=\"frame-src\"} 2"));
     }
 
     #[test]

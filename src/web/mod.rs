@@ -13,16 +13,19 @@ use crate::services::access::{self, Caller};
 use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
+pub mod capacity;
 pub mod client;
 pub mod compress;
 pub mod cookies;
 pub mod csp;
 pub mod csrf;
 pub mod flash;
+pub mod gate;
 mod handlers;
 pub mod holdings_json;
 pub mod http;
 pub mod metrics;
+pub mod multipart;
 pub mod offload;
 pub mod outage;
 pub mod respond;
@@ -34,21 +37,10 @@ pub mod visitor;
 use cookies::PendingCookie;
 use http::Req;
 
-/// The body limit of every path but the webhook's (SPEC §4): the one
-/// constant the vendored server and the app share.
+/// The body limit of pages and the JSON API (SPEC §4): the one constant the
+/// vendored server and the app share. A webhook's route names its own
+/// (`router::Kind::Webhook`).
 pub const BODY_LIMIT: usize = tiny_http::limits::BODY_LIMIT;
-/// Paddle's webhook deliveries may be larger (SPEC §7).
-pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
-
-/// The body limit of a path (no query). The server refuses a longer
-/// `Content-Length` with 413 before reading the body, and reads every other
-/// body whole on the connection's own thread.
-pub fn body_limit(path: &str) -> usize {
-    match path {
-        "/webhooks/paddle" => WEBHOOK_BODY_LIMIT,
-        _ => BODY_LIMIT,
-    }
-}
 
 /// How many analyses one caller may ask of the LLM a minute.
 pub const ANALYSES_PER_MINUTE: usize = 6;
@@ -72,6 +64,10 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Threads for work that waits on another server; see `offload`.
     pub pools: offload::Pools,
+    /// Places for webhook bodies larger than a form (`gate`).
+    pub large_bodies: gate::Permits,
+    /// A few CSP violation log lines a minute; the rest are counted.
+    pub csp_log_budget: crate::services::csp_report::LogBudget,
 }
 
 impl App {
@@ -87,6 +83,8 @@ impl App {
             llm: config.llm.clone().map(Llm::new),
             metrics: metrics::Metrics::default(),
             pools: offload::Pools::new(&config),
+            large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
+            csp_log_budget: Default::default(),
             config,
         }
     }

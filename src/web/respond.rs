@@ -18,7 +18,7 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
     } else if e.status() >= 500 {
         log::event("request.failed", &[("path", &req.path), ("error", e)]);
     }
-    let resp = if router::is_json_api(&req.path) {
+    let resp = if router::kind_of(req.method, &req.path).answers_json() {
         let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
         if let Error::PaymentRequired { denial } = e {
             body["reason"] = denial.reason().into();
@@ -56,9 +56,11 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
     }
 }
 
+/// Strict: nothing inline, nothing from elsewhere; violations are reported
+/// to `POST /csp-report` (`csp::REPORT_URI`).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
-                   frame-ancestors 'none'";
+                   frame-ancestors 'none'; report-uri /csp-report";
 
 /// Every response carries these, unless it set its own (a page with the
 /// checkout has its own CSP). The server turns them into wire headers once,

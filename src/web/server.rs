@@ -40,14 +40,23 @@ impl Drop for InHand {
     }
 }
 
-/// One worker: takes requests until the server is told to stop.
-pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopping: &AtomicBool) {
+/// One worker: takes requests until the server is told to stop. An error
+/// from the server while not stopping (its accept loop ended) stops every
+/// worker and is returned, so that the process exits non-zero.
+pub fn work(
+    server: &tiny_http::Server,
+    app: &Arc<App>,
+    conn: &Connection,
+    stopping: &AtomicBool,
+) -> Result<()> {
+    let mut outcome = Ok(());
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
             Ok(request) => handle(app, conn, request),
             Err(e) => {
-                if !stopping.load(Ordering::SeqCst) {
+                if !stopping.swap(true, Ordering::SeqCst) {
                     log::event("server.recv_failed", &[("error", &e)]);
+                    outcome = Err(Error::Internal(format!("the server failed: {e}")));
                 }
                 break;
             }
@@ -55,6 +64,7 @@ pub fn work(server: &tiny_http::Server, app: &Arc<App>, conn: &Connection, stopp
     }
     // Pass the wake-up on, in case the signal thread's ran out.
     server.unblock();
+    outcome
 }
 
 fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
@@ -171,14 +181,21 @@ impl std::fmt::Display for Millis {
 }
 
 /// The body. The vendored server has read it whole on the connection's own
-/// thread, within its path's limit (`web::body_limit`) and one deadline, or
-/// refused to read it; the answer to a refused one closes the connection.
+/// thread, within its route's limit and one deadline (`gate`), or refused
+/// to read it; the answer to a refused one closes the connection.
 fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
     use tiny_http::Refusal;
     match request.refusal() {
         Some(Refusal::TooLarge) => return Err(Error::PayloadTooLarge),
         Some(Refusal::LengthRequired) => return Err(Error::LengthRequired),
         Some(Refusal::TimedOut) => return Err(Error::RequestTimeout),
+        // the route's screen (`gate`) said why, before the body was read
+        Some(Refusal::Declined) => {
+            return Err(request
+                .take_declined()
+                .and_then(|why| why.downcast::<Error>().ok())
+                .map_or_else(|| Error::Internal("a body declined unsaid".into()), |e| *e))
+        }
         Some(Refusal::Upgrade) => {
             return Err(Error::BadRequest(
                 "This server does not switch protocols (Upgrade).".into(),
@@ -281,6 +298,25 @@ mod tests {
         // the same connection keeps serving
         let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/healthz"));
         assert_eq!(resp.status, 200);
+    }
+
+    #[test]
+    fn a_server_that_fails_unasked_fails_the_worker_and_stops_the_others() {
+        let app = Arc::new(app());
+        let conn = db::test_db();
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        // recv now fails while nobody is stopping, as after the accept loop ended
+        server.unblock();
+        let stopping = AtomicBool::new(false);
+        assert!(work(&server, &app, &conn, &stopping).is_err());
+        assert!(
+            stopping.load(Ordering::SeqCst),
+            "the other workers stop too"
+        );
+        // a signal's stop is no failure
+        let stopping = AtomicBool::new(true);
+        server.unblock();
+        assert!(work(&server, &app, &conn, &stopping).is_ok());
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod webdriver;
 mod billing;
 mod checkout;
 mod newcomer;
+mod portfolio_money;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};

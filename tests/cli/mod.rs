@@ -1,8 +1,11 @@
 //! The operator's verbs (SPEC §1), run as processes against the database of
 //! a running server, the way they are run over SSH.
 
+mod billing_check;
+mod billing_sync;
 mod business;
 mod credit;
+mod import_holdings;
 mod newcomer;
 
 use std::process::Output;

@@ -8,6 +8,7 @@
 //! Answers come back as the process tier's `support::Resp`, so the same
 //! assertions (`json_error`, `csrf_in`, `assert_security_headers`) serve both.
 
+mod csp_report;
 mod guards;
 mod newcomer;
 mod pages;

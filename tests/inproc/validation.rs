@@ -55,7 +55,7 @@ fn put_with_a_bad_holding_is_400_naming_it_and_saves_nothing() {
         json!({"symbol": "X", "quantity": 1}),
         json!({"symbol": "X", "quantity": 1, "price": 1, "cost_basis": -2}),
         json!({"symbol": "X", "quantity": 1, "price": 1, "cost_basis": "3"}),
-        json!({"symbol": "X", "quantity": 1, "price": 1, "currency": "USD"}),
+        json!({"symbol": "X", "quantity": 1, "price": 1, "sector": "tech"}),
         json!({"symbol": "aaa", "quantity": 1, "price": 1}),
         json!(["X", 1, 1]),
         json!(7),

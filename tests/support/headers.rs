@@ -2,7 +2,8 @@
 
 use super::Resp;
 
-/// CSP with `default-src`, `frame-ancestors 'none'` and no inline script;
+/// CSP with `default-src`, `frame-ancestors 'none'`, no inline script and
+/// `report-uri /csp-report`;
 /// `nosniff`; `Referrer-Policy: same-origin`.
 pub fn assert_security_headers(resp: &Resp, what: &str) {
     let csp = resp
@@ -38,6 +39,11 @@ pub fn assert_security_headers(resp: &Resp, what: &str) {
     assert!(
         !script.contains("'unsafe-inline'"),
         "{what}: CSP allows inline script: {csp}"
+    );
+    assert_eq!(
+        directive("report-uri"),
+        Some("/csp-report"),
+        "{what}: CSP reports nowhere: {csp}"
     );
     let nosniff = resp.header("x-content-type-options");
     assert!(

@@ -8,7 +8,9 @@ pub mod http;
 pub mod json;
 pub mod llm;
 pub mod mail;
+pub mod market;
 pub mod paddle;
+pub mod paddle_catalog;
 pub mod page;
 pub mod smtp;
 
@@ -151,7 +153,10 @@ impl TestApp {
                 cmd.env_remove(key);
             }
         }
+        // No test asks the real ECB: unless a test points it at a fake, the
+        // rates come from a port where nothing listens.
         cmd.env("APP_SMTP_URL", self.mail.url())
+            .env("APP_FX_URL", "http://127.0.0.1:9/eurofxref-daily.xml")
             .stdin(Stdio::null())
             .arg("--db")
             .arg(self.db_path());

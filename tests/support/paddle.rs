@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::paddle_catalog::Catalog;
 use super::{Client, Resp, TestApp};
 
 /// One request the app made.
@@ -33,6 +34,8 @@ struct State {
     /// The discount each subscription carries after a PATCH.
     discounts: HashMap<String, Value>,
     discounts_created: u32,
+    /// Prices, discounts, subscription lists: the operator's verbs.
+    catalog: Catalog,
 }
 
 pub struct FakePaddle {
@@ -126,6 +129,12 @@ impl FakePaddle {
         self.lock().delay = delay;
     }
 
+    /// The catalog the operator's verbs read (`paddle_catalog`); its calls
+    /// are recorded in it, not in `calls`.
+    pub fn catalog<R>(&self, change: impl FnOnce(&mut Catalog) -> R) -> R {
+        change(&mut self.lock().catalog)
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
     }
@@ -163,6 +172,14 @@ impl Drop for FakePaddle {
 
 fn answer(state: &Mutex<State>, call: Call) -> (u16, Value, Duration) {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    // The operator's reads (and serve's check at start) are the catalog's,
+    // recorded and failed apart from the calls the billing flow makes.
+    let State {
+        catalog, customers, ..
+    } = &mut *s;
+    if let Some((status, reply)) = catalog.answer(&call, customers) {
+        return (status, reply, s.delay);
+    }
     s.calls.push(call.clone());
     let delay = s.delay;
     if s.fail_next > 0 {

@@ -167,8 +167,13 @@ fn a_well_framed_pipeline_is_still_served_in_order() {
 
 /// POSTs a body of `len` bytes to `path`; the answer's status.
 fn post_status(app: &TestApp, path: &str, len: usize) -> u16 {
+    post_status_with(app, path, "", len)
+}
+
+/// Like `post_status`, with `extra` header lines (each ending in CRLF).
+fn post_status_with(app: &TestApp, path: &str, extra: &str, len: usize) -> u16 {
     let mut bytes = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n{extra}Connection: close\r\n\r\n"
     )
     .into_bytes();
     bytes.extend(std::iter::repeat_n(b' ', len));
@@ -180,14 +185,18 @@ fn post_status(app: &TestApp, path: &str, len: usize) -> u16 {
 
 #[test]
 fn the_paddle_webhook_takes_bodies_up_to_1_mib_and_other_paths_64_kib() {
-    let app = TestApp::spawn();
-    assert_ne!(post_status(&app, "/webhooks/paddle", 70 * 1024), 413);
-    assert_ne!(post_status(&app, "/webhooks/paddle", 1024 * 1024), 413);
-    assert_eq!(post_status(&app, "/webhooks/paddle", 1024 * 1024 + 1), 413);
-    assert_eq!(
-        post_status(&app, "/webhooks/paddle?x=1", 1024 * 1024 + 1),
-        413
-    );
+    // With billing on and a well-formed, fresh signature the webhook's body
+    // is read (with billing off it is a 404 unread: billing/unread.rs).
+    let paddle = crate::support::paddle::FakePaddle::start();
+    let app = TestApp::spawn_with(crate::web::billing::paddle_env(&paddle, None));
+    let now = app::clock::Timestamp::now().secs();
+    let signature = app::services::billing::signature::sign("any", now, b"");
+    let signed = format!("Paddle-Signature: {signature}\r\n");
+    let webhook = |path, len| post_status_with(&app, path, &signed, len);
+    assert_ne!(webhook("/webhooks/paddle", 70 * 1024), 413);
+    assert_ne!(webhook("/webhooks/paddle", 1024 * 1024), 413);
+    assert_eq!(webhook("/webhooks/paddle", 1024 * 1024 + 1), 413);
+    assert_eq!(webhook("/webhooks/paddle?x=1", 1024 * 1024 + 1), 413);
     assert_eq!(post_status(&app, "/login", 70 * 1024), 413);
     assert_eq!(post_status(&app, "/api/portfolio", 64 * 1024 + 1), 413);
     assert_ne!(post_status(&app, "/login", 64 * 1024), 413);

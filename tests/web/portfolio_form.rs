@@ -76,8 +76,10 @@ fn a_decimal_comma_saves_the_same_number_as_a_point() {
     assert_eq!(
         saved(&client),
         vec![
-            json!({"symbol": "AAPL", "quantity": 10.0, "price": 190.5, "cost_basis": 150.25}),
-            json!({"symbol": "MSFT", "quantity": 2.5, "price": 400.1}),
+            json!({"symbol": "AAPL", "quantity": 10.0, "price": 190.5, "cost_basis": 150.25,
+                   "currency": "USD", "price_source": "typed", "price_at": null}),
+            json!({"symbol": "MSFT", "quantity": 2.5, "price": 400.1,
+                   "currency": "USD", "price_source": "typed", "price_at": null}),
         ]
     );
 }

@@ -12,7 +12,7 @@ pub fn commentary(holdings: &[Holding], m: &Metrics) -> String {
         return nothing_to_weigh(holdings.len());
     }
     let valued: Vec<&Position> = m.positions.iter().filter(|p| p.value > 0.0).collect();
-    let mut sentences = vec![overview(&valued, holdings.len(), m.total_value)];
+    let mut sentences = vec![overview(&valued, holdings.len(), m)];
     if let [only] = valued.as_slice() {
         sentences.push(single_holding(only));
     } else {
@@ -45,8 +45,8 @@ fn nothing_to_weigh(count: usize) -> String {
     )
 }
 
-fn overview(valued: &[&Position], count: usize, total: f64) -> String {
-    let worth = money(total);
+fn overview(valued: &[&Position], count: usize, m: &Metrics) -> String {
+    let worth = format!("{}{}", money(m.total_value), change_clause(m));
     match valued {
         [only] if count == 1 => format!(
             "The portfolio is worth {worth}, all of it in {}.",
@@ -70,6 +70,28 @@ fn overview(valued: &[&Position], count: usize, total: f64) -> String {
             "The portfolio is worth {worth} across {}.",
             plural(valued.len(), "holding")
         ),
+    }
+}
+
+/// ` (up 4.2% since 2026-11-02, +1,000.00)` when there is a 30-day change.
+fn change_clause(m: &Metrics) -> String {
+    let Some(c) = &m.change_30d else {
+        return String::new();
+    };
+    let base = m.base_currency;
+    let moved = match c.fraction {
+        _ if is_flat(c.change) => format!("unchanged since {}", c.since),
+        Some(f) if c.change > 0.0 => format!("up {} since {}", percent(f), c.since),
+        Some(f) => format!("down {} since {}", percent(-f), c.since),
+        None => format!("{} since {}", signed_money(c.change), c.since),
+    };
+    if is_flat(c.change) {
+        format!(" {base}, {moved} 30 days ago")
+    } else {
+        format!(
+            " {base}, {moved}, {} {base} over 30 days",
+            signed_money(c.change)
+        )
     }
 }
 
@@ -218,11 +240,11 @@ fn profit_and_loss(holdings: &[Holding], m: &Metrics) -> Vec<String> {
         .iter()
         .zip(&m.positions)
         .filter_map(|(h, p)| {
-            let (cost, pl) = (h.cost_basis?, p.unrealized_pl?);
+            let (cost, pl) = (h.cost_basis?.to_f64(), p.unrealized_pl?);
             Some(Gain {
                 symbol: &h.symbol,
                 pl,
-                on_cost: (cost > 0.0).then(|| (h.price - cost) / cost),
+                on_cost: (cost > 0.0).then(|| (h.price.to_f64() - cost) / cost),
             })
         })
         .collect();
@@ -247,7 +269,7 @@ fn profit_and_loss(holdings: &[Holding], m: &Metrics) -> Vec<String> {
         several => {
             let cost: f64 = holdings
                 .iter()
-                .filter_map(|h| h.cost_basis.map(|c| c * h.quantity))
+                .filter_map(|h| h.cost_basis.map(|c| c.to_f64() * h.quantity.to_f64()))
                 .sum();
             let on_cost = (cost > 0.0).then(|| total / cost);
             let of_count = if several.len() < holdings.len() {

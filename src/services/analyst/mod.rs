@@ -5,6 +5,8 @@
 use serde::Serialize;
 
 use crate::format::finite;
+use crate::money::{self, Currency, Decimal};
+use crate::services::history::Change30d;
 use crate::services::portfolio::Holding;
 
 mod commentary;
@@ -13,8 +15,11 @@ pub use commentary::commentary;
 
 /// The numbers behind a commentary, serialized as the `metrics` object of
 /// `POST /api/analyze`. Nothing is rounded; nothing is NaN or infinite.
+/// Values are in `base_currency`; the sums are exact (`money::Decimal`)
+/// and only then made floats.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Metrics {
+    pub base_currency: Currency,
     pub total_value: f64,
     /// One per holding, in input order.
     pub positions: Vec<Position>,
@@ -24,6 +29,8 @@ pub struct Metrics {
     pub effective_positions: f64,
     /// Sum over the holdings that have a cost basis; null when none has one.
     pub unrealized_pl: Option<f64>,
+    /// The change over 30 days, from the account's history; null without one.
+    pub change_30d: Option<Change30d>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -66,10 +73,15 @@ pub(crate) const VERY_CONCENTRATED: f64 = 0.40;
 /// Above this share one holding is a notable concentration.
 pub(crate) const NOTABLE: f64 = 0.25;
 
-/// Computes the metrics of a list of validated holdings.
+/// Computes the metrics of a list of validated holdings, all in one
+/// currency (`Valuation::in_base` restates them so).
 pub fn metrics(holdings: &[Holding]) -> Metrics {
-    let values: Vec<f64> = holdings.iter().map(|h| finite(h.value())).collect();
-    let total_value = finite(values.iter().sum());
+    let exact: Vec<Decimal> = holdings
+        .iter()
+        .map(|h| h.value().unwrap_or_default())
+        .collect();
+    let values: Vec<f64> = exact.iter().map(|v| finite(v.to_f64())).collect();
+    let total_value = finite(money::sum(&exact).unwrap_or_default().to_f64());
     let positions: Vec<Position> = holdings
         .iter()
         .zip(&values)
@@ -82,9 +94,7 @@ pub fn metrics(holdings: &[Holding]) -> Metrics {
             } else {
                 0.0
             },
-            unrealized_pl: h
-                .cost_basis
-                .map(|cost| finite((h.price - cost) * h.quantity)),
+            unrealized_pl: pl_of(h).map(|pl| finite(pl.to_f64())),
         })
         .collect();
     let top_weight = positions.iter().map(|p| p.weight).fold(0.0, f64::max);
@@ -94,19 +104,26 @@ pub fn metrics(holdings: &[Holding]) -> Metrics {
     } else {
         0.0
     };
-    let with_cost: Vec<f64> = positions.iter().filter_map(|p| p.unrealized_pl).collect();
+    let with_cost: Vec<Decimal> = holdings.iter().filter_map(pl_of).collect();
     let unrealized_pl = if with_cost.is_empty() {
         None
     } else {
-        Some(finite(with_cost.iter().sum()))
+        Some(finite(money::sum(&with_cost).unwrap_or_default().to_f64()))
     };
     Metrics {
+        base_currency: holdings.first().map_or(Currency::USD, |h| h.currency),
         total_value,
         positions,
         top_weight,
         effective_positions,
         unrealized_pl,
+        change_30d: None,
     }
+}
+
+/// (price − cost basis) × quantity, exact; `None` without a cost basis.
+fn pl_of(h: &Holding) -> Option<Decimal> {
+    h.price.checked_sub(h.cost_basis?)?.checked_mul(h.quantity)
 }
 
 /// True for symbols that are cash rather than an investment.
@@ -119,12 +136,14 @@ pub(crate) mod fixtures {
     use super::*;
 
     pub fn holding(symbol: &str, quantity: f64, price: f64, cost_basis: Option<f64>) -> Holding {
-        Holding {
-            symbol: symbol.to_string(),
-            quantity,
-            price,
-            cost_basis,
-        }
+        let d = |x: f64| Decimal::from_f64(x).unwrap();
+        Holding::typed(
+            symbol,
+            d(quantity),
+            d(price),
+            cost_basis.map(d),
+            Currency::USD,
+        )
     }
 
     pub fn close(a: f64, b: f64) -> bool {
@@ -204,6 +223,8 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "base_currency",
+                "change_30d",
                 "effective_positions",
                 "positions",
                 "top_weight",

@@ -148,7 +148,7 @@ mod tests {
 
     fn paddle(discount: Option<&str>) -> PaddleConfig {
         PaddleConfig {
-            webhook_secret: "whsec".into(),
+            webhook_secrets: vec!["whsec".into()],
             api_key: "key".into(),
             client_token: "test_tok".into(),
             price_id: "pri_1".into(),

@@ -10,6 +10,7 @@ use crate::db::meta;
 use crate::error::Result;
 
 pub mod answers;
+pub mod check;
 pub mod checkout;
 pub mod custom_data;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod portal;
 pub mod rewards;
 pub mod signature;
 pub mod summary;
+pub mod sync;
 pub mod webhook;
 
 /// The referral discount, for the checkout, the webhook and the outbox:

@@ -135,6 +135,12 @@ impl PaddleApi {
         Ok(())
     }
 
+    /// `GET {path_and_query}` → the whole reply (`data` and `meta`), for the
+    /// operator's verbs (`billing-check`, `billing-sync`).
+    pub fn get(&self, path_and_query: &str) -> Result<Value, ApiError> {
+        self.call("GET", path_and_query, None)
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ApiError> {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.api_key);
@@ -166,7 +172,8 @@ impl PaddleApi {
                 ApiError::Transient(format!("{method} {path}: the reply is not JSON"))
             }),
             401 | 403 | 429 | 500..=599 => Err(ApiError::Transient(format!(
-                "{method} {path}: Paddle answered {status}"
+                "{method} {path}: Paddle answered {status}: {}",
+                error_detail(&text)
             ))),
             _ => Err(ApiError::Refused(format!(
                 "{method} {path}: Paddle answered {status}: {}",

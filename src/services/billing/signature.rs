@@ -1,6 +1,7 @@
 //! `Paddle-Signature` verification (SPEC §7): HMAC-SHA256 under the webhook
-//! secret over `ts + ":" + raw body`, any `h1` may match (secret rotation),
-//! compared in constant time, and the `ts` within five minutes of now.
+//! secret over `ts + ":" + raw body`, any `h1` may match under any of the
+//! configured secrets (two while one is rotated), compared in constant
+//! time, and the `ts` within five minutes of now.
 
 use crate::clock::Timestamp;
 use crate::crypto;
@@ -28,9 +29,9 @@ impl Refusal {
     }
 }
 
-/// Checks the header against the exact bytes received.
+/// Checks the header against the exact bytes received, under each secret.
 pub fn verify(
-    secret: &str,
+    secrets: &[String],
     header: Option<&str>,
     body: &[u8],
     now: Timestamp,
@@ -44,16 +45,32 @@ pub fn verify(
     }
     let mut message = format!("{ts}:").into_bytes();
     message.extend_from_slice(body);
-    let expected = crypto::mac(secret.as_bytes(), &message);
-    // Every tag is compared, so the time taken says nothing about which matched.
-    let matched = tags.iter().fold(false, |any, tag| {
-        crypto::secrets_equal(&expected, tag) | any
+    // Every tag is compared under every secret, so the time taken says
+    // nothing about which matched.
+    let matched = secrets.iter().fold(false, |any, secret| {
+        let expected = crypto::mac(secret.as_bytes(), &message);
+        tags.iter()
+            .fold(any, |any, tag| crypto::secrets_equal(&expected, tag) | any)
     });
     if matched {
         Ok(())
     } else {
         Err(Refusal::Mismatch)
     }
+}
+
+/// The checks that need no body: the header is there, well-formed and its
+/// `ts` fresh. The server refuses a request that fails them before reading
+/// its body; `verify` then checks the tags against the body.
+pub fn well_formed_and_fresh(header: Option<&str>, now: Timestamp) -> Result<(), Refusal> {
+    let header = header
+        .filter(|h| !h.trim().is_empty())
+        .ok_or(Refusal::Missing)?;
+    let (ts, _) = parse(header).ok_or(Refusal::Malformed)?;
+    if (now.secs() - ts).abs() > TOLERANCE_SECS {
+        return Err(Refusal::Stale);
+    }
+    Ok(())
 }
 
 /// `ts=UNIX;h1=HEX[;h1=HEX…]` → the timestamp and the decoded tags. Unknown
@@ -115,12 +132,33 @@ mod tests {
     const TS: i64 = 1696195954;
     const H1: &str = "d96299976a6eb066f484d7fde011ac56fc32b38fc9940bc419d6e537fdc6ef02";
 
+    fn one(secret: &str) -> Vec<String> {
+        vec![secret.to_string()]
+    }
+
+    #[test]
+    fn a_signature_made_with_either_of_two_secrets_verifies() {
+        let header = format!("ts={TS};h1={H1}");
+        let now = Timestamp(TS);
+        for secrets in [
+            vec!["pdl_ntf_old".to_string(), SECRET.to_string()],
+            vec![SECRET.to_string(), "pdl_ntf_new".to_string()],
+        ] {
+            assert_eq!(verify(&secrets, Some(&header), b"hello-world", now), Ok(()));
+        }
+        let neither = vec!["pdl_ntf_old".to_string(), "pdl_ntf_new".to_string()];
+        assert_eq!(
+            verify(&neither, Some(&header), b"hello-world", now),
+            Err(Refusal::Mismatch)
+        );
+    }
+
     #[test]
     fn the_published_test_vector_verifies() {
         let header = format!("ts={TS};h1={H1}");
         assert_eq!(sign(SECRET, TS, b"hello-world"), header);
         assert_eq!(
-            verify(SECRET, Some(&header), b"hello-world", Timestamp(TS)),
+            verify(&one(SECRET), Some(&header), b"hello-world", Timestamp(TS)),
             Ok(())
         );
     }
@@ -130,12 +168,12 @@ mod tests {
         let old = "00".repeat(32);
         let header = format!("ts={TS};h1={old};h1={H1}");
         assert_eq!(
-            verify(SECRET, Some(&header), b"hello-world", Timestamp(TS)),
+            verify(&one(SECRET), Some(&header), b"hello-world", Timestamp(TS)),
             Ok(())
         );
         let header = format!("ts={TS};h1={H1};h1={old}");
         assert_eq!(
-            verify(SECRET, Some(&header), b"hello-world", Timestamp(TS)),
+            verify(&one(SECRET), Some(&header), b"hello-world", Timestamp(TS)),
             Ok(())
         );
     }
@@ -145,21 +183,21 @@ mod tests {
         let header = format!("ts={TS};h1={H1}");
         let now = Timestamp(TS);
         assert_eq!(
-            verify(SECRET, Some(&header), b"hello-world!", now),
+            verify(&one(SECRET), Some(&header), b"hello-world!", now),
             Err(Refusal::Mismatch)
         );
         assert_eq!(
-            verify("other", Some(&header), b"hello-world", now),
+            verify(&one("other"), Some(&header), b"hello-world", now),
             Err(Refusal::Mismatch)
         );
         let flipped = format!("ts={TS};h1={}0", &H1[..63]);
         assert_eq!(
-            verify(SECRET, Some(&flipped), b"hello-world", now),
+            verify(&one(SECRET), Some(&flipped), b"hello-world", now),
             Err(Refusal::Mismatch)
         );
         let other_ts = format!("ts={};h1={H1}", TS + 1);
         assert_eq!(
-            verify(SECRET, Some(&other_ts), b"hello-world", now),
+            verify(&one(SECRET), Some(&other_ts), b"hello-world", now),
             Err(Refusal::Mismatch)
         );
     }
@@ -169,7 +207,7 @@ mod tests {
         let header = format!("ts={TS};h1={H1}");
         for (offset, ok) in [(300, true), (-300, true), (301, false), (-301, false)] {
             let got = verify(
-                SECRET,
+                &one(SECRET),
                 Some(&header),
                 b"hello-world",
                 Timestamp(TS + offset),
@@ -182,10 +220,32 @@ mod tests {
     }
 
     #[test]
+    fn the_head_alone_is_checked_for_form_and_freshness() {
+        let header = format!("ts={TS};h1={H1}");
+        let now = Timestamp(TS);
+        assert_eq!(well_formed_and_fresh(Some(&header), now), Ok(()));
+        // a wrong tag passes here: only the body can tell
+        let wrong = format!("ts={TS};h1={}", "00".repeat(32));
+        assert_eq!(well_formed_and_fresh(Some(&wrong), now), Ok(()));
+        assert_eq!(well_formed_and_fresh(None, now), Err(Refusal::Missing));
+        assert_eq!(
+            well_formed_and_fresh(Some("ts=1;h1=zz"), now),
+            Err(Refusal::Malformed)
+        );
+        assert_eq!(
+            well_formed_and_fresh(Some(&header), Timestamp(TS + 301)),
+            Err(Refusal::Stale)
+        );
+    }
+
+    #[test]
     fn missing_and_malformed_headers() {
         let now = Timestamp(TS);
-        assert_eq!(verify(SECRET, None, b"x", now), Err(Refusal::Missing));
-        assert_eq!(verify(SECRET, Some(" "), b"x", now), Err(Refusal::Missing));
+        assert_eq!(verify(&one(SECRET), None, b"x", now), Err(Refusal::Missing));
+        assert_eq!(
+            verify(&one(SECRET), Some(" "), b"x", now),
+            Err(Refusal::Missing)
+        );
         for bad in [
             format!("h1={H1}"),
             format!("ts={TS}"),
@@ -199,7 +259,7 @@ mod tests {
             "garbage".to_string(),
         ] {
             assert_eq!(
-                verify(SECRET, Some(&bad), b"hello-world", now),
+                verify(&one(SECRET), Some(&bad), b"hello-world", now),
                 Err(Refusal::Malformed),
                 "{bad}"
             );

@@ -92,6 +92,26 @@ pub fn receive(
     Ok((env.event_type, outcome))
 }
 
+/// Applies a subscription entity read from the API (`app billing-sync`)
+/// exactly as a `subscription.updated` event at `updated_at` would, without
+/// storing an event: a row set from a newer event stays as it is (`Stale`).
+pub fn apply_subscription(
+    tx: &Transaction<'_>,
+    keys: &Keys,
+    paddle: &PaddleConfig,
+    data: &serde_json::Value,
+    updated_at: PaddleTime,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let env = Envelope {
+        event_id: format!("billing-sync:{updated_at}"),
+        event_type: "subscription.updated".into(),
+        occurred_at: updated_at,
+        data: data.clone(),
+    };
+    apply(tx, keys, paddle, &env, now)
+}
+
 fn apply(
     tx: &Transaction<'_>,
     keys: &Keys,

@@ -301,6 +301,11 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 );
                 Metrics::count(&ctx.app.metrics.referrals_linked);
             }
+            // The first sign-in of a day records the day's total; a failure
+            // here must not keep anyone from signing in.
+            if let Err(e) = crate::services::history::record_today(ctx.db, user.id, req.now) {
+                log::event("history.failed", &[("user_id", &user.id), ("error", &e)]);
+            }
             Ok(Resp::redirect("/")
                 .with_header(
                     "Set-Cookie",

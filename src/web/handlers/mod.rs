@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod auth;
+pub mod csp_report;
+pub mod holdings_csv;
 pub mod leaving;
 pub mod pages;
 pub mod portal;

@@ -7,11 +7,13 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::services::access::{self, Caller};
 use crate::services::billing::checkout;
-use crate::services::holding_form::{self, FieldErrors};
-use crate::services::portfolio::Holding;
+use crate::services::history::Span;
+use crate::services::holding_form::{self, FieldErrors, Fields};
+use crate::services::import::BadRow;
+use crate::services::portfolio::{Holding, PriceSource};
 use crate::services::{analysis, analyst, funnel, portfolio};
 use crate::views;
-use crate::views::portfolio::{HoldingForm, Notice};
+use crate::views::portfolio::{Figures, HoldingForm, Notice};
 use crate::web::cookies;
 use crate::web::flash::{Change, Flash, FLASH};
 use crate::web::holdings_json;
@@ -23,12 +25,15 @@ pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let cookie = ctx.cookie_name(FLASH);
     let Some(value) = req.cookie(&cookie) else {
-        return render(ctx, req, &session, 200, &HoldingForm::default(), None);
+        return render(ctx, req, &session, 200, &HoldingForm::default(), &[], None);
     };
     // Shown once: the page that shows the note clears it.
-    let notice = Flash::open(&ctx.app.keys.flash_cookie, value, req.now).map(|f| match f.change {
-        Change::Saved => Notice::Saved(f.holding()),
-        Change::Deleted => Notice::Deleted(f.holding()),
+    let notice = Flash::open(&ctx.app.keys.flash_cookie, value, req.now).and_then(|f| {
+        let h = f.holding()?;
+        Some(match f.change {
+            Change::Saved => Notice::Saved(h),
+            Change::Deleted => Notice::Deleted(h),
+        })
     });
     Ok(render(
         ctx,
@@ -36,6 +41,7 @@ pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
         &session,
         200,
         &HoldingForm::default(),
+        &[],
         notice.as_ref(),
     )?
     .with_header("Set-Cookie", &cookies::clear(FLASH, ctx.https())))
@@ -47,16 +53,17 @@ pub fn to_page(_ctx: &Ctx, _req: &Req) -> Result<Resp> {
     Ok(Resp::redirect("/portfolio"))
 }
 
-fn render(
+pub(super) fn render(
     ctx: &Ctx,
     req: &Req,
     session: &Session,
     status: u16,
     form: &HoldingForm,
+    import_errors: &[BadRow],
     notice: Option<&Notice>,
 ) -> Result<Resp> {
-    let holdings = portfolio::list(ctx.db, session.user.id)?;
-    let metrics = analyst::metrics(&holdings);
+    let span = Span::parse(req.query_param("range").as_deref());
+    let figures = portfolio::figures(ctx.db, session.user.id, span, req.now)?;
     let csrf = ctx.csrf_token(req);
     // The upgrade hint (and so the checkout) shows here when commentary
     // answers 402: only for someone without paid access.
@@ -68,9 +75,16 @@ fn render(
     };
     let page = views::portfolio::portfolio(
         &frame(ctx, Some(session), &csrf),
-        &holdings,
-        &metrics,
+        &Figures {
+            valuation: &figures.valuation,
+            metrics: &figures.metrics,
+            history: &figures.history,
+            span,
+            quotes: ctx.app.config.quotes.as_ref().map(|q| q.provider),
+            rates_day: figures.rates_day.as_deref(),
+        },
         form,
+        import_errors,
         offer.as_ref(),
         notice,
     );
@@ -94,6 +108,9 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let form = req.form()?;
     let field = |name| form.get(name).unwrap_or("");
+    // A quoted price only where quotes are on; otherwise the box is not shown.
+    let provider = ctx.app.config.quotes.as_ref().map(|q| q.provider);
+    let quoted = provider.filter(|_| !field("quoted").is_empty());
     let refused = |errors: FieldErrors| {
         let shown = |v: &'static str| if field(v).len() <= 64 { field(v) } else { "" };
         let form = HoldingForm {
@@ -101,19 +118,27 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
             quantity: shown("quantity"),
             price: shown("price"),
             cost_basis: shown("cost_basis"),
+            currency: shown("currency"),
+            quoted: quoted.is_some(),
             errors,
         };
-        render(ctx, req, &session, 400, &form, None)
+        render(ctx, req, &session, 400, &form, &[], None)
     };
-    let holding = match holding_form::from_fields(
-        field("symbol"),
-        field("quantity"),
-        field("price"),
-        field("cost_basis"),
-    ) {
+    let base = portfolio::base_currency(ctx.db, session.user.id)?;
+    let fields = Fields {
+        symbol: field("symbol"),
+        quantity: field("quantity"),
+        price: field("price"),
+        cost_basis: field("cost_basis"),
+        currency: field("currency"),
+    };
+    let mut holding = match holding_form::from_fields(fields, base, quoted.is_some()) {
         Ok(h) => h,
         Err(errors) => return refused(errors),
     };
+    if let Some(provider) = quoted {
+        holding.price_source = provider;
+    }
     match portfolio::save(ctx.db, session.user.id, &holding, req.now) {
         Ok(()) => {}
         Err(Error::BadRequest(message)) => {
@@ -126,7 +151,11 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     log::event(
         "portfolio.saved",
-        &[("user_id", &session.user.id), ("symbol", &holding.symbol)],
+        &[
+            ("user_id", &session.user.id),
+            ("symbol", &holding.symbol),
+            ("price_source", &holding.price_source.as_str()),
+        ],
     );
     Ok(changed(ctx, req, Change::Saved, &holding))
 }
@@ -157,7 +186,15 @@ pub fn api_get(ctx: &Ctx, req: &Req) -> Result<Resp> {
 pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let body: Value = req.json()?;
-    let holdings = holdings_json::holdings(&body)?;
+    let base = portfolio::base_currency(ctx.db, session.user.id)?;
+    let mut holdings = holdings_json::holdings(&body, base)?;
+    // A quoted entry takes the configured provider; with quotes off, typed.
+    let provider = ctx.app.config.quotes.as_ref().map(|q| q.provider);
+    for h in &mut holdings {
+        if h.price_source.is_quoted() {
+            h.price_source = provider.unwrap_or(PriceSource::Typed);
+        }
+    }
     portfolio::replace(ctx.db, session.user.id, &holdings, req.now)?;
     log::event(
         "portfolio.replaced",
@@ -170,14 +207,22 @@ pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
 /// `POST /api/analyze`: the paid feature.
 pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let caller = ctx.require_paid(req)?;
+    let base = match &caller {
+        Caller::User(user) => portfolio::base_currency(ctx.db, user.id)?,
+        Caller::Admin => crate::money::Currency::USD,
+    };
     let posted = if req.body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        holdings_json::holdings_if_sent(&req.json()?)?
+        holdings_json::holdings_if_sent(&req.json()?, base)?
     };
-    let holdings = match (posted, &caller) {
-        (Some(list), _) => list,
-        (None, Caller::User(user)) => portfolio::list(ctx.db, user.id)?,
+    // The saved portfolio brings its history (the 30-day change) with it.
+    let (holdings, metrics) = match (posted, &caller) {
+        (Some(list), _) => portfolio::weighed(ctx.db, &list, base)?,
+        (None, Caller::User(user)) => {
+            let f = portfolio::figures(ctx.db, user.id, Span::Days30, req.now)?;
+            (f.in_base, f.metrics)
+        }
         (None, Caller::Admin) => {
             return Err(Error::BadRequest(
                 "An admin call must send {\"holdings\": [...]}.".into(),
@@ -191,7 +236,10 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     }
     if ctx.app.llm.is_none() {
         // The built-in analyst is quick arithmetic: it answers right here.
-        return Resp::json_of(200, &counted(ctx, req, analysis::analyse(None, &holdings)));
+        return Resp::json_of(
+            200,
+            &counted(ctx, req, analysis::analyse(None, &holdings, metrics)),
+        );
     }
     // A full pool is told first, so a 503 does not use up one of the
     // caller's analyses; the worker's reservation is what enforces it.
@@ -202,7 +250,10 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     // The LLM may take many seconds: its own pool waits for it, never a worker.
     Ok(Resp::offload(PoolName::Llm, move |ctx: &Ctx, req: &Req| {
         let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
-        Resp::json_of(200, &counted(ctx, req, analysis::analyse(llm, &holdings)))
+        Resp::json_of(
+            200,
+            &counted(ctx, req, analysis::analyse(llm, &holdings, metrics)),
+        )
     }))
 }
 

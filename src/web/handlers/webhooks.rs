@@ -4,11 +4,32 @@
 
 use serde_json::json;
 
+use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::billing::{signature, webhook};
 use crate::web::http::{Req, Resp};
-use crate::web::Ctx;
+use crate::web::{App, Ctx};
+
+/// Before the body is read (`web::gate`): with billing off there is no such
+/// route (404), and a `Paddle-Signature` that is missing, malformed or stale
+/// is a 401, so a stranger's megabyte is never read. The signature's tags,
+/// which need the body, are checked by `paddle`.
+pub fn screen(app: &App, head: &tiny_http::Head<'_>, now: Timestamp) -> Result<()> {
+    if app.config.paddle.is_none() {
+        return Err(Error::NotFound);
+    }
+    let header = head.header("paddle-signature");
+    if let Err(refusal) = signature::well_formed_and_fresh(header, now) {
+        app.metrics.webhook("unknown", "bad_signature");
+        log::event(
+            "billing.webhook_refused",
+            &[("reason", &refusal.as_str()), ("body", &"unread")],
+        );
+        return Err(Error::BadSignature);
+    }
+    Ok(())
+}
 
 pub fn paddle(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let Some(paddle) = &ctx.app.config.paddle else {
@@ -16,7 +37,7 @@ pub fn paddle(ctx: &Ctx, req: &Req) -> Result<Resp> {
     };
     let metrics = &ctx.app.metrics;
     let header = req.header("paddle-signature");
-    if let Err(refusal) = signature::verify(&paddle.webhook_secret, header, &req.body, req.now) {
+    if let Err(refusal) = signature::verify(&paddle.webhook_secrets, header, &req.body, req.now) {
         metrics.webhook("unknown", "bad_signature");
         log::event("billing.webhook_refused", &[("reason", &refusal.as_str())]);
         return Ok(Resp::json(

@@ -7,6 +7,7 @@ mod fixtures;
 mod outbox;
 mod rewards;
 mod signatures;
+mod unread;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

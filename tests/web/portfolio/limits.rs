@@ -250,7 +250,7 @@ fn put_with_a_bad_entry_names_it_and_changes_nothing() {
         ),
         (
             "an unknown field",
-            json!({"symbol": "X", "quantity": 1, "price": 1, "currency": "USD"}),
+            json!({"symbol": "X", "quantity": 1, "price": 1, "sector": "tech"}),
         ),
         (
             "a repeated symbol",

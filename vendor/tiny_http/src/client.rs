@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::common::{HTTPVersion, Method};
 use crate::connection::Connection;
 use crate::framing::{self, Framing, Malformed, Refusal};
+use crate::head::{BodyPlan, Head, HeadHook};
 use crate::limits;
 use crate::util::refined_tcp_stream::Deadline;
 use crate::util::RefinedTcpStream;
@@ -43,8 +44,8 @@ pub struct ClientConnection {
 
     // app patch: the deadline every read of this socket keeps to
     deadline: Deadline,
-    // app patch: the body limit of a path
-    body_limit: fn(&str) -> usize,
+    // app patch: the app's say over each body, from the head
+    head: HeadHook,
     // app patch: request bytes were left unread; linger before closing
     linger: bool,
     // app patch: bytes of the current request head read so far
@@ -70,7 +71,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
-        body_limit: fn(&str) -> usize,
+        head: HeadHook,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -92,7 +93,7 @@ impl ClientConnection {
             no_more_requests: false,
             secure,
             deadline,
-            body_limit,
+            head,
             linger: false,
             head_bytes: 0,
             socket,
@@ -194,15 +195,28 @@ impl ClientConnection {
             (method, path, version, headers)
         };
 
-        // app patch: frame the body strictly, and read it whole here, on the
-        // connection's own thread, within its path's limit and one deadline,
+        // app patch: the app decides from the head whether the body is read
+        // and up to what size; then the body is framed strictly and read
+        // whole here, on the connection's own thread, within one deadline,
         // so that no worker ever waits on a client.
-        let limit = (self.body_limit)(path.split('?').next().unwrap_or(""));
+        let plan = (self.head)(&Head {
+            method: &method,
+            path: path.split('?').next().unwrap_or(""),
+            headers: &headers,
+        });
+        let (limit, hold, declined) = match plan {
+            BodyPlan::Read { limit, hold } => (limit, hold, None),
+            BodyPlan::Decline(why) => (0, None, Some(why)),
+        };
         let (framing, expects_continue) =
             framing::decide(&headers, limit).map_err(|e| match e {
                 Malformed::BadLength => ReadError::WrongHeader(version.clone()),
                 Malformed::Expectation => ReadError::ExpectationFailed(version.clone()),
             })?;
+        let framing = match declined {
+            Some(_) => Framing::Refuse(Refusal::Declined),
+            None => framing,
+        };
         let body_length = headers
             .iter()
             .find(|h| h.field.equiv("Content-Length"))
@@ -253,6 +267,7 @@ impl ClientConnection {
             body,
             body_length,
             refusal,
+            crate::request::Kept { hold, declined },
             writer,
         ))
     }

@@ -20,6 +20,9 @@ pub enum Refusal {
     Upgrade,
     /// The body did not arrive within its deadline (408).
     TimedOut,
+    /// The app's head hook declined it (`head::BodyPlan::Decline`), and says
+    /// why in `Request::take_declined`.
+    Declined,
 }
 
 /// What the head says about the body.

@@ -112,6 +112,8 @@ use client::ClientConnection;
 use connection::Connection;
 use util::MessagesQueue;
 
+pub use accept::{Report, Trouble};
+pub use head::{BodyPlan, Head, HeadHook};
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use framing::Refusal;
@@ -119,11 +121,15 @@ pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
+// app patch: an accept loop that never ends on an error
+mod accept;
 mod client;
 mod common;
 mod connection;
 // app patch: strict framing of request bodies, and the bounds
 mod framing;
+// app patch: the app decides from the head what to do with the body
+pub mod head;
 pub mod limits;
 mod request;
 mod response;
@@ -176,7 +182,7 @@ pub struct IncomingRequests<'a> {
 }
 
 /// Represents the parameters required to create a server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
@@ -184,9 +190,34 @@ pub struct ServerConfig {
     /// If `Some`, then the server will use SSL to encode the communications.
     pub ssl: Option<SslConfig>,
 
-    /// app patch: the body limit of a path (without its query): a longer
-    /// `Content-Length` is refused (413) without the body being read.
-    pub body_limit: fn(&str) -> usize,
+    /// app patch: decides from each request's head whether and how much of
+    /// its body is read (`head.rs`).
+    pub head: HeadHook,
+
+    /// app patch: open client connections at most; past it a new one is
+    /// closed at once (`limits::MAX_CONNECTIONS` by default).
+    pub max_connections: usize,
+
+    /// app patch: hears of accept and spawn errors and of connections
+    /// closed for the cap, at most once a second per kind.
+    pub report: fn(&Report<'_>),
+}
+
+/// app patch: what the app decides beyond the address.
+struct Policy {
+    head: HeadHook,
+    max_connections: usize,
+    report: fn(&Report<'_>),
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            head: head::read_up_to_the_default_limit(),
+            max_connections: limits::MAX_CONNECTIONS,
+            report: accept::ignore,
+        }
+    }
 }
 
 /// Configuration of the server for SSL.
@@ -208,24 +239,9 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
-            body_limit: limits::default_body_limit,
-        })
-    }
-
-    /// app patch: like `http`, with a body limit per path (without its
-    /// query); `limits::BODY_LIMIT` is the default one.
-    #[inline]
-    pub fn http_with_body_limit<A>(
-        addr: A,
-        body_limit: fn(&str) -> usize,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: None,
-            body_limit,
+            head: head::read_up_to_the_default_limit(),
+            max_connections: limits::MAX_CONNECTIONS,
+            report: accept::ignore,
         })
     }
 
@@ -242,7 +258,9 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: Some(config),
-            body_limit: limits::default_body_limit,
+            head: head::read_up_to_the_default_limit(),
+            max_connections: limits::MAX_CONNECTIONS,
+            report: accept::ignore,
         })
     }
 
@@ -255,14 +273,24 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
             ssl: None,
-            body_limit: limits::default_body_limit,
+            head: head::read_up_to_the_default_limit(),
+            max_connections: limits::MAX_CONNECTIONS,
+            report: accept::ignore,
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::start(listener.into(), config.ssl, config.body_limit)
+        Self::start(
+            listener.into(),
+            config.ssl,
+            Policy {
+                head: config.head,
+                max_connections: config.max_connections,
+                report: config.report,
+            },
+        )
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -273,14 +301,14 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::start(listener.into(), ssl_config, limits::default_body_limit)
+        Self::start(listener.into(), ssl_config, Policy::default())
     }
 
-    // app patch: `from_listener` with a body limit per path
+    // app patch: `from_listener` with the app's policy
     fn start(
         listener: Listener,
         ssl_config: Option<SslConfig>,
-        body_limit: fn(&str) -> usize,
+        policy: Policy,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -317,78 +345,24 @@ impl Server {
             }
         };
 
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
+        // app patch: the accept loop (`accept.rs`) never ends on an error
         let messages = MessagesQueue::with_capacity(8);
-
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
-
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(
-                            write_closable,
-                            read_closable,
-                            body_limit,
-                        ))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
-                    Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
+        let accept_loop = accept::AcceptLoop {
+            listener: server,
+            close: close_trigger.clone(),
+            messages: messages.clone(),
+            head: policy.head,
+            max_connections: policy.max_connections.max(1),
+            report: policy.report,
+        };
+        // app patch: TLS belongs to the proxy in front; the accept loop
+        // serves plain sockets only
+        if ssl.is_some() {
+            return Err("this copy of tiny_http serves plain HTTP only".into());
+        }
+        thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || accept_loop.run())?;
 
         // result
         Ok(Server {

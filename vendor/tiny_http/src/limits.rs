@@ -15,8 +15,9 @@ pub const MAX_HEADERS: usize = 100;
 /// (each read waits at most what is left). An idle kept-alive connection
 /// counts against it too.
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
-/// The default body limit, and the app's: a request whose `Content-Length`
-/// is longer is refused (413) without its body being read.
+/// The default body limit (`head::read_up_to_the_default_limit`), and the
+/// app's for pages: a request whose `Content-Length` is longer is refused
+/// (413) without its body being read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// The whole body must arrive within this once the head has: one deadline,
 /// not one per read.
@@ -33,8 +34,10 @@ pub const LINGER_TIME: Duration = Duration::from_secs(2);
 /// sent the head and the body of any page in two.
 pub const WRITE_BUFFER: usize = 16 * 1024;
 
-/// The body limit of every path unless the server is given its own
-/// (`ServerConfig::body_limit`).
-pub fn default_body_limit(_path: &str) -> usize {
-    BODY_LIMIT
-}
+/// Open client connections unless the server is given its own cap
+/// (`ServerConfig::max_connections`). Each takes `FDS_PER_CONNECTION` file
+/// descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// File descriptors one client connection holds: the socket, the clone
+/// for its writing half, and one more to close the sending side on its own.
+pub const FDS_PER_CONNECTION: usize = 3;

@@ -74,6 +74,9 @@ pub struct Request {
     // app patch: why the body was not read; the answer then closes the connection
     refusal: Option<Refusal>,
 
+    // app patch: what the app's head hook gave the request to keep
+    kept: Kept,
+
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
 }
@@ -102,6 +105,15 @@ impl<R> Drop for NotifyOnDrop<R> {
     }
 }
 
+/// app patch: what the app's head hook gave a request to keep: a `hold`
+/// dropped with the request (after its answer), and why the body was
+/// declined.
+#[derive(Default)]
+pub(crate) struct Kept {
+    pub hold: Option<Box<dyn std::any::Any + Send>>,
+    pub declined: Option<Box<dyn std::any::Any + Send>>,
+}
+
 /// Builds a new request.
 ///
 /// After the request line and headers have been read from the socket, a new `Request` object
@@ -124,6 +136,7 @@ pub(crate) fn new_request<W>(
     body: Vec<u8>,
     body_length: Option<usize>,
     refusal: Option<Refusal>,
+    kept: Kept,
     writer: W,
 ) -> Request
 where
@@ -141,6 +154,7 @@ where
         body_length,
         must_send_continue: false,
         refusal,
+        kept,
         notify_when_responded: None,
     }
 }
@@ -190,6 +204,12 @@ impl Request {
     #[inline]
     pub fn refusal(&self) -> Option<Refusal> {
         self.refusal
+    }
+
+    /// app patch: why the app's head hook declined the body
+    /// (`Refusal::Declined`), once.
+    pub fn take_declined(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.kept.declined.take()
     }
 
     /// Returns the address of the client that sent this request.

@@ -76,6 +76,7 @@ impl From<TestRequest> for Request {
             mock.body.as_bytes().to_vec(),
             length,
             None,
+            Default::default(),
             std::io::sink(),
         )
     }

@@ -58,7 +58,9 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            // app patch: a thread that cannot start now is started later,
+            // when a connection needs one
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,8 +68,12 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
-        let mut queue = self.sharing.todo.lock().unwrap();
+    ///
+    /// app patch: when no thread can be started (no memory, a limit on
+    /// threads) the function is dropped unrun and the error returned; upstream
+    /// panicked, which killed the accept thread.
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
+        let mut queue = self.sharing.todo.lock().unwrap_or_else(|e| e.into_inner());
 
         // app patch: queue the task only while more threads are idle than
         // tasks already queued for them. Upstream queued whenever one thread
@@ -75,17 +81,20 @@ impl TaskPool {
         // queued for it, and with keep-alive the second one waited until some
         // other connection closed.
         if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
-            self.add_thread(Some(code));
+            drop(queue);
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // app patch: a failed spawn is an error, not a panic
+        let spawned = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -129,6 +138,7 @@ impl TaskPool {
                 task();
             }
         });
+        spawned.map(drop)
     }
 }
 

@@ -1,0 +1,296 @@
+//! `app billing-sync` (SPEC §7) against the fake Paddle API: it repairs a
+//! subscription no webhook ever delivered, follows every page, keeps a
+//! stored state that is newer than the API's, and says what changed.
+
+use serde_json::{json, Value};
+
+use super::billing_check::{billing_env, good_catalog, APP_SECRET, WEBHOOK_SECRET};
+use super::{stdout, succeeded, summary};
+use crate::support::paddle::{deliver_signed, FakePaddle};
+use crate::support::paddle_catalog::{event_of, subscription};
+use crate::support::{sign_in, user_id, TestApp};
+
+use app::clock::Timestamp;
+use app::crypto::Keys;
+
+/// Now plus `offset` seconds, as Paddle writes times.
+fn at(offset: i64) -> String {
+    let whole = Timestamp::now().plus(offset).to_string();
+    format!("{}.{:06}Z", &whole[..19], 123_456)
+}
+
+fn signed_for(user_id: i64) -> Value {
+    let keys = Keys::derive(APP_SECRET.as_bytes());
+    let sig = app::services::billing::custom_data::sign(&keys, user_id);
+    json!({"user_id": user_id.to_string(), "sig": sig})
+}
+
+fn spawn(paddle: &FakePaddle) -> TestApp {
+    good_catalog(paddle);
+    TestApp::spawn_with(billing_env(paddle))
+}
+
+fn deliver(app: &TestApp, entity: &Value, event_id: &str, kind: &str, occurred_at: &str) {
+    let resp = deliver_signed(
+        app,
+        WEBHOOK_SECRET,
+        &event_of(entity, event_id, kind, occurred_at),
+    );
+    assert_eq!(resp.status, 200, "{}\n{}", resp.summary(), app.log());
+}
+
+fn text(app: &TestApp, sql: &str) -> String {
+    app.db()
+        .query_row(sql, [], |r| r.get::<_, Option<String>>(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_default()
+}
+
+fn sync(app: &TestApp, paddle: &FakePaddle, args: &[&str]) -> Value {
+    let mut all = vec!["billing-sync", "--json"];
+    all.extend_from_slice(args);
+    let out = app.cli_with(&all, billing_env(paddle));
+    serde_json::from_str(&succeeded(&out, "billing-sync --json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", summary(&out)))
+}
+
+fn result_for<'v>(report: &'v Value, sub: &str) -> &'v Value {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subscription_id"] == sub)
+        .unwrap_or_else(|| panic!("no result for {sub}: {report}"))
+}
+
+#[test]
+fn a_subscription_no_webhook_delivered_is_repaired_from_every_page() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let client = app.client();
+    sign_in(&app, &client, "lost@example.com");
+    let id = user_id(&app, "lost@example.com");
+    // An old subscription of this customer was delivered and has ended.
+    let old = subscription(
+        "sub_01a_old",
+        "ctm_01lost",
+        "canceled",
+        &at(-7200),
+        signed_for(id),
+    );
+    deliver(&app, &old, "evt_old_canceled", "canceled", &at(-7199));
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "free"
+    );
+    // The new one's webhooks never came; Paddle lists three, one per page.
+    let new = subscription("sub_01b_new", "ctm_01lost", "active", &at(-60), Value::Null);
+    let other = subscription(
+        "sub_01c_other",
+        "ctm_01lost",
+        "canceled",
+        &at(-3000),
+        Value::Null,
+    );
+    paddle.catalog(|c| {
+        c.subscriptions = vec![old.clone(), new.clone(), other.clone()];
+        c.page_size = 1;
+    });
+
+    let out = app.cli_with(&["billing-sync"], billing_env(&paddle));
+    let said = succeeded(&out, "billing-sync");
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("sub_01b_new"))
+        .unwrap_or_else(|| panic!("nothing said of the new one: {said}"));
+    assert!(
+        line.contains("lost@example.com")
+            && line.contains("created")
+            && line.contains("tier: free → paid"),
+        "{line}"
+    );
+    assert!(
+        said.contains("synced 3 subscription(s) of 1 customer(s): 2 changed"),
+        "{said}"
+    );
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "paid"
+    );
+    assert_eq!(
+        text(
+            &app,
+            "SELECT status || ' ' || user_id FROM subscriptions WHERE id = 'sub_01b_new'"
+        ),
+        format!("active {id}")
+    );
+    let audit = text(
+        &app,
+        &format!("SELECT actor || ' ' || new_value || ' ' || note FROM access_audit WHERE user_id = {id} AND new_value = 'paid'"),
+    );
+    assert!(audit.starts_with("paddle paid billing-sync:"), "{audit}");
+    // Every page was asked of APP_PADDLE_API_URL, though `next` names Paddle's host.
+    let pages = paddle.catalog(|c| c.calls_to("/subscriptions?customer_id=ctm_01lost"));
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(
+        pages[1].path.contains("after=sub_01a_old") && pages[2].path.contains("after=sub_01b_new")
+    );
+    assert!(pages.iter().all(|c| c.authorization.is_some()));
+
+    // A second sync finds nothing left to repair.
+    let again = sync(&app, &paddle, &[]);
+    assert_eq!(again["changed"], 0, "{again}");
+    assert_eq!(again["subscriptions"], 3);
+}
+
+#[test]
+fn a_newer_stored_state_wins_and_a_newer_api_state_repairs() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let client = app.client();
+    sign_in(&app, &client, "kept@example.com");
+    let id = user_id(&app, "kept@example.com");
+    // Stored: active from a webhook a minute ago.
+    let active = subscription(
+        "sub_01kept",
+        "ctm_01kept",
+        "active",
+        &at(-60),
+        signed_for(id),
+    );
+    deliver(&app, &active, "evt_kept_active", "activated", &at(-60));
+    // Stored: past due from an hour ago; the recovery's webhook was lost.
+    let past_due = subscription(
+        "sub_01fixed",
+        "ctm_01kept",
+        "past_due",
+        &at(-3600),
+        signed_for(id),
+    );
+    deliver(
+        &app,
+        &past_due,
+        "evt_fixed_past_due",
+        "past_due",
+        &at(-3600),
+    );
+    paddle.catalog(|c| {
+        c.subscriptions = vec![
+            // Older than the stored state: a stale read, never applied.
+            subscription(
+                "sub_01kept",
+                "ctm_01kept",
+                "canceled",
+                &at(-7200),
+                signed_for(id),
+            ),
+            // Newer: the payment went through.
+            subscription(
+                "sub_01fixed",
+                "ctm_01kept",
+                "active",
+                &at(-30),
+                signed_for(id),
+            ),
+        ];
+    });
+
+    let report = sync(&app, &paddle, &["--email", "Kept@Example.com"]);
+    let stale = result_for(&report, "sub_01kept");
+    assert_eq!(stale["outcome"], "stale", "{report}");
+    assert_eq!(stale["changes"], json!([]));
+    assert_eq!(
+        text(
+            &app,
+            "SELECT status FROM subscriptions WHERE id = 'sub_01kept'"
+        ),
+        "active"
+    );
+    let fixed = result_for(&report, "sub_01fixed");
+    assert_eq!(fixed["outcome"], "updated", "{report}");
+    assert_eq!(fixed["email"], "kept@example.com");
+    assert!(
+        fixed["changes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("status: past_due → active")),
+        "{report}"
+    );
+    assert_eq!(
+        text(
+            &app,
+            "SELECT status FROM subscriptions WHERE id = 'sub_01fixed'"
+        ),
+        "active"
+    );
+    assert_eq!(report["changed"], 1);
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "paid"
+    );
+}
+
+#[test]
+fn an_account_with_no_webhook_at_all_is_found_by_its_email() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let client = app.client();
+    sign_in(&app, &client, "quiet+tag@example.com");
+    let id = user_id(&app, "quiet+tag@example.com");
+    paddle.add_customer("ctm_01quiet", "quiet+tag@example.com");
+    paddle.catalog(|c| {
+        c.subscriptions = vec![subscription(
+            "sub_01quiet",
+            "ctm_01quiet",
+            "active",
+            &at(-10),
+            signed_for(id),
+        )];
+    });
+    let out = app.cli_with(
+        &["billing-sync", "--email", "quiet+tag@example.com"],
+        billing_env(&paddle),
+    );
+    let said = succeeded(&out, "billing-sync --email");
+    assert!(
+        said.contains("sub_01quiet (quiet+tag@example.com, ctm_01quiet): created"),
+        "{said}"
+    );
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "paid"
+    );
+    let lookups = paddle.catalog(|c| c.calls_to("/customers?email=quiet%2Btag%40example.com"));
+    assert_eq!(lookups.len(), 1, "{lookups:?}");
+}
+
+#[test]
+fn an_unknown_email_or_an_unreachable_paddle_is_an_error() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let out = app.cli_with(
+        &["billing-sync", "--email", "nobody@example.com"],
+        billing_env(&paddle),
+    );
+    super::assert_one_line_error(&out, "unknown email");
+    // A customer Paddle cannot list right now: said, exit 1, others go on.
+    let client = app.client();
+    sign_in(&app, &client, "down@example.com");
+    let id = user_id(&app, "down@example.com");
+    let sub = subscription(
+        "sub_01down",
+        "ctm_01down",
+        "active",
+        &at(-60),
+        signed_for(id),
+    );
+    deliver(&app, &sub, "evt_down", "created", &at(-60));
+    paddle.catalog(|c| c.fail_next = (1, 500));
+    let out = app.cli_with(&["billing-sync"], billing_env(&paddle));
+    assert_eq!(out.status.code(), Some(1), "{}", summary(&out));
+    assert!(
+        stdout(&out).contains("ctm_01down: not read"),
+        "{}",
+        summary(&out)
+    );
+}
