@@ -68,7 +68,7 @@ pub fn portfolio(
             div class="page-head" {
                 h1 { "Portfolio" }
                 @if !v.rows.is_empty() {
-                    p class="muted" { "Total value " strong data-testid="total-value" { (v.total.money()) " " (base) } }
+                    p class="muted" { "Total value " strong data-testid="total-value" { (holdings::figure(&v.total.money(), Some(html! { (base) }))) } }
                 }
             }
             @if let Some(notice) = notice {

@@ -49,11 +49,11 @@ fn holdings_at_the_limits_fit_at_1280_390_and_320_px() {
         phone(&dan, (width, height));
         dan.goto(&format!("{}/portfolio", app.base_url()));
         dan.wait_for_path("/portfolio");
+        shots.take(&dan, &format!("portfolio-limits-{width}"));
         let what = format!("holdings at the limits at {width} px");
         no_sideways_scroll(&dan, &what);
         holdings_inside_their_card(&dan, &what);
         numbers_unbroken(&dan, &what);
-        shots.take(&dan, &format!("portfolio-limits-{width}"));
     }
 }
 
@@ -68,7 +68,7 @@ fn holdings_inside_their_card(browser: &Browser, what: &str) {
          const left = box.left + parseFloat(style.borderLeftWidth) + parseFloat(style.paddingLeft);
          const right = box.right - parseFloat(style.borderRightWidth) - parseFloat(style.paddingRight);
          const name = (e) => `${e.closest('tr')?.dataset.symbol ?? 'total'} ${e.dataset.label ?? e.className ?? e.tagName}`;
-         const cells = [...table.querySelectorAll('th, td')].filter(e => e.getClientRects().length > 0);
+         const cells = [...table.querySelectorAll('tbody th, tbody td, tfoot th, tfoot td')].filter(e => e.getClientRects().length > 0);
          return {
            outside: cells.filter(e => { const r = e.getBoundingClientRect();
                return r.width > 0 && (r.left < left - 1 || r.right > right + 1); }).map(name),
