@@ -98,17 +98,20 @@ fn long(text: &str) -> Option<&'static str> {
     (text.chars().count() > 12).then_some("long")
 }
 
-/// A number as it reads (`1,234,567.89`) that may wrap only after a
-/// thousands separator, never inside a group of digits, and never between
-/// its last group and its `unit` (a currency, or nothing): holdings at the
-/// limits (1e12 × 1e12) still fit a phone's card.
+/// A number as it reads (`1,234,567.89`), never split from its `unit` (a
+/// currency). A long one (see `long`) may wrap after a thousands separator,
+/// never inside a group of digits: holdings at the limits (1e12 × 1e12)
+/// still fit a phone's card.
 pub fn figure(text: &str, unit: Option<Markup>) -> Markup {
-    let (head, last) = text.rfind(',').map_or(("", text), |i| text.split_at(i + 1));
+    let (head, last) = match long(text) {
+        Some(_) => text.rfind(',').map_or(("", text), |i| text.split_at(i + 1)),
+        None => ("", text),
+    };
     html! {
         @for group in head.split_inclusive(',') { (group) wbr; }
-        span class="nowrap" {
-            (last)
-            @if let Some(unit) = unit { " " (unit) }
+        @match unit {
+            Some(unit) => span class="nowrap" { (last) " " (unit) },
+            None => (last),
         }
     }
 }
@@ -186,13 +189,19 @@ mod tests {
     #[test]
     fn a_figure_wraps_only_after_a_thousands_separator() {
         assert_eq!(
-            figure("1,234,567.89", Some(html! { "USD" })).into_string(),
-            r#"1,<wbr>234,<wbr><span class="nowrap">567.89 USD</span>"#
+            figure("1,234,567,890.12", Some(html! { "USD" })).into_string(),
+            r#"1,<wbr>234,<wbr>567,<wbr><span class="nowrap">890.12 USD</span>"#
         );
         assert_eq!(
-            figure("0.50", None).into_string(),
-            r#"<span class="nowrap">0.50</span>"#
+            figure("-12,345,678,901", None).into_string(),
+            "-12,<wbr>345,<wbr>678,<wbr>901"
         );
+        // Short ones read as they always did.
+        assert_eq!(
+            figure("1,234.50", Some(html! { "USD" })).into_string(),
+            r#"<span class="nowrap">1,234.50 USD</span>"#
+        );
+        assert_eq!(figure("1,234,567.89", None).into_string(), "1,234,567.89");
         assert_eq!(long("1,234,567.89"), None);
         assert_eq!(long("1000000000000"), Some("long"));
     }
