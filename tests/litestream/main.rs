@@ -49,6 +49,7 @@ const WRITING: Duration = Duration::from_secs(6);
 /// `$LITESTREAM_BIN`, checked to be the pinned version.
 fn litestream() -> PathBuf {
     let bin = std::env::var_os("LITESTREAM_BIN")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             panic!(
