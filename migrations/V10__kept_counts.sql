@@ -3,7 +3,7 @@
 -- users). Counted once here from what the file already holds.
 --
 -- `users` counts accounts, not the tombstones of deleted ones (email
--- `deleted-<id>@invalid`, the rule in src/db/users.rs); `paid_users` those
+-- `deleted-<id>@invalid`, the shape of TOMBSTONE in src/db/users.rs); `paid_users` those
 -- on the paid tier; `referrals` every referral row; `credit_grants` the
 -- `grant_credit` rows of the append-only audit. A migration that rebuilds
 -- one of these tables must make its triggers again.
@@ -13,21 +13,21 @@ CREATE TABLE kept_counts (
 ) WITHOUT ROWID;
 
 INSERT INTO kept_counts (name, value) VALUES
-    ('users', (SELECT count(*) FROM users WHERE email NOT LIKE 'deleted-%@invalid')),
+    ('users', (SELECT count(*) FROM users WHERE email NOT GLOB 'deleted-[0-9]*@invalid')),
     ('paid_users', (SELECT count(*) FROM users WHERE tier = 'paid')),
     ('referrals', (SELECT count(*) FROM referrals)),
     ('credit_grants', (SELECT count(*) FROM access_audit WHERE action = 'grant_credit'));
 
 CREATE TRIGGER kept_counts_user_insert AFTER INSERT ON users
 BEGIN
-    UPDATE kept_counts SET value = value + (NEW.email NOT LIKE 'deleted-%@invalid')
+    UPDATE kept_counts SET value = value + (NEW.email NOT GLOB 'deleted-[0-9]*@invalid')
     WHERE name = 'users';
     UPDATE kept_counts SET value = value + (NEW.tier = 'paid') WHERE name = 'paid_users';
 END;
 
 CREATE TRIGGER kept_counts_user_delete AFTER DELETE ON users
 BEGIN
-    UPDATE kept_counts SET value = value - (OLD.email NOT LIKE 'deleted-%@invalid')
+    UPDATE kept_counts SET value = value - (OLD.email NOT GLOB 'deleted-[0-9]*@invalid')
     WHERE name = 'users';
     UPDATE kept_counts SET value = value - (OLD.tier = 'paid') WHERE name = 'paid_users';
 END;
@@ -36,8 +36,8 @@ END;
 CREATE TRIGGER kept_counts_user_update AFTER UPDATE OF email, tier ON users
 BEGIN
     UPDATE kept_counts
-    SET value = value + (NEW.email NOT LIKE 'deleted-%@invalid')
-                      - (OLD.email NOT LIKE 'deleted-%@invalid')
+    SET value = value + (NEW.email NOT GLOB 'deleted-[0-9]*@invalid')
+                      - (OLD.email NOT GLOB 'deleted-[0-9]*@invalid')
     WHERE name = 'users';
     UPDATE kept_counts SET value = value + (NEW.tier = 'paid') - (OLD.tier = 'paid')
     WHERE name = 'paid_users';

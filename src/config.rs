@@ -15,6 +15,10 @@ pub use paddle::PaddleConfig;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_LLM_CONCURRENCY: usize = 4;
+/// `APP_ADMIN_TOKEN` shorter than this stops the app at start.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
+/// What the pages and the emails call the product; the binary stays `app`.
+pub const PRODUCT: &str = "Folio";
 /// `APP_MAX_CONNECTIONS` unset (the open-file limit may lower it further).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The forms `APP_SMTP_URL` takes, for messages that must say so.
@@ -177,7 +181,7 @@ impl Config {
         let admin_token = env("APP_ADMIN_TOKEN");
         if admin_token
             .as_ref()
-            .is_some_and(|t| t.len() < crate::services::access::MIN_ADMIN_TOKEN_BYTES)
+            .is_some_and(|t| t.len() < MIN_ADMIN_TOKEN_BYTES)
         {
             return Err(Error::Usage(
                 "APP_ADMIN_TOKEN must be at least 32 bytes (try: openssl rand -hex 32); unset it for no admin token".into(),

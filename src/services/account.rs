@@ -74,7 +74,7 @@ pub fn me_of_session(
 /// (an account signed in before codes were given at sign-up).
 struct Reads {
     code: Option<String>,
-    stats: referral::Stats,
+    stats: referral::ReferralCounts,
     rewards: Vec<Reward>,
     billing: Option<BillingSummary>,
 }

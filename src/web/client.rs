@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
+pub enum ClientAddr {
     /// Connected to us directly (the peer is not a trusted proxy).
     Direct(IpAddr),
     /// Behind a trusted proxy, which named this address.
@@ -17,33 +17,33 @@ pub enum Client {
     Unknown,
 }
 
-impl Client {
+impl ClientAddr {
     /// The client of a connection from `peer`, given every `X-Forwarded-For`
     /// header of the request in order. Only the last header counts, and in it
     /// the rightmost address that is not itself a trusted proxy; anything
     /// other than a bare IP address there (`ip:port`, `[v6]`, junk, empty)
     /// makes the client unknown.
-    pub fn of(trusted: &[IpAddr], peer: IpAddr, forwarded: &[&str]) -> Client {
+    pub fn of(trusted: &[IpAddr], peer: IpAddr, forwarded: &[&str]) -> ClientAddr {
         if !trusted.contains(&peer) {
-            return Client::Direct(peer);
+            return ClientAddr::Direct(peer);
         }
         let Some(last) = forwarded.last() else {
-            return Client::Unknown;
+            return ClientAddr::Unknown;
         };
         for hop in last.rsplit(',') {
             match hop.trim().parse::<IpAddr>() {
                 Ok(ip) if trusted.contains(&ip) => continue,
-                Ok(ip) => return Client::Forwarded(ip),
-                Err(_) => return Client::Unknown,
+                Ok(ip) => return ClientAddr::Forwarded(ip),
+                Err(_) => return ClientAddr::Unknown,
             }
         }
-        Client::Unknown
+        ClientAddr::Unknown
     }
 
     /// This machine, talking to us directly: what `/metrics` serves without
     /// a token. Through a proxy nobody is this machine.
     pub fn is_this_machine(&self) -> bool {
-        matches!(self, Client::Direct(ip) if ip.is_loopback())
+        matches!(self, ClientAddr::Direct(ip) if ip.is_loopback())
     }
 
     /// The key per-client limits count by: IPv4 addresses one by one, IPv6
@@ -51,7 +51,7 @@ impl Client {
     /// unknown client in one shared bucket.
     pub fn limit_key(&self) -> String {
         match self {
-            Client::Direct(ip) | Client::Forwarded(ip) => match ip {
+            ClientAddr::Direct(ip) | ClientAddr::Forwarded(ip) => match ip {
                 IpAddr::V4(v4) => v4.to_string(),
                 IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                     Some(v4) => v4.to_string(),
@@ -62,16 +62,16 @@ impl Client {
                     }
                 },
             },
-            Client::Unknown => "unknown".to_string(),
+            ClientAddr::Unknown => "unknown".to_string(),
         }
     }
 }
 
-impl fmt::Display for Client {
+impl fmt::Display for ClientAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Client::Direct(ip) | Client::Forwarded(ip) => write!(f, "{ip}"),
-            Client::Unknown => f.write_str("unknown"),
+            ClientAddr::Direct(ip) | ClientAddr::Forwarded(ip) => write!(f, "{ip}"),
+            ClientAddr::Unknown => f.write_str("unknown"),
         }
     }
 }
@@ -90,11 +90,14 @@ mod tests {
         let other = ip("10.0.0.2");
         let fwd = ["1.2.3.4, 5.6.7.8"];
         assert_eq!(
-            Client::of(&[proxy], proxy, &fwd),
-            Client::Forwarded(ip("5.6.7.8"))
+            ClientAddr::of(&[proxy], proxy, &fwd),
+            ClientAddr::Forwarded(ip("5.6.7.8"))
         );
-        assert_eq!(Client::of(&[proxy], other, &fwd), Client::Direct(other));
-        assert_eq!(Client::of(&[], proxy, &fwd), Client::Direct(proxy));
+        assert_eq!(
+            ClientAddr::of(&[proxy], other, &fwd),
+            ClientAddr::Direct(other)
+        );
+        assert_eq!(ClientAddr::of(&[], proxy, &fwd), ClientAddr::Direct(proxy));
     }
 
     #[test]
@@ -109,12 +112,12 @@ mod tests {
             "[2001:db8::1]:443",
             "1.2.3.4,",
         ] {
-            let client = Client::of(&[proxy], proxy, &[junk]);
-            assert_eq!(client, Client::Unknown, "{junk:?}");
+            let client = ClientAddr::of(&[proxy], proxy, &[junk]);
+            assert_eq!(client, ClientAddr::Unknown, "{junk:?}");
             assert!(!client.is_this_machine(), "{junk:?}");
         }
-        let absent = Client::of(&[proxy], proxy, &[]);
-        assert_eq!(absent, Client::Unknown);
+        let absent = ClientAddr::of(&[proxy], proxy, &[]);
+        assert_eq!(absent, ClientAddr::Unknown);
         assert!(!absent.is_this_machine());
         assert_eq!(absent.limit_key(), "unknown");
     }
@@ -123,28 +126,31 @@ mod tests {
     fn the_last_header_and_its_last_untrusted_hop_count() {
         let proxies = [ip("127.0.0.1"), ip("10.0.0.9")];
         assert_eq!(
-            Client::of(&proxies, proxies[0], &["9.9.9.9", "1.2.3.4"]),
-            Client::Forwarded(ip("1.2.3.4"))
+            ClientAddr::of(&proxies, proxies[0], &["9.9.9.9", "1.2.3.4"]),
+            ClientAddr::Forwarded(ip("1.2.3.4"))
         );
         assert_eq!(
-            Client::of(&proxies, proxies[0], &["1.2.3.4, 10.0.0.9"]),
-            Client::Forwarded(ip("1.2.3.4"))
+            ClientAddr::of(&proxies, proxies[0], &["1.2.3.4, 10.0.0.9"]),
+            ClientAddr::Forwarded(ip("1.2.3.4"))
         );
         // a forwarded loopback address is not this machine
-        let spoofed = Client::of(&proxies, proxies[0], &["::1"]);
+        let spoofed = ClientAddr::of(&proxies, proxies[0], &["::1"]);
         assert!(!spoofed.is_this_machine());
-        assert!(Client::Direct(ip("::1")).is_this_machine());
+        assert!(ClientAddr::Direct(ip("::1")).is_this_machine());
     }
 
     #[test]
     fn ipv6_clients_share_a_limit_per_64() {
-        let a = Client::Direct(ip("2001:db8:1:2:aaaa::1"));
-        let b = Client::Direct(ip("2001:db8:1:2:bbbb::2"));
-        let c = Client::Direct(ip("2001:db8:1:3::1"));
+        let a = ClientAddr::Direct(ip("2001:db8:1:2:aaaa::1"));
+        let b = ClientAddr::Direct(ip("2001:db8:1:2:bbbb::2"));
+        let c = ClientAddr::Direct(ip("2001:db8:1:3::1"));
         assert_eq!(a.limit_key(), b.limit_key());
         assert_ne!(a.limit_key(), c.limit_key());
         assert_eq!(a.limit_key(), "2001:db8:1:2::/64");
-        assert_eq!(Client::Direct(ip("1.2.3.4")).limit_key(), "1.2.3.4");
-        assert_eq!(Client::Direct(ip("::ffff:1.2.3.4")).limit_key(), "1.2.3.4");
+        assert_eq!(ClientAddr::Direct(ip("1.2.3.4")).limit_key(), "1.2.3.4");
+        assert_eq!(
+            ClientAddr::Direct(ip("::ffff:1.2.3.4")).limit_key(),
+            "1.2.3.4"
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::access::{self, Caller};
-use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
+use crate::services::{analyst::llm::Llm, auth, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod capacity;
@@ -32,7 +32,6 @@ pub mod respond;
 pub mod router;
 pub mod server;
 pub mod testing;
-pub mod visitor;
 
 use cookies::PendingCookie;
 use http::Req;
@@ -45,9 +44,9 @@ pub const BODY_LIMIT: usize = tiny_http::limits::BODY_LIMIT;
 /// How many analyses one caller may ask of the LLM a minute.
 pub const ANALYSES_PER_MINUTE: usize = 6;
 
-/// What every worker shares: configuration, keys, the mail queue, and the
-/// in-memory per-client limits.
-pub struct App {
+/// The running site, what every worker shares: configuration, keys, the
+/// mail queue, the pools and the in-memory per-client limits.
+pub struct Site {
     pub config: Config,
     pub keys: Keys,
     pub mailer: Mailer,
@@ -70,9 +69,9 @@ pub struct App {
     pub csp_log_budget: crate::services::csp_report::LogBudget,
 }
 
-impl App {
-    pub fn new(config: Config, keys: Keys, mailer: Mailer) -> App {
-        App {
+impl Site {
+    pub fn new(config: Config, keys: Keys, mailer: Mailer) -> Site {
+        Site {
             keys,
             mailer,
             code_requests_per_client: Limiter::new(auth::CODES_PER_HOUR_PER_CLIENT, 3600),
@@ -93,7 +92,7 @@ impl App {
 /// One request's view of the app: the shared state and this worker's own
 /// database connection.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    pub site: &'a Site,
     pub db: &'a Connection,
 }
 
@@ -105,7 +104,7 @@ pub struct Session {
 
 impl Ctx<'_> {
     pub fn https(&self) -> bool {
-        self.app.config.https()
+        self.site.config.https()
     }
 
     pub fn cookie_name(&self, base: &str) -> String {
@@ -137,7 +136,7 @@ impl Ctx<'_> {
 
     pub fn pending(&self, req: &Req) -> Option<PendingCookie> {
         let value = req.cookie(&self.cookie_name(cookies::PENDING))?;
-        PendingCookie::open(&self.app.keys.pending_cookie, value, req.now)
+        PendingCookie::open(&self.site.keys.pending_cookie, value, req.now)
     }
 
     /// The CSRF token for forms on this request's pages (see `csrf`).
@@ -151,10 +150,10 @@ impl Ctx<'_> {
         if let Some(header) = req.header("authorization") {
             let client = req.client.limit_key();
             let everywhere = self
-                .app
+                .site
                 .wrong_admin_tokens_everywhere
                 .retry_after("all", req.now);
-            let here = self.app.wrong_admin_tokens.retry_after(&client, req.now);
+            let here = self.site.wrong_admin_tokens.retry_after(&client, req.now);
             if let Some(retry_after) = here.max(everywhere) {
                 return Err(Error::TooManyRequests {
                     retry_after,
@@ -165,12 +164,14 @@ impl Ctx<'_> {
                 .strip_prefix("Bearer ")
                 .or_else(|| header.strip_prefix("bearer "))
                 .unwrap_or("");
-            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim())
-            {
+            if access::admin_token_matches(
+                self.site.config.admin_token.as_deref(),
+                presented.trim(),
+            ) {
                 return Ok(Some(Caller::Admin));
             }
-            self.app.wrong_admin_tokens.hit(&client, req.now);
-            self.app.wrong_admin_tokens_everywhere.hit("all", req.now);
+            self.site.wrong_admin_tokens.hit(&client, req.now);
+            self.site.wrong_admin_tokens_everywhere.hit("all", req.now);
             log::event("auth.admin_token_rejected", &[("client", &client)]);
             return Err(Error::Unauthorized);
         }
@@ -182,13 +183,13 @@ impl Ctx<'_> {
     pub fn require_paid(&self, req: &Req) -> Result<Caller> {
         let caller = self.caller(req)?.ok_or(Error::Unauthorized)?;
         if let Caller::User(user) = &caller {
-            access::check(user, req.now).map_err(|denial| Error::PaymentRequired { denial })?;
+            access::check(user, req.now)?;
         }
         Ok(caller)
     }
 
     /// The origin this app is served from, as browsers write `Origin`.
     pub fn origin(&self) -> &str {
-        &self.app.config.base_url
+        &self.site.config.base_url
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::pages::{no_sideways_scroll, phone, PHONE, SMALL_PHONE};
-use super::support::TestApp;
+use super::support::TestServer;
 use super::webdriver::{Binaries, Browser, Driver};
 use super::{add_holding, sign_in, Screenshots, HEIGHT, WIDTH};
 
@@ -21,7 +21,7 @@ const DAN: &str = "dan@example.com";
 #[test]
 fn holdings_at_the_limits_fit_at_1280_390_and_320_px() {
     let bins = Binaries::find();
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let shots = Screenshots::under("limits");
     let driver = Driver::start(&bins);
     let profile = tempfile::Builder::new()
@@ -140,7 +140,7 @@ fn numbers_unbroken(browser: &Browser, what: &str) {
 #[test]
 fn the_four_landing_pages_are_described_and_compressed() {
     let bins = Binaries::find();
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let shots = Screenshots::under("newcomer");
     let driver = Driver::start(&bins);
     let profile = tempfile::Builder::new()

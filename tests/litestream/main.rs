@@ -18,6 +18,10 @@
 //! npm registry's `@flydotio/litestream-linux-x64`) and fails, never skips,
 //! without it.
 
+// The integration tests' support, shared: this test uses a few of its
+// helpers, and the `tests` crate, which compiles it with every warning on,
+// uses the rest.
+#[allow(dead_code, unused_imports)]
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -29,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{signed_in, Client, TestApp};
+use support::{signed_in, Client, TestServer};
 
 /// The version the deploy example pins (examples/deploy/litestream.yml) and
 /// `.ci/run` installs.
@@ -300,7 +304,7 @@ fn safe<T: Clone>(acks: &Acks<T>, killed_at: Instant) -> Vec<T> {
 #[test]
 fn a_restore_after_killing_server_and_litestream_keeps_every_acknowledged_write() {
     let bin = litestream();
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let work = tempfile::Builder::new()
         .prefix("app-litestream-")
         .tempdir()

@@ -1,17 +1,17 @@
 //! What a newcomer meets first (issue 21): a refused origin says why in the
 //! log, and "Send a new code" inside the minute keeps the code form.
 
-use crate::support::{csrf_in, TestApp};
+use crate::support::{csrf_in, TestServer};
 
 #[test]
 fn a_refused_origin_is_one_log_line_naming_what_came_and_what_was_expected() {
-    let app = TestApp::spawn();
-    let mut client = app.client();
+    let app = TestServer::new().spawn();
+    let client = app.client();
     let form = client.get("/login");
-    client.set_origin(Some("http://localhost:1"));
-    let resp = client.post_form(
+    let resp = client.post_form_with(
         "/login",
         &[("email", "new@example.com"), ("csrf", &csrf_in(&form.body))],
+        &[("Origin", "http://localhost:1")],
     );
     assert_eq!(resp.status, 403, "{}", resp.summary());
     assert!(
@@ -37,7 +37,7 @@ fn a_refused_origin_is_one_log_line_naming_what_came_and_what_was_expected() {
 
 #[test]
 fn send_a_new_code_inside_the_minute_keeps_the_code_form_and_the_first_code() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let email = "quick@example.com";
     let form = client.get("/login");
@@ -90,7 +90,7 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 /// item 8): pages and the assets go out gzipped to a client that takes it.
 #[test]
 fn text_answers_are_gzipped_for_clients_that_accept_it() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let plain = client.get("/login");
     assert_eq!(

@@ -16,10 +16,10 @@ use crate::web::{Ctx, Session};
 /// The page frame for this request.
 pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> Frame<'a> {
     Frame {
-        assets: &ctx.app.assets.urls,
+        assets: &ctx.site.assets.urls,
         user: session.map(|s| &s.user),
         csrf,
-        billing_on: ctx.app.config.paddle.is_some(),
-        support_email: &ctx.app.config.support_email,
+        billing_on: ctx.site.config.paddle.is_some(),
+        support_email: &ctx.site.config.support_email,
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn referral_code_is_assigned_at_sign_up_and_stays() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let alice = app.client();
     sign_in(&app, &alice, "alice@example.com");
     let first = stored_code(&app, "alice@example.com").expect("a code from sign-up on");
@@ -27,7 +27,7 @@ fn referral_code_is_assigned_at_sign_up_and_stays() {
 /// code at its next sign-in, never from a GET (SPEC §11).
 #[test]
 fn an_account_without_a_code_gets_one_at_its_next_sign_in_not_on_a_visit() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let old = app.client();
     sign_in(&app, &old, "old@example.com");
     app.db()
@@ -56,7 +56,7 @@ fn an_account_without_a_code_gets_one_at_its_next_sign_in_not_on_a_visit() {
 
 #[test]
 fn api_me_has_the_documented_shape() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "fay@example.com");
     let resp = client.get("/api/me");
@@ -112,14 +112,14 @@ fn api_me_has_the_documented_shape() {
 
 #[test]
 fn settings_signed_out_redirects_to_login() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let resp = app.client().get("/settings");
     assert!(resp.is_see_other_to("/login"), "{}", resp.summary());
 }
 
 #[test]
 fn settings_shows_plan_and_upgrade_hint_for_a_free_user() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "gus@example.com");
     let page = settings(&client);
