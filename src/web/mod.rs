@@ -67,6 +67,8 @@ pub struct Site {
     pub large_bodies: gate::Permits,
     /// A few CSP violation log lines a minute; the rest are counted.
     pub csp_log_budget: crate::services::csp_report::LogBudget,
+    /// `X-Forwarded-For` without `APP_TRUSTED_PROXY`, said once an hour.
+    pub untrusted_proxy: client::UntrustedProxyWarning,
 }
 
 impl Site {
@@ -84,6 +86,7 @@ impl Site {
             pools: offload::Pools::new(&config),
             large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
             csp_log_budget: Default::default(),
+            untrusted_proxy: Default::default(),
             config,
         }
     }
@@ -144,10 +147,23 @@ impl Ctx<'_> {
         csrf::token(self, req)
     }
 
-    /// The caller of a paid route: the admin bearer token or a session. A
-    /// wrong bearer token is a 401, and too many of them from one client a 429.
+    /// The caller of a paid route: the admin bearer token or a session. The
+    /// right token always passes (SPEC §8): it is compared first, so wrong
+    /// tokens from anyone never lock it out. A wrong one is a 401, and past
+    /// the limits (per client, and from all clients together) a 429 that is
+    /// neither counted nor logged again.
     pub fn caller(&self, req: &Req) -> Result<Option<Caller>> {
         if let Some(header) = req.header("authorization") {
+            let presented = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .unwrap_or("");
+            if access::admin_token_matches(
+                self.site.config.admin_token.as_deref(),
+                presented.trim(),
+            ) {
+                return Ok(Some(Caller::Admin));
+            }
             let client = req.client.limit_key();
             let everywhere = self
                 .site
@@ -159,16 +175,6 @@ impl Ctx<'_> {
                     retry_after,
                     message: "Too many wrong tokens. Try again later.".into(),
                 });
-            }
-            let presented = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .unwrap_or("");
-            if access::admin_token_matches(
-                self.site.config.admin_token.as_deref(),
-                presented.trim(),
-            ) {
-                return Ok(Some(Caller::Admin));
             }
             self.site.wrong_admin_tokens.hit(&client, req.now);
             self.site.wrong_admin_tokens_everywhere.hit("all", req.now);

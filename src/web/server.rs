@@ -92,6 +92,10 @@ fn handle(site: &Arc<Site>, conn: &Connection, mut request: tiny_http::Request) 
         .map(|(_, v)| v.as_str())
         .collect();
     let client = ClientAddr::of(&site.config.trusted_proxies, peer, &forwarded);
+    let now = Timestamp::now();
+    if site.config.trusted_proxies.is_empty() && !forwarded.is_empty() {
+        site.untrusted_proxy.note(peer, now);
+    }
     let mut req = Req {
         method: Method::parse(request.method().as_str()),
         path: path.to_string(),
@@ -99,7 +103,7 @@ fn handle(site: &Arc<Site>, conn: &Connection, mut request: tiny_http::Request) 
         client,
         headers,
         body: Vec::new(),
-        now: Timestamp::now(),
+        now,
     };
 
     let mut resp = match read_body(&mut request) {
@@ -317,6 +321,24 @@ mod tests {
         let stopping = AtomicBool::new(true);
         server.unblock();
         assert!(work(&server, &site, &conn, &stopping).is_ok());
+    }
+
+    #[test]
+    fn a_header_value_holding_crlf_is_left_out_of_the_answer() {
+        // e.g. a redirect to a URL another server gave us (CVE-2026-66753)
+        let resp = Resp::redirect("/x\r\nSet-Cookie: session=attacker");
+        let tiny = to_tiny(resp);
+        let names: Vec<String> = tiny
+            .headers()
+            .iter()
+            .map(|h| h.field.as_str().as_str().to_ascii_lowercase())
+            .collect();
+        assert!(!names.iter().any(|n| n == "location"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "set-cookie"), "{names:?}");
+        assert!(
+            names.iter().any(|n| n == "x-content-type-options"),
+            "{names:?}"
+        );
     }
 
     #[test]

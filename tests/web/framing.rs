@@ -115,6 +115,30 @@ fn a_chunked_body_is_411_and_closes_the_connection() {
     );
 }
 
+/// CVE-2026-66752 (tiny_http through 0.12.0): a `Transfer-Encoding` whose
+/// value is not exactly `chunked` was not parsed, so the body was framed by
+/// `Content-Length` while a proxy may have framed it as chunked. Here any
+/// `Transfer-Encoding`, whatever its value, is refused unread (vendor/README.md).
+#[test]
+fn any_transfer_encoding_value_is_411_and_closes_the_connection() {
+    let app = TestServer::new().spawn();
+    for value in [
+        "gzip",
+        "identity",
+        "Chunked",
+        "chunked, identity",
+        "gzip, chunked",
+        "xchunked",
+        "chunked;q=1",
+        "",
+    ] {
+        let first = format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: {value}\r\n\r\n"
+        );
+        refused_and_closed(&app, first.as_bytes(), 411);
+    }
+}
+
 #[test]
 fn a_body_over_the_limit_is_413_and_closes_the_connection() {
     let app = TestServer::new().spawn();

@@ -2,8 +2,8 @@
 //! diversification, cash, and winners and losers, following the numbers.
 
 use super::{is_cash, PortfolioMetrics, Position, NOTABLE, VERY_CONCENTRATED};
+use crate::db::holdings::Holding;
 use crate::format::{money, percent};
-use crate::services::portfolio::Holding;
 
 /// Writes 3 to 6 plain sentences about the portfolio, as one paragraph.
 /// `m` must be `metrics(holdings)`.

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{Analyst, PortfolioMetrics};
 use crate::config::LlmConfig;
-use crate::services::portfolio::Holding;
+use crate::db::holdings::Holding;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// The most of a reply we read; a larger one is junk to us.

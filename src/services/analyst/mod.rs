@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 
+use crate::db::holdings::Holding;
 use crate::format::finite;
 use crate::log;
 use crate::money::{self, Currency, Decimal};
 use crate::services::history::Change30d;
-use crate::services::portfolio::Holding;
 
 mod commentary;
 pub mod llm;

@@ -127,7 +127,14 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         pending.nonce = earlier.nonce;
         pending.referral = pending.referral.or(earlier.referral);
     }
-    let issued = match auth::request_code(ctx.db, &ctx.site.keys, &email, &pending.nonce, req.now) {
+    let issued = match auth::request_code(
+        ctx.db,
+        &ctx.site.keys,
+        &email,
+        &pending.nonce,
+        &client,
+        req.now,
+    ) {
         Ok(issued) => issued,
         Err(Error::TooManyRequests {
             retry_after,
@@ -192,7 +199,14 @@ fn verify_page(
     notice: Option<&str>,
 ) -> Result<Resp> {
     let csrf = ctx.csrf_token(req);
-    let status_now = auth::code_status(ctx.db, &pending.email, &pending.nonce, req.now)?;
+    let status_now = auth::code_status(
+        ctx.db,
+        &ctx.site.keys,
+        &pending.email,
+        &pending.nonce,
+        &req.client.limit_key(),
+        req.now,
+    )?;
     let form = VerifyForm {
         email: &pending.email,
         referral: pending.referral.as_deref(),
