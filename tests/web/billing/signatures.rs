@@ -42,9 +42,12 @@ fn bad_stale_and_missing_signatures_store_nothing() {
             "stale",
             Some(sign(WEBHOOK_SECRET, now - 301, body.as_bytes())),
         ),
+        // Past the 300 s tolerance even when the loop reaches this case
+        // seconds later on a loaded machine (the edge itself is a unit
+        // test of `signature`).
         (
             "future",
-            Some(sign(WEBHOOK_SECRET, now + 301, body.as_bytes())),
+            Some(sign(WEBHOOK_SECRET, now + 330, body.as_bytes())),
         ),
     ];
     for (what, header) in &cases {
