@@ -139,8 +139,10 @@ fn manage_billing_says_when_paddle_is_unavailable() {
     }
 }
 
-/// A Paddle that takes every request and answers none until `release` is
-/// sent: the portal calls stay in flight as long as the test wants.
+/// A Paddle that takes every portal call and answers none until `release`
+/// is sent: they stay in flight as long as the test wants. Only they are
+/// counted; serve's billing check at start (GETs, on a thread of its own,
+/// at a moment the test does not choose) is answered 503 at once.
 fn held_paddle() -> (String, Arc<Mutex<usize>>, std::sync::mpsc::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -151,9 +153,19 @@ fn held_paddle() -> (String, Arc<Mutex<usize>>, std::sync::mpsc::Sender<()>) {
         let mut held = Vec::new();
         listener.set_nonblocking(true).unwrap();
         loop {
-            if let Ok((stream, _)) = listener.accept() {
-                *count.lock().unwrap() += 1;
-                held.push(stream);
+            if let Ok((mut stream, _)) = listener.accept() {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut method = [0u8; 4];
+                let n = stream.peek(&mut method).unwrap_or(0);
+                if method[..n].starts_with(b"GET") {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 503 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                } else {
+                    *count.lock().unwrap() += 1;
+                    held.push(stream);
+                }
             }
             if released.try_recv().is_ok() {
                 for mut stream in held.drain(..) {
