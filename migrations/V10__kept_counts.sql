@@ -3,10 +3,12 @@
 -- users). Counted once here from what the file already holds.
 --
 -- `users` counts accounts, not the tombstones of deleted ones (email
--- `deleted-<id>@invalid`, the shape of TOMBSTONE in src/db/users.rs); `paid_users` those
--- on the paid tier; `referrals` every referral row; `credit_grants` the
--- `grant_credit` rows of the append-only audit. A migration that rebuilds
--- one of these tables must make its triggers again.
+-- `deleted-<id>@invalid`, the shape of TOMBSTONE in src/db/users.rs);
+-- `paid_users` those on the paid tier; `referrals` every referral row. A
+-- migration that rebuilds `users` or `referrals` must make these triggers
+-- again. Credit grants are not kept here: the audit holds the operator's
+-- actions, not a row per account, so a scrape counts them, and V11 rebuilds
+-- `access_audit`, which would drop a trigger made on it here.
 CREATE TABLE kept_counts (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -15,8 +17,7 @@ CREATE TABLE kept_counts (
 INSERT INTO kept_counts (name, value) VALUES
     ('users', (SELECT count(*) FROM users WHERE email NOT GLOB 'deleted-[0-9]*@invalid')),
     ('paid_users', (SELECT count(*) FROM users WHERE tier = 'paid')),
-    ('referrals', (SELECT count(*) FROM referrals)),
-    ('credit_grants', (SELECT count(*) FROM access_audit WHERE action = 'grant_credit'));
+    ('referrals', (SELECT count(*) FROM referrals));
 
 CREATE TRIGGER kept_counts_user_insert AFTER INSERT ON users
 BEGIN
@@ -51,10 +52,4 @@ END;
 CREATE TRIGGER kept_counts_referral_delete AFTER DELETE ON referrals
 BEGIN
     UPDATE kept_counts SET value = value - 1 WHERE name = 'referrals';
-END;
-
-CREATE TRIGGER kept_counts_credit_grant AFTER INSERT ON access_audit
-WHEN NEW.action = 'grant_credit'
-BEGIN
-    UPDATE kept_counts SET value = value + 1 WHERE name = 'credit_grants';
 END;

@@ -47,7 +47,7 @@ pub fn settings(
                 @if !me.paid.active {
                     (upgrade_hint(frame, checkout))
                 } @else if let Some(checkout) = checkout {
-                    (billing::checkout_block(checkout))
+                    (billing::checkout_block(checkout, frame.csrf))
                 }
             }
             section class="card" {
@@ -150,11 +150,11 @@ pub fn upgrade_hint(frame: &Frame, checkout: Option<&Checkout>) -> Markup {
             @if frame.billing_on {
                 " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
                 "to get plain-language commentary on your portfolio. "
-                @if !checkout.is_some_and(|c| c.invited_discount) {
+                @if !checkout.is_some_and(|c| c.settings.invited) {
                     "Invited by a friend? Your first three months are half price."
                 }
                 @if let Some(checkout) = checkout {
-                    (billing::checkout_block(checkout))
+                    (billing::checkout_block(checkout, frame.csrf))
                 }
             } @else {
                 // No price and no button here: who to ask, and nothing to discount.
