@@ -1,5 +1,7 @@
-//! `--compare-bare`: the bare page and the signed-in page, alternately,
-//! with the same load, and the ratio of their median throughputs.
+//! `--compare-bare`: the bare page and the signed-in routes (`--path`, a
+//! comma-separated list), alternately, with the same load; each route's
+//! throughput as a ratio of the bare run just before it, and the median of
+//! those ratios over the rounds (robust when other work shares the cores).
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,32 +69,44 @@ pub fn run(args: &Args, dir: &std::path::Path) {
             }
         }
     };
-    let (mut bares, mut apps) = (Vec::new(), Vec::new());
+    // Each round measures the bare page, then every route right after it,
+    // so each route's ratio is to a bare run taken under the same load.
+    let paths: Vec<&str> = args.path.split(',').map(str::trim).collect();
+    let mut bares = Vec::new();
+    let mut routes: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); paths.len()];
     for round in 1..=args.rounds {
         let b = measure(&bare_addr, "/", "");
-        let a = measure(&app.addr, &args.path, &cookie);
-        println!(
-            "round {round}     bare {:>8.0} req/s (p99 {:.2} ms)   {} {:>8.0} req/s (p99 {:.2} ms){}",
-            b.rps,
-            b.p99,
-            args.path,
-            a.rps,
-            a.p99,
-            match b.errors + a.errors {
-                0 => String::new(),
-                n => format!("   {n} answers not 200!"),
-            }
+        print!(
+            "round {round}     bare {:>8.0} req/s (p99 {:.2} ms)",
+            b.rps, b.p99
         );
+        for (path, (rps, ratios)) in paths.iter().zip(routes.iter_mut()) {
+            let a = measure(&app.addr, path, &cookie);
+            print!(
+                "   {path} {:>7.0} req/s (p99 {:.2} ms, ratio {:.3}){}",
+                a.rps,
+                a.p99,
+                a.rps / b.rps,
+                match b.errors + a.errors {
+                    0 => String::new(),
+                    n => format!(" {n} answers not 200!"),
+                }
+            );
+            rps.push(a.rps);
+            ratios.push(a.rps / b.rps);
+        }
+        println!();
         bares.push(b.rps);
-        apps.push(a.rps);
     }
     stop.store(true, Ordering::Relaxed);
-    let (b, a) = (median(&mut bares), median(&mut apps));
-    println!(
-        "median      bare {b:>8.0} req/s              {} {a:>8.0} req/s              ratio {:.2}",
-        args.path,
-        a / b
-    );
+    println!("median      bare {:>8.0} req/s", median(&mut bares));
+    for (path, (rps, ratios)) in paths.iter().zip(routes.iter_mut()) {
+        println!(
+            "median      {path} {:>8.0} req/s, ratio to bare {:.3} (median of the rounds' ratios)",
+            median(rps),
+            median(ratios)
+        );
+    }
     if let Some(grants) = grants {
         let (ok, failed) = grants.join().expect("grant loop");
         println!("beside      {ok} grant-credit runs ({failed} failed)");
