@@ -105,6 +105,15 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
     });
     shots.take(&dana, "portfolio-history");
 
+    // A holding in a currency the ECB does not publish: shown with its note,
+    // left out of the total, and on the phones below with the other rows.
+    add(&dana, "VOLV-B.ST", "3", "250", "SEK");
+    let volvo = dana.text(&dana.find("tr[data-symbol='VOLV-B.ST']"));
+    assert!(
+        volvo.contains("No SEK rate: not in the total"),
+        "the row says why it is not counted: {volvo}"
+    );
+
     // axe-core: the portfolio (EUR and USD holdings, the history chart), the
     // import's error state and the settings' currency form, at 1280 and 390.
     let base = app.base_url();
