@@ -11,8 +11,8 @@ use crate::db;
 use crate::error::Result;
 
 mod billing;
-mod business;
 mod holdings;
+mod stats;
 mod verbs;
 
 /// A self-hosted portfolio app: one binary, one SQLite file.
@@ -261,7 +261,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 base_url: args.base_url,
                 workers: args.workers,
             };
-            crate::app::serve(Config::from_process_env(flags)?, &db_path)
+            crate::serve::run(Config::from_process_env(flags)?, &db_path)
         }
         Command::Migrate(_) => {
             open()?;
@@ -273,8 +273,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::SetTier(args) => verbs::set_tier(&open()?, args, &env, now),
         Command::ShowStatus(args) => verbs::show_status(&open()?, args, &env, now),
         Command::Backup(args) => verbs::backup(&open()?, args),
-        Command::Stats(args) => business::stats(&open()?, args, now),
-        Command::DeleteUser(args) => business::delete_user(&open()?, args, &env, now),
+        Command::Stats(args) => stats::stats(&open()?, args, now),
+        Command::DeleteUser(args) => verbs::delete_user(&open()?, args, &env, now),
         Command::BillingCheck(args) => billing::billing_check(&open()?, args, &env),
         Command::BillingSync(args) => billing::billing_sync(&open()?, &db_path, args, &env, now),
         Command::ImportHoldings(args) => holdings::import_holdings(&open()?, args, now),

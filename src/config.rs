@@ -4,17 +4,20 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::db::holdings::PriceSource;
 use crate::error::{Error, Result};
-use crate::services::fx;
-use crate::services::quotes::{alphavantage, stooq, QuotesConfig};
 
+pub mod market;
 pub mod paddle;
+pub use market::{quotes_from_env, QuotesConfig};
 pub use paddle::PaddleConfig;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_LLM_CONCURRENCY: usize = 4;
+/// `APP_ADMIN_TOKEN` shorter than this stops the app at start.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
+/// What the pages and the emails call the product; the binary stays `app`.
+pub const PRODUCT: &str = "Folio";
 /// `APP_MAX_CONNECTIONS` unset (the open-file limit may lower it further).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The forms `APP_SMTP_URL` takes, for messages that must say so.
@@ -62,48 +65,6 @@ pub struct Flags {
     pub addr: Option<String>,
     pub base_url: Option<String>,
     pub workers: Option<usize>,
-}
-
-/// `APP_QUOTES=off|stooq|alphavantage`, `APP_QUOTES_API_KEY` (Alpha Vantage
-/// needs one) and `APP_QUOTES_URL` (another base, for tests and proxies).
-pub fn quotes_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<QuotesConfig>> {
-    let provider = match env("APP_QUOTES")
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("off") => return Ok(None),
-        Some("stooq") => PriceSource::Stooq,
-        Some("alphavantage") => PriceSource::AlphaVantage,
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "APP_QUOTES takes off, stooq or alphavantage; {other:?} is not one"
-            )))
-        }
-    };
-    let api_key = env("APP_QUOTES_API_KEY");
-    if provider == PriceSource::AlphaVantage && api_key.is_none() {
-        return Err(Error::Usage(
-            "APP_QUOTES=alphavantage needs APP_QUOTES_API_KEY (a free key from https://www.alphavantage.co/support/#api-key)".into(),
-        ));
-    }
-    let default_base = match provider {
-        PriceSource::AlphaVantage => alphavantage::DEFAULT_BASE,
-        _ => stooq::DEFAULT_BASE,
-    };
-    let base_url = env("APP_QUOTES_URL")
-        .unwrap_or_else(|| default_base.to_string())
-        .trim_end_matches('/')
-        .to_string();
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(Error::Usage(format!(
-            "APP_QUOTES_URL must start with http:// or https://; {base_url:?} does not"
-        )));
-    }
-    Ok(Some(QuotesConfig {
-        provider,
-        api_key,
-        base_url,
-    }))
 }
 
 /// The database path: `--db`, else `$APP_DB`, else `./app.db`.
@@ -166,7 +127,7 @@ impl Config {
         let admin_token = env("APP_ADMIN_TOKEN");
         if admin_token
             .as_ref()
-            .is_some_and(|t| t.len() < crate::services::access::MIN_ADMIN_TOKEN_BYTES)
+            .is_some_and(|t| t.len() < MIN_ADMIN_TOKEN_BYTES)
         {
             return Err(Error::Usage(
                 "APP_ADMIN_TOKEN must be at least 32 bytes (try: openssl rand -hex 32); unset it for no admin token".into(),
@@ -241,7 +202,7 @@ impl Config {
             max_connections,
             paddle: paddle::from_env(env)?,
             quotes: quotes_from_env(env)?,
-            fx_url: env("APP_FX_URL").unwrap_or_else(|| fx::ECB_DAILY_URL.to_string()),
+            fx_url: env("APP_FX_URL").unwrap_or_else(|| market::ECB_DAILY_URL.to_string()),
         })
     }
 

@@ -3,17 +3,18 @@
 
 use std::fmt;
 
-use crate::services::access::Denial;
-
 #[derive(Debug)]
 pub enum Error {
     /// Input that fails validation; the message is safe to show.
     BadRequest(String),
     /// No signed-in caller.
     Unauthorized,
-    /// A free caller met a paid feature; the denial says why (SPEC §5).
+    /// A free caller met a paid feature (SPEC §5): the 402 body's `reason`
+    /// and what the person is told. `services::access` makes these from its
+    /// `Denial`.
     PaymentRequired {
-        denial: Denial,
+        reason: &'static str,
+        message: &'static str,
     },
     Forbidden(&'static str),
     /// A webhook without a valid signature from its sender.
@@ -113,7 +114,7 @@ impl Error {
         match self {
             Error::BadRequest(m) | Error::Usage(m) => m.clone(),
             Error::Unauthorized => "Sign in first.".into(),
-            Error::PaymentRequired { denial } => denial.message().into(),
+            Error::PaymentRequired { message, .. } => (*message).into(),
             Error::Forbidden(m) => (*m).into(),
             Error::BadSignature => {
                 "The Paddle-Signature header is missing, malformed, wrong or stale.".into()

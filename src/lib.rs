@@ -2,7 +2,6 @@
 //!
 //! Data flows one way: `web` or `cli` → `services` → `db`.
 
-pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,8 +12,10 @@ pub mod format;
 pub mod log;
 pub mod money;
 pub mod secret;
+pub mod serve;
 pub mod services;
 pub mod views;
 pub mod web;
+pub mod worker;
 
 pub use cli::{run, Cli};

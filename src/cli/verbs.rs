@@ -1,16 +1,19 @@
-//! The operator's verbs: each parses what is left of its arguments, calls
+//! The operator's account verbs (credit, tier, status, deletion, backup):
+//! each parses what is left of its arguments, calls
 //! the shared service, and says what happened, as a sentence or as JSON.
 
 use serde_json::json;
 
-use super::{BackupArgs, GrantCreditArgs, RevokeCreditArgs, SetTierArgs, ShowStatusArgs};
+use super::{
+    BackupArgs, DeleteUserArgs, GrantCreditArgs, RevokeCreditArgs, SetTierArgs, ShowStatusArgs,
+};
 use crate::clock::{self, Timestamp};
 use crate::config;
 use crate::db;
 use crate::db::users::Tier;
 use crate::error::{Error, Result};
 use crate::services::credit::{self, Actor, Change, Grant};
-use crate::services::{access, account, auth};
+use crate::services::{access, account, auth, leaving};
 use rusqlite::Connection;
 
 type Env = dyn Fn(&str) -> Option<String>;
@@ -202,6 +205,29 @@ fn report(
         println!("{value}");
     } else {
         println!("{}", sentence(change));
+    }
+    Ok(())
+}
+
+/// `delete-user`: the same deletion the settings page offers.
+pub fn delete_user(
+    conn: &Connection,
+    args: DeleteUserArgs,
+    env: &Env,
+    now: Timestamp,
+) -> Result<()> {
+    let actor = Actor::from_env(env, args.note);
+    let done = leaving::delete_by_email(conn, &args.email, args.force, &actor, now)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&done).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "{} deleted: codes, sessions and holdings removed; the account is now {}",
+        done.email, done.tombstone
+    );
+    for sub in &done.cancel_queued {
+        println!("  Paddle will be asked to cancel subscription {sub}");
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The `login_codes` table: emailed one-time codes, kept as HMACs. Each code
 //! belongs to the pending cookie (its nonce) that asked for it; limits count
-//! codes per mailbox.
+//! codes per mailbox and client (a keyed tag of the client address), and per
+//! mailbox alone.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -16,11 +17,13 @@ pub struct LiveCode {
 }
 
 /// Whose code it is: the email as typed (normalised), the mailbox the limits
-/// count by, and the pending cookie's nonce.
+/// count by, the pending cookie's nonce, and the tag of the client address
+/// that asked for it.
 pub struct Owner<'a> {
     pub email: &'a str,
     pub mailbox: &'a str,
     pub nonce: &'a str,
+    pub client: &'a str,
 }
 
 /// Retires the earlier codes of this pending cookie (never another
@@ -38,13 +41,14 @@ pub fn replace(
     )?
     .execute(params![owner.email, owner.nonce, now])?;
     conn.prepare_cached(
-        "INSERT INTO login_codes (email, mailbox, nonce, code_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO login_codes (email, mailbox, nonce, client, code_hash, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         owner.email,
         owner.mailbox,
         owner.nonce,
+        owner.client,
         code_hash,
         now,
         expires_at
@@ -53,34 +57,38 @@ pub fn replace(
 }
 
 /// How many codes this mailbox was sent since `since`, and when the oldest
-/// of them was sent.
+/// of them was sent: those `client` asked for, or with `None` every one.
 pub fn sent_since(
     conn: &Connection,
     mailbox: &str,
+    client: Option<&str>,
     since: Timestamp,
 ) -> Result<(i64, Option<Timestamp>)> {
     Ok(conn
         .prepare_cached(
             "SELECT count(*), min(created_at) FROM login_codes
-             WHERE mailbox = ?1 AND created_at > ?2",
+             WHERE mailbox = ?1 AND (?2 IS NULL OR client = ?2) AND created_at > ?3",
         )?
-        .query_row(params![mailbox, since], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        .query_row(params![mailbox, client, since], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?)
 }
 
-/// When the newest code of this mailbox was sent, not counting codes that
-/// expired or were burnt (took `max_attempts` wrong tries).
+/// When `client` last had a code sent to this mailbox, not counting codes
+/// that expired or were burnt (took `max_attempts` wrong tries).
 pub fn newest_unburnt_sent(
     conn: &Connection,
     mailbox: &str,
+    client: &str,
     max_attempts: i64,
     now: Timestamp,
 ) -> Result<Option<Timestamp>> {
     Ok(conn
         .prepare_cached(
             "SELECT max(created_at) FROM login_codes
-             WHERE mailbox = ?1 AND attempts < ?2 AND expires_at > ?3",
+             WHERE mailbox = ?1 AND client = ?2 AND attempts < ?3 AND expires_at > ?4",
         )?
-        .query_row(params![mailbox, max_attempts, now], |r| r.get(0))?)
+        .query_row(params![mailbox, client, max_attempts, now], |r| r.get(0))?)
 }
 
 /// Wrong tries made on this email's codes sent since `since`, whoever made them.

@@ -15,16 +15,6 @@ pub struct Signups {
     pub organic_converted: i64,
 }
 
-/// Accounts now, minus the tombstones deleted accounts leave.
-pub fn users_total(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT (SELECT count(*) FROM users)
-                  - (SELECT count(*) FROM users WHERE email >= 'deleted-' AND email < 'deleted.')",
-        )?
-        .query_row([], |r| r.get(0))?)
-}
-
 pub fn signups(conn: &Connection, since: Timestamp, until: Timestamp) -> Result<Signups> {
     let (total, invited, organic_converted) = conn
         .prepare_cached(

@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::billing_reads::{subscription_row, SubscriptionRow, SUBSCRIPTION_COLUMNS};
+use super::users;
 use crate::clock::Timestamp;
 use crate::error::Result;
 
@@ -40,8 +41,8 @@ pub fn referred_by_code(conn: &Connection, user_id: i64) -> Result<Option<String
         .flatten())
 }
 
-/// Removes what the account owns and turns its row into a tombstone:
-/// `deleted-<id>@invalid`, no referral code, free, no credit. Referrals,
+/// Removes what the account owns and turns its row into a tombstone
+/// ([`users::tombstone_email`]), no referral code, free, no credit. Referrals,
 /// rewards, subscriptions and the audit keep pointing at the row.
 pub fn erase(conn: &Connection, user_id: i64, email: &str) -> Result<()> {
     conn.prepare_cached("DELETE FROM login_codes WHERE email = ?1")?
@@ -53,11 +54,10 @@ pub fn erase(conn: &Connection, user_id: i64, email: &str) -> Result<()> {
     conn.prepare_cached("DELETE FROM holdings WHERE user_id = ?1")?
         .execute([user_id])?;
     conn.prepare_cached(
-        "UPDATE users SET email = 'deleted-' || id || '@invalid', referral_code = NULL,
-                          tier = 'free', credit_until = NULL
+        "UPDATE users SET email = ?2, referral_code = NULL, tier = 'free', credit_until = NULL
          WHERE id = ?1",
     )?
-    .execute([user_id])?;
+    .execute(rusqlite::params![user_id, users::tombstone_email(user_id)])?;
     Ok(())
 }
 

@@ -5,16 +5,18 @@ use rusqlite::Connection;
 use crate::clock::Timestamp;
 use crate::error::Result;
 
-/// `(users, paid users, referrals, credit grants)`.
+/// `(users, paid users, referrals, credit grants)`; users are accounts
+/// now, without the tombstones deleted accounts leave.
 pub fn totals(conn: &Connection) -> Result<(i64, i64, i64, i64)> {
-    Ok(conn
+    let users = super::users::live_count(conn)?;
+    let (paid, referrals, grants) = conn
         .prepare_cached(
-            "SELECT (SELECT count(*) FROM users),
-                    (SELECT count(*) FROM users WHERE tier = 'paid'),
+            "SELECT (SELECT count(*) FROM users WHERE tier = 'paid'),
                     (SELECT count(*) FROM referrals),
                     (SELECT count(*) FROM access_audit WHERE action = 'grant_credit')",
         )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok((users, paid, referrals, grants))
 }
 
 /// Free accounts whose complimentary credit still runs at `now` (paid access

@@ -63,6 +63,43 @@ pub struct User {
     pub base_currency: Currency,
 }
 
+impl User {
+    /// Whether this row is what a deleted account left (see [`tombstone_email`]).
+    pub fn is_deleted(&self) -> bool {
+        is_tombstone(&self.email)
+    }
+}
+
+/// A deleted account's row stays, so referrals, rewards, subscriptions and
+/// the audit keep pointing at it, with this email: `deleted-<id>@invalid`,
+/// an address no mail can reach. The one definition of a deleted account;
+/// [`is_tombstone`] and [`live_count`] read it.
+pub fn tombstone_email(id: i64) -> String {
+    format!("deleted-{id}@invalid")
+}
+
+/// Whether `email` is a tombstone's (see [`tombstone_email`]).
+pub fn is_tombstone(email: &str) -> bool {
+    email
+        .strip_prefix("deleted-")
+        .and_then(|rest| rest.strip_suffix("@invalid"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// [`is_tombstone`] as SQL on `users.email`: a short range of the email
+/// index, then the shape.
+const TOMBSTONE: &str =
+    "email >= 'deleted-' AND email < 'deleted.' AND email GLOB 'deleted-[0-9]*@invalid'";
+
+/// Accounts now, not counting the tombstones deleted accounts leave.
+pub fn live_count(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT (SELECT count(*) FROM users) - (SELECT count(*) FROM users WHERE {TOMBSTONE})"
+        ))?
+        .query_row([], |r| r.get(0))?)
+}
+
 const COLUMNS: &str = "id, email, tier, created_at, credit_until, base_currency";
 
 /// A user from a row of [`COLUMNS`], in that order.
@@ -119,4 +156,28 @@ pub fn set_tier(conn: &Connection, user_id: i64, tier: Tier) -> Result<()> {
     conn.prepare_cached("UPDATE users SET tier = ?2 WHERE id = ?1")?
         .execute(rusqlite::params![user_id, tier])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{leaving, test_db};
+
+    #[test]
+    fn a_tombstone_is_deleted_dash_id_at_invalid_and_is_not_counted() {
+        let conn = test_db();
+        let now = Timestamp(1_800_000_000);
+        let gone = create(&conn, "gone@example.com", now).unwrap();
+        create(&conn, "stays@example.com", now).unwrap();
+        // a real address that merely starts like a tombstone still counts
+        create(&conn, "deleted-fan@example.com", now).unwrap();
+        assert_eq!(live_count(&conn).unwrap(), 3);
+        leaving::erase(&conn, gone.id, &gone.email).unwrap();
+        let row = by_id(&conn, gone.id).unwrap().unwrap();
+        assert_eq!(row.email, tombstone_email(gone.id));
+        assert!(row.is_deleted());
+        assert!(!is_tombstone("deleted-fan@example.com"));
+        assert!(!is_tombstone("deleted-@invalid"));
+        assert_eq!(live_count(&conn).unwrap(), 2);
+    }
 }

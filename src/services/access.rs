@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::clock::{Timestamp, DAY};
 use crate::crypto;
 use crate::db::users::{Tier, User};
+use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,20 +51,21 @@ impl Denial {
     }
 }
 
+impl From<Denial> for Error {
+    fn from(denial: Denial) -> Error {
+        Error::PaymentRequired {
+            reason: denial.reason(),
+            message: denial.message(),
+        }
+    }
+}
+
 /// Who is asking for a paid feature.
 #[derive(Clone, Debug)]
 pub enum Caller {
     /// The operator's `APP_ADMIN_TOKEN` bearer.
     Admin,
     User(User),
-}
-
-/// True for the admin token and for users with paid access.
-pub fn is_paid_active(caller: &Caller, now: Timestamp) -> bool {
-    match caller {
-        Caller::Admin => true,
-        Caller::User(user) => check(user, now).is_ok(),
-    }
 }
 
 /// The paid gate, SPEC §5 as one match: the user's paid status, or why
@@ -92,8 +94,6 @@ pub fn check(user: &User, now: Timestamp) -> Result<PaidStatus, Denial> {
 /// together (a guesser with many addresses meets the second).
 pub const WRONG_ADMIN_TOKENS_PER_CLIENT: usize = 10;
 pub const WRONG_ADMIN_TOKENS_EVERYWHERE: usize = 100;
-/// `APP_ADMIN_TOKEN` shorter than this stops the app at start.
-pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
 
 /// Compares a presented bearer token with the configured one in constant
 /// time. No token configured means no bypass.
@@ -138,6 +138,20 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    #[test]
+    fn a_denial_becomes_a_402_that_says_why() {
+        let e = Error::from(Denial::CreditExpired);
+        assert_eq!((e.status(), e.code()), (402, "payment_required"));
+        assert!(matches!(
+            e,
+            Error::PaymentRequired {
+                reason: "credit_expired",
+                ..
+            }
+        ));
+        assert_eq!(e.public_message(), Denial::CreditExpired.message());
+    }
 
     fn user(tier: &str, credit_until: Option<Timestamp>) -> User {
         User {
@@ -235,14 +249,13 @@ mod tests {
         assert!(!admin_token_matches(Some("s3cret-token"), "s3cret-tokeN"));
         assert!(!admin_token_matches(Some("s3cret-token"), ""));
         assert!(!admin_token_matches(None, ""), "unset means no bypass");
-        assert!(is_paid_active(&Caller::Admin, NOW));
         let mut user = user("free", None);
-        assert!(!is_paid_active(&Caller::User(user.clone()), NOW));
+        assert!(check(&user, NOW).is_err());
         assert_eq!(denial(&user, NOW), Some(Denial::FreeTier));
         user.credit_until = Some(NOW);
         assert_eq!(denial(&user, NOW), Some(Denial::CreditExpired));
         user.credit_until = Some(NOW.plus(1));
-        assert!(is_paid_active(&Caller::User(user.clone()), NOW));
+        assert!(check(&user, NOW).is_ok());
         user.tier = Tier::Paid;
         assert_eq!(denial(&user, NOW.plus(5)), None);
     }

@@ -71,7 +71,7 @@ pub fn me_of_session(
 /// What [`me`] reads, in one transaction; the code may be missing yet.
 struct Reads {
     code: Option<String>,
-    stats: referral::Stats,
+    stats: referral::ReferralCounts,
     rewards: Vec<Reward>,
     billing: Option<BillingSummary>,
 }

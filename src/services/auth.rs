@@ -166,7 +166,7 @@ mod tests {
     fn sessions_end_and_expire() {
         let conn = test_db();
         let keys = Keys::derive(b"test-secret-test-secret-test-secret!");
-        let issued = request_code(&conn, &keys, "a@b.co", "nonce", T0).unwrap();
+        let issued = request_code(&conn, &keys, "a@b.co", "nonce", "192.0.2.1", T0).unwrap();
         let no_hook = |_: &Transaction<'_>, _: &User| Ok(());
         let verified = verify_code(&conn, &keys, "a@b.co", "nonce", &issued.code, T0, no_hook);
         let Verified::SignedIn { session_token, .. } = verified.unwrap() else {

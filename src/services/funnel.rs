@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::clock::{Timestamp, DAY};
-use crate::db::{self, funnel};
+use crate::db::{self, funnel, users};
 use crate::error::{Error, Result};
 use crate::log;
 
@@ -108,7 +108,7 @@ pub fn window_start(since: Option<&str>, now: Timestamp) -> Result<Timestamp> {
 pub fn stats(conn: &Connection, since: Timestamp, now: Timestamp) -> Result<Stats> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Deferred)?;
     let until = now.plus(1);
-    let total = funnel::users_total(&tx)?;
+    let total = users::live_count(&tx)?;
     let signups = funnel::signups(&tx, since, until)?;
     let (subscribed, by_tier, credited) = funnel::paying(&tx, now)?;
     let (banked, running, ended) = funnel::rewards(&tx)?;

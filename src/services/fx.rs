@@ -11,8 +11,6 @@ use crate::db::{self, prices};
 use crate::error::Result;
 use crate::money::{Currency, Decimal};
 
-/// Where the ECB publishes the day's rates (around 16:00 CET on working days).
-pub const ECB_DAILY_URL: &str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml";
 /// The currencies the ECB publishes a reference rate for, and the euro:
 /// what the settings page offers as a base currency.
 pub const ECB_CURRENCIES: [&str; 30] = [

@@ -65,7 +65,7 @@ pub fn delete_by_email(
 /// scheduled) refuses, unless the operator forces it, which queues its
 /// cancel in the outbox in this same transaction.
 fn delete(tx: &Transaction<'_>, user: &User, asker: Asker, now: Timestamp) -> Result<Deletion> {
-    if user.email.starts_with("deleted-") && user.email.ends_with("@invalid") {
+    if user.is_deleted() {
         return Err(Error::Usage(format!("{} is already deleted", user.email)));
     }
     let billing = leaving::billing_subscriptions(tx, user.id)?;
@@ -93,7 +93,7 @@ fn delete(tx: &Transaction<'_>, user: &User, asker: Asker, now: Timestamp) -> Re
         cancel_queued.push(sub.id.clone());
     }
     leaving::erase(tx, user.id, &user.email)?;
-    let tombstone = format!("deleted-{}@invalid", user.id);
+    let tombstone = users::tombstone_email(user.id);
     scrub_billing_events(tx, user, &tombstone)?;
     let new_value = match cancel_queued.as_slice() {
         [] => "deleted".to_string(),

@@ -3,7 +3,6 @@
 
 pub mod access;
 pub mod account;
-pub mod analysis;
 pub mod analyst;
 pub mod auth;
 pub mod billing;
@@ -15,13 +14,12 @@ pub mod history;
 pub mod holding_form;
 pub mod import;
 pub mod leaving;
-pub mod llm;
 pub mod mail;
 pub mod mailbox;
 pub mod market;
 pub mod notices;
-pub mod ops;
 pub mod portfolio;
+pub mod probes;
 pub mod quotes;
 pub mod ratelimit;
 pub mod referral;

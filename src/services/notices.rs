@@ -9,11 +9,13 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::clock::{Timestamp, DAY};
-use crate::db::{self, notices};
+use crate::db::{self, notices, users};
 use crate::error::Result;
 use crate::log;
+use crate::services::mail::texts::{
+    credit_ending, invited_converted, payment_past_due, referrer_converted,
+};
 use crate::services::mail::Email;
-use crate::views::layout::PRODUCT;
 
 /// How often the job looks (`serve` runs [`run_once`] this often on its own
 /// thread); every query is a small index range.
@@ -69,7 +71,7 @@ pub fn run_once(
         .collect();
     let mut queued = 0;
     for (kind, user_id, key, email) in owed {
-        if email.to.ends_with("@invalid") || notices::sent(conn, kind, user_id, &key)? {
+        if users::is_tombstone(&email.to) || notices::sent(conn, kind, user_id, &key)? {
             continue;
         }
         if db::write(conn, |tx| notices::claim(tx, kind, user_id, &key, now))? {
@@ -81,108 +83,10 @@ pub fn run_once(
     Ok(queued)
 }
 
-fn invited_converted(to: &str, base_url: &str) -> Email {
-    notice(
-        to,
-        &format!("Your invite discount on {PRODUCT}"),
-        &[
-            "Thanks for subscribing. Because a friend invited you, you both get 50% off for 3 months.".into(),
-            "Your discount is applied to your subscription from your first payment.".into(),
-        ],
-        ("Your settings", format!("{base_url}/settings")),
-        "you subscribed after accepting an invite",
-        base_url,
-    )
-}
-
-fn referrer_converted(c: &notices::Conversion, base_url: &str) -> Email {
-    let state = match (c.referrer_reward.as_deref(), c.referrer_subscribed) {
-        (Some("running" | "applying"), _) => {
-            "Your 50% off is applied to your subscription.".to_string()
-        }
-        (_, true) => "Your 50% off is banked: it is applied to your subscription as soon as the discount running now ends.".to_string(),
-        _ => "Your 50% off is banked until you subscribe: it is applied from your first payment.".to_string(),
-    };
-    notice(
-        &c.referrer_email,
-        &format!("Someone you invited subscribed to {PRODUCT}"),
-        &[
-            "Someone you invited has just subscribed, so you both get 50% off for 3 months.".into(),
-            state,
-        ],
-        ("See your invites", format!("{base_url}/settings")),
-        "someone you invited subscribed",
-        base_url,
-    )
-}
-
-fn credit_ending(to: &str, credit_until: &str, base_url: &str) -> Email {
-    let date = credit_until.get(..10).unwrap_or(credit_until);
-    notice(
-        to,
-        &format!("Your complimentary {PRODUCT} access ends on {date}"),
-        &[
-            format!("Your complimentary access to commentary ends on {date} (UTC)."),
-            "Upgrade to the paid plan to keep getting plain-language commentary on your portfolio."
-                .into(),
-        ],
-        ("Upgrade", format!("{base_url}/settings#upgrade")),
-        "your complimentary access ends within three days",
-        base_url,
-    )
-}
-
-fn payment_past_due(to: &str, base_url: &str) -> Email {
-    notice(
-        to,
-        &format!("Your {PRODUCT} payment did not go through"),
-        &[
-            "We could not take your last payment, so your subscription is past due.".into(),
-            "Please update your payment method under Manage billing to keep your paid plan.".into(),
-        ],
-        ("Manage billing", format!("{base_url}/settings#billing")),
-        "a payment for your subscription failed",
-        base_url,
-    )
-}
-
-/// A notice in plain text and simple HTML, with the product's name and a
-/// footer saying why it was sent.
-fn notice(
-    to: &str,
-    subject: &str,
-    paragraphs: &[String],
-    (label, url): (&str, String),
-    why: &str,
-    base_url: &str,
-) -> Email {
-    let footer =
-        format!("You get this email from {PRODUCT} ({base_url}) because {why}. It is sent once.");
-    let mut text = String::new();
-    for p in paragraphs {
-        text.push_str(p);
-        text.push_str("\n\n");
-    }
-    text.push_str(&format!("{label}: {url}\n\n-- \n{footer}\n"));
-    let html = maud::html! {
-        p style="font-weight:bold" { (PRODUCT) }
-        @for p in paragraphs { p { (p) } }
-        p { a href=(url) { (label) } }
-        p style="color:#666;font-size:small" { (footer) }
-    };
-    Email {
-        to: to.to_string(),
-        subject: subject.to_string(),
-        text,
-        html: html.into_string(),
-        sign_in: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{test_db, users};
+    use crate::db::test_db;
     use std::cell::RefCell;
 
     const NOW: Timestamp = Timestamp(1_800_000_000);

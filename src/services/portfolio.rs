@@ -7,7 +7,7 @@ use crate::clock::Timestamp;
 use crate::db::{self, holdings, prices};
 use crate::error::{Error, Result};
 use crate::money::{Currency, Decimal};
-use crate::services::analyst::{self, Metrics};
+use crate::services::analyst::{self, PortfolioMetrics};
 use crate::services::fx::Rates;
 use crate::services::history::{self, DayTotal, Span};
 use crate::services::valuation::Valuation;
@@ -33,7 +33,7 @@ pub struct Figures {
     pub valuation: Valuation,
     /// The converted holdings restated in the base currency.
     pub in_base: Vec<Holding>,
-    pub metrics: Metrics,
+    pub metrics: PortfolioMetrics,
     pub history: Vec<DayTotal>,
     pub rates_day: Option<String>,
 }
@@ -64,7 +64,7 @@ pub fn weighed(
     conn: &Connection,
     list: &[Holding],
     base: Currency,
-) -> Result<(Vec<Holding>, Metrics)> {
+) -> Result<(Vec<Holding>, PortfolioMetrics)> {
     let rates = Rates::load(conn)?;
     let in_base = Valuation::of(list, base, &rates).in_base(&rates);
     let mut metrics = analyst::metrics(&in_base);

@@ -142,7 +142,7 @@ pub fn linker<'a>(
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+pub struct ReferralCounts {
     pub pending: i64,
     pub converted: i64,
     pub active_credits: i64,
@@ -151,21 +151,21 @@ pub struct Stats {
 /// Pending = referrals not converted; Converted = `converted_at` set; Active
 /// credits = rewards of this user's, as referrer or referred, banked or
 /// applied and still running (SPEC §7).
-pub fn stats(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Stats> {
+pub fn stats(conn: &Connection, user_id: i64, now: Timestamp) -> Result<ReferralCounts> {
     Ok(overview(conn, user_id, now)?.1)
 }
 
-/// The user's code, if one was assigned yet, and their [`Stats`], read in
+/// The user's code, if one was assigned yet, and their [`ReferralCounts`], read in
 /// one statement (the settings page and `/api/me` ask on every view).
 pub fn overview(
     conn: &Connection,
     user_id: i64,
     now: Timestamp,
-) -> Result<(Option<String>, Stats)> {
+) -> Result<(Option<String>, ReferralCounts)> {
     let o = referrals::overview(conn, user_id, now)?.unwrap_or_default();
     Ok((
         o.code,
-        Stats {
+        ReferralCounts {
             pending: o.pending,
             converted: o.converted,
             active_credits: o.active_credits,
@@ -307,13 +307,16 @@ mod tests {
         tx.commit().unwrap();
         assert_eq!(
             stats(&conn, alice.id, NOW).unwrap(),
-            Stats {
+            ReferralCounts {
                 pending: 1,
                 converted: 0,
                 active_credits: 0
             }
         );
-        assert_eq!(stats(&conn, bob.id, NOW).unwrap(), Stats::default());
+        assert_eq!(
+            stats(&conn, bob.id, NOW).unwrap(),
+            ReferralCounts::default()
+        );
     }
 
     #[test]
@@ -344,7 +347,7 @@ mod tests {
         let s = stats(&conn, alice.id, NOW.plus(10)).unwrap();
         assert_eq!(
             s,
-            Stats {
+            ReferralCounts {
                 pending: 2,
                 converted: 1,
                 active_credits: 1

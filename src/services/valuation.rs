@@ -3,9 +3,9 @@
 //! A holding whose currency has no rate is left out of the totals (and
 //! named), never summed unconverted.
 
+use crate::db::holdings::Holding;
 use crate::money::{self, Currency, Decimal};
 use crate::services::fx::Rates;
-use crate::services::portfolio::Holding;
 
 /// One holding with its values.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::db::users::User;
 
-pub const PRODUCT: &str = "Folio";
+pub use crate::config::PRODUCT;
 
 /// Where the page's stylesheet and script are served (content-hashed).
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ use super::holdings::{self, amount, number};
 use super::layout::{csrf_field, page, Frame};
 use super::settings::upgrade_hint;
 use crate::money::Currency;
-use crate::services::analyst::Metrics;
+use crate::services::analyst::PortfolioMetrics;
 use crate::services::billing::checkout::Checkout;
 use crate::services::history::{DayTotal, Span};
 use crate::services::holding_form::{form_value, FieldErrors, NUMBER_RULE};
@@ -21,7 +21,7 @@ use crate::services::valuation::Valuation;
 pub struct Figures<'a> {
     pub valuation: &'a Valuation,
     /// Of the converted holdings, in the base currency.
-    pub metrics: &'a Metrics,
+    pub metrics: &'a PortfolioMetrics,
     pub history: &'a [DayTotal],
     pub span: Span,
     /// The quote provider, when `APP_QUOTES` is on.

@@ -1,13 +1,22 @@
 //! Cross-site request forgery: the per-form token, bound to the session,
-//! the pending sign-in or the anonymous visitor (`visitor.rs`), and the
-//! Origin / Sec-Fetch-Site check. Forms carry
-//! the token as `csrf`; our own script sends it as `X-CSRF-Token`.
+//! the pending sign-in or the anonymous visitor, and the Origin /
+//! Sec-Fetch-Site check. Forms carry the token as `csrf`; our own script
+//! sends it as `X-CSRF-Token`.
+//!
+//! The anonymous visitor's binding is a random value in a short-lived
+//! cookie, so the sign-in form of one visitor carries a token no other
+//! visitor's form shares. Once a pending or session cookie exists, tokens
+//! bind to that instead.
 
 use crate::crypto;
 use crate::error::{Error, Result};
 
 use super::http::Req;
-use super::{visitor, Ctx};
+use super::{cookies, Ctx};
+
+pub const VISITOR: &str = "visitor";
+/// Long enough for a sign-in form left open over lunch.
+pub const VISITOR_LIFETIME: i64 = 2 * 60 * 60;
 
 /// What this request's CSRF tokens can bind to: the session cookie;
 /// else, most specific first, the pending cookie's nonce and the anonymous
@@ -23,32 +32,55 @@ fn bindings(ctx: &Ctx, req: &Req) -> Vec<String> {
     if let Some(pending) = ctx.pending(req) {
         bindings.push(format!("p:{}", pending.nonce));
     }
-    if let Some(value) = visitor::value(ctx, req) {
-        bindings.push(visitor::binding(value));
+    if let Some(value) = visitor_value(ctx, req) {
+        bindings.push(visitor_binding(value));
     }
     bindings
 }
 
-/// Whether the request carries anything a CSRF token can bind to.
-pub fn has_binding(ctx: &Ctx, req: &Req) -> bool {
-    !bindings(ctx, req).is_empty()
+/// The visitor value the request carries, if it is one of ours in shape.
+fn visitor_value<'r>(ctx: &Ctx, req: &'r Req) -> Option<&'r str> {
+    req.cookie(&ctx.cookie_name(VISITOR)).filter(|v| {
+        (16..=64).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// What a CSRF token binds to for this visitor.
+fn visitor_binding(value: &str) -> String {
+    format!("v:{value}")
 }
 
 /// The token for a binding.
-pub fn token_for(ctx: &Ctx, binding: &str) -> String {
-    crypto::b64url(&crypto::mac(&ctx.app.keys.csrf, binding.as_bytes()))
+fn token_for(ctx: &Ctx, binding: &str) -> String {
+    crypto::b64url(&crypto::mac(&ctx.site.keys.csrf, binding.as_bytes()))
 }
 
 /// The CSRF token for forms on this request's pages, bound to the most
 /// specific cookie it carries. A request with none gets a token that no
-/// check accepts; anonymous forms use `visitor::csrf_for_form`, which gives
-/// the visitor a cookie to bind to.
+/// check accepts; anonymous forms use [`anonymous_form_token`], which gives the
+/// visitor a cookie to bind to.
 pub fn token(ctx: &Ctx, req: &Req) -> String {
     let binding = bindings(ctx, req)
         .into_iter()
         .next()
         .unwrap_or_else(|| "none".to_string());
     token_for(ctx, &binding)
+}
+
+/// The CSRF token for a form on an anonymous page, and the `Set-Cookie`
+/// that gives the visitor its value when it has none (or a session or
+/// pending cookie already binds the token, `None`).
+pub fn anonymous_form_token(ctx: &Ctx, req: &Req) -> Result<(String, Option<String>)> {
+    let bound = bindings(ctx, req);
+    if let Some(binding) = bound.first() {
+        return Ok((token_for(ctx, binding), None));
+    }
+    let fresh = crypto::b64url(&crypto::random_bytes::<16>()?);
+    let token = token_for(ctx, &visitor_binding(&fresh));
+    let cookie = cookies::set(VISITOR, &fresh, VISITOR_LIFETIME, ctx.https());
+    Ok((token, Some(cookie)))
 }
 
 /// A token is good when it was made for a cookie this request carries (a
@@ -60,7 +92,7 @@ pub fn token_ok(ctx: &Ctx, req: &Req, submitted: &str) -> bool {
     };
     bindings(ctx, req)
         .iter()
-        .any(|b| crypto::mac_verify(&ctx.app.keys.csrf, b.as_bytes(), &tag))
+        .any(|b| crypto::mac_verify(&ctx.site.keys.csrf, b.as_bytes(), &tag))
 }
 
 /// A browser says where a request came from; refuse other sites.

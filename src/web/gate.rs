@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 use super::http::Method;
 use super::router::{self, Kind};
-use super::{App, BODY_LIMIT};
+use super::{Site, BODY_LIMIT};
 
 /// Webhook bodies over `BODY_LIMIT` being read or handled at once; one more
 /// is answered 503 with `Retry-After` unread.
@@ -22,21 +22,21 @@ pub const LARGE_BODIES_AT_ONCE: usize = 4;
 /// What that 503 asks the sender to wait, in seconds.
 pub const LARGE_BODIES_RETRY_AFTER: i64 = 5;
 
-/// A head hook for the server that decides for `app`.
-pub fn hook(app: Arc<App>) -> tiny_http::HeadHook {
-    Arc::new(move |head: &Head<'_>| plan(&app, head, Timestamp::now()))
+/// A head hook for the server that decides for `site`.
+pub fn hook(site: Arc<Site>) -> tiny_http::HeadHook {
+    Arc::new(move |head: &Head<'_>| plan(&site, head, Timestamp::now()))
 }
 
 /// The body's fate: read up to the route's limit, or declined with the
 /// error that answers it (the worker renders it as for any other error).
-pub fn plan(app: &App, head: &Head<'_>, now: Timestamp) -> BodyPlan {
-    match screen(app, head, now) {
+pub fn plan(site: &Site, head: &Head<'_>, now: Timestamp) -> BodyPlan {
+    match screen(site, head, now) {
         Ok(plan) => plan,
         Err(e) => BodyPlan::Decline(Box::new(e)),
     }
 }
 
-fn screen(app: &App, head: &Head<'_>, now: Timestamp) -> Result<BodyPlan> {
+fn screen(site: &Site, head: &Head<'_>, now: Timestamp) -> Result<BodyPlan> {
     let method = Method::parse(head.method.as_str());
     let kind = router::kind_of(method, head.path);
     let Kind::Webhook { body_limit, screen } = kind else {
@@ -48,12 +48,12 @@ fn screen(app: &App, head: &Head<'_>, now: Timestamp) -> Result<BodyPlan> {
     // Only the route's own method is screened; another gets its 405.
     if router::takes(method, head.path) {
         if let Some(screen) = screen {
-            screen(app, head, now)?;
+            screen(site, head, now)?;
         }
     }
     let hold = match head.content_length() {
         Some(length) if length > BODY_LIMIT && length <= body_limit => {
-            let permit = app.large_bodies.take().ok_or_else(|| Error::Unavailable {
+            let permit = site.large_bodies.take().ok_or_else(|| Error::Unavailable {
                 retry_after: LARGE_BODIES_RETRY_AFTER,
                 message: "Too many large requests are being read. Try again in a few seconds."
                     .into(),

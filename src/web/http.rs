@@ -2,17 +2,17 @@
 //! tests can call without a socket. Only `server` touches tiny_http.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use maud::Markup;
 
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::web::client::Client;
+use crate::web::client::ClientAddr;
 
 /// Fields one form may have: ours have fewer than ten.
 pub const MAX_FORM_FIELDS: usize = 64;
 
-use super::offload::{Offload, PoolName};
 use super::Ctx;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct Req {
     /// Header names lowercased.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub client: Client,
+    pub client: ClientAddr,
     /// When the request arrived; the one clock reading rules see.
     pub now: Timestamp,
 }
@@ -66,7 +66,7 @@ impl Req {
             query: query.to_string(),
             headers: Vec::new(),
             body: Vec::new(),
-            client: Client::Direct(std::net::IpAddr::from([127, 0, 0, 1])),
+            client: ClientAddr::Direct(std::net::IpAddr::from([127, 0, 0, 1])),
             now: Timestamp::now(),
         }
     }
@@ -172,6 +172,40 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The rest of a handler's work, run on a pool thread with a database
+/// connection of that thread's own; it answers like any handler.
+pub type Job = Box<dyn FnOnce(&Ctx, &Req) -> Result<Resp> + Send>;
+
+/// Which pool finishes a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolName {
+    /// Calls to the LLM: `APP_LLM_CONCURRENCY` threads.
+    Llm,
+    /// Calls a person waits on to Paddle's API (Manage billing).
+    Paddle,
+}
+
+impl fmt::Display for PoolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoolName::Llm => "llm",
+            PoolName::Paddle => "paddle",
+        })
+    }
+}
+
+/// What `Resp::offload` carries to the server loop; `web::offload` runs it.
+pub struct Offload {
+    pub pool: PoolName,
+    pub job: Job,
+}
+
+impl fmt::Debug for Offload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Offload({:?})", self.pool)
+    }
 }
 
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::access::{self, Caller};
-use crate::services::{auth, llm::Llm, mail::Mailer, ratelimit::Limiter};
+use crate::services::{analyst::llm::Llm, auth, mail::Mailer, ratelimit::Limiter};
 
 pub mod assets;
 pub mod capacity;
@@ -31,7 +31,6 @@ pub mod respond;
 pub mod router;
 pub mod server;
 pub mod testing;
-pub mod visitor;
 
 use cookies::PendingCookie;
 use http::Req;
@@ -44,9 +43,9 @@ pub const BODY_LIMIT: usize = tiny_http::limits::BODY_LIMIT;
 /// How many analyses one caller may ask of the LLM a minute.
 pub const ANALYSES_PER_MINUTE: usize = 6;
 
-/// What every worker shares: configuration, keys, the mail queue, and the
-/// in-memory per-client limits.
-pub struct App {
+/// The running site, what every worker shares: configuration, keys, the
+/// mail queue, the pools and the in-memory per-client limits.
+pub struct Site {
     pub config: Config,
     pub keys: Keys,
     pub mailer: Mailer,
@@ -67,11 +66,13 @@ pub struct App {
     pub large_bodies: gate::Permits,
     /// A few CSP violation log lines a minute; the rest are counted.
     pub csp_log_budget: crate::services::csp_report::LogBudget,
+    /// `X-Forwarded-For` without `APP_TRUSTED_PROXY`, said once an hour.
+    pub untrusted_proxy: client::UntrustedProxyWarning,
 }
 
-impl App {
-    pub fn new(config: Config, keys: Keys, mailer: Mailer) -> App {
-        App {
+impl Site {
+    pub fn new(config: Config, keys: Keys, mailer: Mailer) -> Site {
+        Site {
             keys,
             mailer,
             code_requests_per_client: Limiter::new(auth::CODES_PER_HOUR_PER_CLIENT, 3600),
@@ -84,6 +85,7 @@ impl App {
             pools: offload::Pools::new(&config),
             large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
             csp_log_budget: Default::default(),
+            untrusted_proxy: Default::default(),
             config,
         }
     }
@@ -92,7 +94,7 @@ impl App {
 /// One request's view of the app: the shared state and this worker's own
 /// database connection.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    pub site: &'a Site,
     pub db: &'a Connection,
 }
 
@@ -104,7 +106,7 @@ pub struct Session {
 
 impl Ctx<'_> {
     pub fn https(&self) -> bool {
-        self.app.config.https()
+        self.site.config.https()
     }
 
     pub fn cookie_name(&self, base: &str) -> String {
@@ -136,7 +138,7 @@ impl Ctx<'_> {
 
     pub fn pending(&self, req: &Req) -> Option<PendingCookie> {
         let value = req.cookie(&self.cookie_name(cookies::PENDING))?;
-        PendingCookie::open(&self.app.keys.pending_cookie, value, req.now)
+        PendingCookie::open(&self.site.keys.pending_cookie, value, req.now)
     }
 
     /// The CSRF token for forms on this request's pages (see `csrf`).
@@ -144,32 +146,37 @@ impl Ctx<'_> {
         csrf::token(self, req)
     }
 
-    /// The caller of a paid route: the admin bearer token or a session. A
-    /// wrong bearer token is a 401, and too many of them from one client a 429.
+    /// The caller of a paid route: the admin bearer token or a session. The
+    /// right token always passes (SPEC §8): it is compared first, so wrong
+    /// tokens from anyone never lock it out. A wrong one is a 401, and past
+    /// the limits (per client, and from all clients together) a 429 that is
+    /// neither counted nor logged again.
     pub fn caller(&self, req: &Req) -> Result<Option<Caller>> {
         if let Some(header) = req.header("authorization") {
+            let presented = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .unwrap_or("");
+            if access::admin_token_matches(
+                self.site.config.admin_token.as_deref(),
+                presented.trim(),
+            ) {
+                return Ok(Some(Caller::Admin));
+            }
             let client = req.client.limit_key();
             let everywhere = self
-                .app
+                .site
                 .wrong_admin_tokens_everywhere
                 .retry_after("all", req.now);
-            let here = self.app.wrong_admin_tokens.retry_after(&client, req.now);
+            let here = self.site.wrong_admin_tokens.retry_after(&client, req.now);
             if let Some(retry_after) = here.max(everywhere) {
                 return Err(Error::TooManyRequests {
                     retry_after,
                     message: "Too many wrong tokens. Try again later.".into(),
                 });
             }
-            let presented = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .unwrap_or("");
-            if access::admin_token_matches(self.app.config.admin_token.as_deref(), presented.trim())
-            {
-                return Ok(Some(Caller::Admin));
-            }
-            self.app.wrong_admin_tokens.hit(&client, req.now);
-            self.app.wrong_admin_tokens_everywhere.hit("all", req.now);
+            self.site.wrong_admin_tokens.hit(&client, req.now);
+            self.site.wrong_admin_tokens_everywhere.hit("all", req.now);
             log::event("auth.admin_token_rejected", &[("client", &client)]);
             return Err(Error::Unauthorized);
         }
@@ -181,13 +188,13 @@ impl Ctx<'_> {
     pub fn require_paid(&self, req: &Req) -> Result<Caller> {
         let caller = self.caller(req)?.ok_or(Error::Unauthorized)?;
         if let Caller::User(user) = &caller {
-            access::check(user, req.now).map_err(|denial| Error::PaymentRequired { denial })?;
+            access::check(user, req.now)?;
         }
         Ok(caller)
     }
 
     /// The origin this app is served from, as browsers write `Origin`.
     pub fn origin(&self) -> &str {
-        &self.app.config.base_url
+        &self.site.config.base_url
     }
 }

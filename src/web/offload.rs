@@ -1,17 +1,14 @@
-//! Work that waits on another server (the LLM; Paddle later), finished on
+//! Work that waits on another server (the LLM, Paddle's API), finished on
 //! small bounded pools of their own threads so the request workers never
 //! wait on the network. A handler does the quick part (the gate, the
 //! input, the rate limit) and returns `Resp::offload(PoolName::Llm, job)`;
 //! the worker then hands the connection and the job to that pool, which runs
 //! the job and answers. A full pool answers 503 at once, on the worker.
 
-use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -19,43 +16,9 @@ use crate::config::Config;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
+use crate::worker::Worker;
 
-use super::http::{Req, Resp};
-use super::Ctx;
-
-/// The rest of a handler's work, run on a pool thread with a database
-/// connection of that thread's own; it answers like any handler.
-pub type Job = Box<dyn FnOnce(&Ctx, &Req) -> Result<Resp> + Send>;
-
-/// Which pool finishes a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolName {
-    /// Calls to the LLM: `APP_LLM_CONCURRENCY` threads.
-    Llm,
-    /// Calls a person waits on to Paddle's API (Manage billing).
-    Paddle,
-}
-
-impl fmt::Display for PoolName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PoolName::Llm => "llm",
-            PoolName::Paddle => "paddle",
-        })
-    }
-}
-
-/// What `Resp::offload` carries to the server loop.
-pub struct Offload {
-    pub pool: PoolName,
-    pub job: Job,
-}
-
-impl fmt::Debug for Offload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Offload({:?})", self.pool)
-    }
-}
+pub use super::http::{Job, Offload, PoolName};
 
 /// What a full pool tells the client to wait, in seconds.
 const FULL_RETRY_AFTER: i64 = 10;
@@ -95,16 +58,10 @@ impl Pools {
         }
     }
 
-    pub fn start(&self, db_path: &Path) -> Result<()> {
-        self.llm.start(db_path)?;
-        self.paddle.start(db_path)
-    }
-
-    /// Lets queued and running jobs finish, waiting at most `wait` in all.
-    pub fn shutdown(&self, wait: Duration) {
-        let deadline = Instant::now() + wait;
-        self.llm.shutdown(deadline);
-        self.paddle.shutdown(deadline);
+    /// Starts every pool's threads; stopping the worker lets queued and
+    /// running jobs finish, until its deadline.
+    pub fn start(&self, db_path: &Path) -> Result<Worker> {
+        Ok(self.llm.start(db_path)?.and(self.paddle.start(db_path)?))
     }
 }
 
@@ -120,9 +77,10 @@ pub struct Pool {
     threads: usize,
     limit: usize,
     outstanding: Arc<AtomicUsize>,
-    queue: Mutex<Option<Sender<Task>>>,
+    /// Taken (dropped) to stop the pool: each thread ends once the queue
+    /// is empty.
+    queue: Arc<Mutex<Option<Sender<Task>>>>,
     waiting: Arc<Mutex<Receiver<Task>>>,
-    running: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// A place in a pool, reserved; dropping it unused gives it back.
@@ -138,14 +96,15 @@ impl Pool {
             threads,
             limit,
             outstanding: Arc::new(AtomicUsize::new(0)),
-            queue: Mutex::new(Some(tx)),
+            queue: Arc::new(Mutex::new(Some(tx))),
             waiting: Arc::new(Mutex::new(rx)),
-            running: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn start(&self, db_path: &Path) -> Result<()> {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+    /// Starts the threads. Stopping the worker stops taking tasks and lets
+    /// the queued and running ones finish.
+    pub fn start(&self, db_path: &Path) -> Result<Worker> {
+        let mut running = Vec::new();
         for n in 0..self.threads {
             let conn = db::open(db_path)?;
             let (waiting, outstanding) = (self.waiting.clone(), self.outstanding.clone());
@@ -155,7 +114,18 @@ impl Pool {
                     .spawn(move || run(&waiting, &outstanding, &conn))?,
             );
         }
-        Ok(())
+        let (queue, outstanding, name) = (self.queue.clone(), self.outstanding.clone(), self.name);
+        let worker = Worker::new(name, running, move || {
+            drop(queue.lock().unwrap_or_else(|p| p.into_inner()).take());
+        })
+        .when_unfinished(move || {
+            let left = outstanding.load(Ordering::SeqCst);
+            log::event(
+                "offload.shutdown_timeout",
+                &[("pool", &name), ("unfinished", &left)],
+            );
+        });
+        Ok(worker)
     }
 
     /// A place for one task, or `None` when `limit` tasks are outstanding.
@@ -177,27 +147,6 @@ impl Pool {
     /// Tasks running or waiting now.
     pub fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::SeqCst)
-    }
-
-    /// Stops taking tasks, lets the queued and running ones finish, and
-    /// waits for the threads until `deadline`.
-    fn shutdown(&self, deadline: Instant) {
-        // Dropping the sender ends each thread once the queue is empty.
-        drop(self.queue.lock().unwrap_or_else(|p| p.into_inner()).take());
-        let threads = std::mem::take(&mut *self.running.lock().unwrap_or_else(|p| p.into_inner()));
-        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let left = self.outstanding();
-        if left > 0 {
-            log::event(
-                "offload.shutdown_timeout",
-                &[("pool", &self.name), ("unfinished", &left)],
-            );
-        }
-        for thread in threads.into_iter().filter(|t| t.is_finished()) {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -246,6 +195,7 @@ fn run(waiting: &Mutex<Receiver<Task>>, outstanding: &AtomicUsize, conn: &Connec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn a_full_pool_refuses_and_every_task_frees_its_place() {
@@ -257,7 +207,7 @@ mod tests {
         assert_eq!(pool.outstanding(), 1, "an unused place is given back");
 
         let dir = tempfile::tempdir().unwrap();
-        pool.start(&dir.path().join("pool.db")).unwrap();
+        let worker = pool.start(&dir.path().join("pool.db")).unwrap();
         let (tx, rx) = mpsc::channel();
         let second = pool.reserve().expect("a place after the drop");
         for slot in [a.unwrap(), second] {
@@ -267,7 +217,7 @@ mod tests {
                 tx.send(()).unwrap();
             }));
         }
-        pool.shutdown(Instant::now() + Duration::from_secs(5));
+        assert!(worker.stop(Instant::now() + Duration::from_secs(5)));
         assert_eq!(
             rx.try_iter().count(),
             2,

@@ -8,11 +8,11 @@ use crate::log;
 use crate::views;
 
 use super::http::{Req, Resp};
-use super::{router, App, Ctx};
+use super::{router, Ctx, Site};
 
 /// The error as a page or JSON. With this worker's connection, a page for a
 /// signed-in person keeps their top bar.
-pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error) -> Resp {
+pub fn error_response(site: &Site, conn: Option<&Connection>, req: &Req, e: &Error) -> Resp {
     if e.is_storage_unavailable() {
         super::outage::report(e, req.now);
     } else if e.status() >= 500 {
@@ -20,9 +20,9 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
     }
     let resp = if router::kind_of(req.method, &req.path).answers_json() {
         let mut body = serde_json::json!({ "error": e.code(), "message": e.public_message() });
-        if let Error::PaymentRequired { denial } = e {
-            body["reason"] = denial.reason().into();
-            body["upgrade_url"] = format!("{}/settings#upgrade", app.config.base_url).into();
+        if let Error::PaymentRequired { reason, .. } = e {
+            body["reason"] = (*reason).into();
+            body["upgrade_url"] = format!("{}/settings#upgrade", site.config.base_url).into();
         }
         Resp::json(e.status(), &body)
     } else if matches!(e, Error::Unauthorized) {
@@ -32,7 +32,7 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
         // end); after a server error nothing more is asked of the database.
         let markup = match conn {
             Some(db) => {
-                let ctx = Ctx { app, db };
+                let ctx = Ctx { site, db };
                 let session = (e.status() < 500)
                     .then(|| ctx.session(req).ok().flatten())
                     .flatten();
@@ -40,7 +40,7 @@ pub fn error_response(app: &App, conn: Option<&Connection>, req: &Req, e: &Error
                 let frame = super::handlers::frame(&ctx, session.as_ref(), &csrf);
                 views::error::page_for(&frame, e.status(), &e.public_message())
             }
-            None => views::error::page(&app.assets.urls, e.status(), &e.public_message()),
+            None => views::error::page(&site.assets.urls, e.status(), &e.public_message()),
         };
         Resp::html(e.status(), markup)
     };

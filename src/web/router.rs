@@ -8,7 +8,7 @@ use super::handlers::{
     account, auth, csp_report, holdings_csv, leaving, pages, portal, portfolio, webhooks,
 };
 use super::http::{Method, Req, Resp};
-use super::{App, Ctx};
+use super::{Ctx, Site};
 use crate::clock::Timestamp;
 
 type Handler = fn(&Ctx, &Req) -> Result<Resp>;
@@ -51,7 +51,7 @@ pub enum Kind {
 }
 
 /// A webhook's check of a request's head, before its body is read.
-pub type Screen = fn(&App, &tiny_http::Head<'_>, Timestamp) -> Result<()>;
+pub type Screen = fn(&Site, &tiny_http::Head<'_>, Timestamp) -> Result<()>;
 
 impl Kind {
     /// The longest body the server reads for this route; a longer

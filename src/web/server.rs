@@ -14,10 +14,10 @@ use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::log;
 
-use super::client::Client;
+use super::client::ClientAddr;
 use super::http::{Method, Req, Resp};
 use super::respond::{error_response, SECURITY_HEADERS};
-use super::{offload, router, App, Ctx};
+use super::{offload, router, Ctx, Site};
 
 /// Requests being handled on request workers right now. A request line is
 /// written at once when no other request is in hand, and batched
@@ -45,14 +45,14 @@ impl Drop for InHand {
 /// worker and is returned, so that the process exits non-zero.
 pub fn work(
     server: &tiny_http::Server,
-    app: &Arc<App>,
+    site: &Arc<Site>,
     conn: &Connection,
     stopping: &AtomicBool,
 ) -> Result<()> {
     let mut outcome = Ok(());
     while !stopping.load(Ordering::SeqCst) {
         match server.recv() {
-            Ok(request) => handle(app, conn, request),
+            Ok(request) => handle(site, conn, request),
             Err(e) => {
                 if !stopping.swap(true, Ordering::SeqCst) {
                     log::event("server.recv_failed", &[("error", &e)]);
@@ -67,7 +67,7 @@ pub fn work(
     outcome
 }
 
-fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
+fn handle(site: &Arc<Site>, conn: &Connection, mut request: tiny_http::Request) {
     let started = Instant::now();
     let in_hand = InHand::enter();
     let peer = request
@@ -91,7 +91,11 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
         .filter(|(n, _)| n == "x-forwarded-for")
         .map(|(_, v)| v.as_str())
         .collect();
-    let client = Client::of(&app.config.trusted_proxies, peer, &forwarded);
+    let client = ClientAddr::of(&site.config.trusted_proxies, peer, &forwarded);
+    let now = Timestamp::now();
+    if site.config.trusted_proxies.is_empty() && !forwarded.is_empty() {
+        site.untrusted_proxy.note(peer, now);
+    }
     let mut req = Req {
         method: Method::parse(request.method().as_str()),
         path: path.to_string(),
@@ -99,55 +103,55 @@ fn handle(app: &Arc<App>, conn: &Connection, mut request: tiny_http::Request) {
         client,
         headers,
         body: Vec::new(),
-        now: Timestamp::now(),
+        now,
     };
 
     let mut resp = match read_body(&mut request) {
         Ok(body) => {
             req.body = body;
-            dispatch(app, conn, &req)
+            dispatch(site, conn, &req)
         }
-        Err(e) => error_response(app, Some(conn), &req, &e),
+        Err(e) => error_response(site, Some(conn), &req, &e),
     };
     drop(in_hand);
     match resp.offload.take() {
-        Some(later) => hand_over(app, request, req, started, later),
-        None => answer(app, request, &req, started, resp),
+        Some(later) => hand_over(site, request, req, started, later),
+        None => answer(site, request, &req, started, resp),
     }
 }
 
 /// Hands the request and the rest of its work to the pool the handler
 /// named, whose thread answers it; a full pool is a 503, answered here.
 fn hand_over(
-    app: &Arc<App>,
+    site: &Arc<Site>,
     request: tiny_http::Request,
     req: Req,
     started: Instant,
     later: offload::Offload,
 ) {
-    let Some(slot) = app.pools.get(later.pool).reserve() else {
+    let Some(slot) = site.pools.get(later.pool).reserve() else {
         log::event("offload.full", &[("pool", &later.pool)]);
-        let busy = error_response(app, None, &req, &offload::full());
-        return answer(app, request, &req, started, busy);
+        let busy = error_response(site, None, &req, &offload::full());
+        return answer(site, request, &req, started, busy);
     };
-    let app = app.clone();
+    let site = site.clone();
     slot.run(Box::new(move |conn: &Connection| {
-        let resp = guarded(&app, conn, &req, later.job);
-        answer(&app, request, &req, started, resp);
+        let resp = guarded(&site, conn, &req, later.job);
+        answer(&site, request, &req, started, resp);
     }));
 }
 
 /// The one way an answer leaves, from a worker or a pool thread: security
 /// headers, metrics, the request's log line, then the bytes.
-fn answer(app: &App, request: tiny_http::Request, req: &Req, started: Instant, resp: Resp) {
+fn answer(site: &Site, request: tiny_http::Request, req: &Req, started: Instant, resp: Resp) {
     let resp = if resp.offload.is_some() {
         // A job that offloads again is a bug of ours, not a reason to hang.
         let bug = Error::Internal("a job asked to be offloaded".into());
-        error_response(app, None, req, &bug)
+        error_response(site, None, req, &bug)
     } else {
         resp
     };
-    app.metrics
+    site.metrics
         .observe(router::route_name(req), resp.status, started.elapsed());
     let flush = if IN_HAND.load(Ordering::Relaxed) == 0 {
         log::Flush::Now
@@ -212,24 +216,24 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
 
 /// Routes the request; a handler's error becomes its page or JSON, and a
 /// handler's panic becomes a 500 while the worker lives on.
-pub fn dispatch(app: &App, conn: &Connection, req: &Req) -> Resp {
-    guarded(app, conn, req, router::route)
+pub fn dispatch(site: &Site, conn: &Connection, req: &Req) -> Resp {
+    guarded(site, conn, req, router::route)
 }
 
 fn guarded(
-    app: &App,
+    site: &Site,
     conn: &Connection,
     req: &Req,
     route: impl FnOnce(&Ctx, &Req) -> Result<Resp>,
 ) -> Resp {
-    let ctx = Ctx { app, db: conn };
+    let ctx = Ctx { site, db: conn };
     match catch_unwind(AssertUnwindSafe(|| route(&ctx, req))) {
         Ok(Ok(resp)) => resp,
-        Ok(Err(e)) => error_response(app, Some(conn), req, &e),
+        Ok(Err(e)) => error_response(site, Some(conn), req, &e),
         Err(_) => {
             log::event("handler.panicked", &[("path", &req.path)]);
             error_response(
-                app,
+                site,
                 Some(conn),
                 req,
                 &Error::Internal("handler panicked".into()),
@@ -277,10 +281,10 @@ mod tests {
     use crate::db;
     use crate::services::mail::Mailer;
 
-    fn app() -> App {
+    fn site() -> Site {
         let config = Config::from_env(Default::default(), &|_| None).unwrap();
-        let mailer = Mailer::start(None, "no-reply@localhost").unwrap();
-        App::new(config, Keys::derive(&[7u8; 32]), mailer)
+        let (mailer, _log_only) = Mailer::start(None, "no-reply@localhost").unwrap();
+        Site::new(config, Keys::derive(&[7u8; 32]), mailer)
     }
 
     #[test]
@@ -288,26 +292,26 @@ mod tests {
         fn boom(_: &Ctx, _: &Req) -> Result<Resp> {
             panic!("boom")
         }
-        let app = app();
+        let site = site();
         let conn = db::test_db();
-        let resp = guarded(&app, &conn, &Req::new(Method::Get, "/"), boom);
+        let resp = guarded(&site, &conn, &Req::new(Method::Get, "/"), boom);
         assert_eq!(resp.status, 500);
         let body = String::from_utf8_lossy(&resp.body);
         assert!(!body.contains("boom"), "no internal message shown");
         // the same connection keeps serving
-        let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/healthz"));
+        let resp = dispatch(&site, &conn, &Req::new(Method::Get, "/healthz"));
         assert_eq!(resp.status, 200);
     }
 
     #[test]
     fn a_server_that_fails_unasked_fails_the_worker_and_stops_the_others() {
-        let app = Arc::new(app());
+        let site = Arc::new(site());
         let conn = db::test_db();
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         // recv now fails while nobody is stopping, as after the accept loop ended
         server.unblock();
         let stopping = AtomicBool::new(false);
-        assert!(work(&server, &app, &conn, &stopping).is_err());
+        assert!(work(&server, &site, &conn, &stopping).is_err());
         assert!(
             stopping.load(Ordering::SeqCst),
             "the other workers stop too"
@@ -315,7 +319,25 @@ mod tests {
         // a signal's stop is no failure
         let stopping = AtomicBool::new(true);
         server.unblock();
-        assert!(work(&server, &app, &conn, &stopping).is_ok());
+        assert!(work(&server, &site, &conn, &stopping).is_ok());
+    }
+
+    #[test]
+    fn a_header_value_holding_crlf_is_left_out_of_the_answer() {
+        // e.g. a redirect to a URL another server gave us (CVE-2026-66753)
+        let resp = Resp::redirect("/x\r\nSet-Cookie: session=attacker");
+        let tiny = to_tiny(resp);
+        let names: Vec<String> = tiny
+            .headers()
+            .iter()
+            .map(|h| h.field.as_str().as_str().to_ascii_lowercase())
+            .collect();
+        assert!(!names.iter().any(|n| n == "location"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "set-cookie"), "{names:?}");
+        assert!(
+            names.iter().any(|n| n == "x-content-type-options"),
+            "{names:?}"
+        );
     }
 
     #[test]
@@ -331,20 +353,20 @@ mod tests {
 
     #[test]
     fn wrong_method_is_405_with_the_methods_that_are_allowed() {
-        let app = app();
+        let site = site();
         let conn = db::test_db();
-        let resp = dispatch(&app, &conn, &Req::new(Method::Delete, "/api/portfolio"));
+        let resp = dispatch(&site, &conn, &Req::new(Method::Delete, "/api/portfolio"));
         assert_eq!(resp.status, 405);
         assert_eq!(resp.header("Allow"), Some("GET, HEAD, PUT"));
-        let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/logout"));
+        let resp = dispatch(&site, &conn, &Req::new(Method::Get, "/logout"));
         assert_eq!(resp.header("Allow"), Some("POST"));
     }
 
     #[test]
     fn errors_on_api_paths_are_json() {
-        let app = app();
+        let site = site();
         let conn = db::test_db();
-        let resp = dispatch(&app, &conn, &Req::new(Method::Get, "/api/nothing"));
+        let resp = dispatch(&site, &conn, &Req::new(Method::Get, "/api/nothing"));
         assert_eq!(resp.status, 404);
         let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
         assert_eq!(v["error"], "not_found");

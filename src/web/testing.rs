@@ -13,36 +13,36 @@ use crate::error::Result;
 use crate::services::{auth::SESSION_LIFETIME, mail::Mailer};
 
 use super::http::{Req, Resp};
-use super::{respond, server, App, Ctx};
+use super::{respond, server, Ctx, Site};
 
 /// An app with its own in-memory database and a pinned `now`.
-pub struct TestApp {
-    pub app: App,
+pub struct InProcess {
+    pub site: Site,
     db: Connection,
     now: Timestamp,
 }
 
-impl TestApp {
+impl InProcess {
     /// The defaults (base URL `http://127.0.0.1:8080`, no SMTP, no LLM, no
     /// admin token); `now` is 2026-11-26 12:00:00 UTC.
-    pub fn new() -> Result<TestApp> {
-        TestApp::with_env(&[])
+    pub fn new() -> Result<InProcess> {
+        InProcess::with_env(&[])
     }
 
     /// As if started with exactly these `APP_*` variables set.
-    pub fn with_env(vars: &[(&str, &str)]) -> Result<TestApp> {
+    pub fn with_env(vars: &[(&str, &str)]) -> Result<InProcess> {
         let env = |key: &str| {
             vars.iter()
                 .find(|(k, _)| *k == key)
                 .map(|(_, v)| v.to_string())
         };
         let config = Config::from_env(Flags::default(), &env)?;
-        let mailer = Mailer::start(None, &config.mail_from)?;
+        let (mailer, _log_only) = Mailer::start(None, &config.mail_from)?;
         let mut db = Connection::open_in_memory()?;
         db.execute_batch("PRAGMA foreign_keys = ON;")?;
         db::migrate(&mut db)?;
-        Ok(TestApp {
-            app: App::new(config, Keys::derive(&[7u8; 32]), mailer),
+        Ok(InProcess {
+            site: Site::new(config, Keys::derive(&[7u8; 32]), mailer),
             db,
             now: Timestamp::from_date(2026, 11, 26).plus(12 * HOUR),
         })
@@ -64,7 +64,7 @@ impl TestApp {
 
     /// `APP_BASE_URL`, which is also the origin the CSRF check expects.
     pub fn base_url(&self) -> &str {
-        &self.app.config.base_url
+        &self.site.config.base_url
     }
 
     /// What the server loop would send for `req`, minus the socket: the
@@ -73,14 +73,14 @@ impl TestApp {
     /// `now` is replaced by the pinned clock.
     pub fn send(&self, mut req: Req) -> Resp {
         req.now = self.now;
-        let mut resp = server::dispatch(&self.app, &self.db, &req);
+        let mut resp = server::dispatch(&self.site, &self.db, &req);
         if let Some(later) = resp.offload.take() {
             let ctx = Ctx {
-                app: &self.app,
+                site: &self.site,
                 db: &self.db,
             };
             resp = (later.job)(&ctx, &req)
-                .unwrap_or_else(|e| respond::error_response(&self.app, Some(&self.db), &req, &e));
+                .unwrap_or_else(|e| respond::error_response(&self.site, Some(&self.db), &req, &e));
         }
         respond::with_security_headers(resp)
     }

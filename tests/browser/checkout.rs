@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::billing::fixtures::{at, Sub};
 use super::{sign_in, Screenshots, HEIGHT, WIDTH};
 use crate::support::paddle::{self, FakePaddle};
-use crate::support::{self, TestApp};
+use crate::support::{self, TestServer};
 use crate::webdriver::{Binaries, Driver};
 
 const CAROL: &str = "carol@example.com";
@@ -32,8 +32,8 @@ const FAKE_PADDLE: &str = "
 fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
     let bins = Binaries::find();
     let paddle_api = FakePaddle::start();
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.envs([
+    let app = TestServer::new()
+        .envs([
             ("APP_SECRET", super::billing::APP_SECRET),
             ("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("APP_PADDLE_API_KEY", "pdl_apikey_browser"),
@@ -41,8 +41,8 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
             ("APP_PADDLE_PRICE_ID", "pri_01browser"),
             ("APP_PADDLE_REFERRAL_DISCOUNT_ID", DISCOUNT),
             ("APP_PADDLE_API_URL", paddle_api.url()),
-        ]);
-    });
+        ])
+        .spawn();
     let shots = Screenshots::under("checkout");
     let driver = Driver::start(&bins);
     let profiles = tempfile::Builder::new()

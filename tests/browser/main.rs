@@ -12,6 +12,10 @@
 
 mod axe;
 mod pages;
+// The integration tests' support, shared: this journey uses a few of its
+// helpers, and the `tests` crate, which compiles it with every warning on,
+// uses the rest.
+#[allow(dead_code, unused_imports)]
 #[path = "../support/mod.rs"]
 mod support;
 mod webdriver;
@@ -24,7 +28,7 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use support::TestApp;
+use support::TestServer;
 use webdriver::{Binaries, Browser, Driver};
 
 const ALICE: &str = "alice@example.com";
@@ -35,7 +39,7 @@ const HEIGHT: u32 = 900;
 #[test]
 fn alice_invites_bob_who_gets_commentary_once_granted_credit() {
     let bins = Binaries::find();
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let shots = Screenshots::new();
     let driver = Driver::start(&bins);
     let profiles = tempfile::Builder::new()
@@ -231,7 +235,7 @@ fn alice_invites_bob_who_gets_commentary_once_granted_credit() {
 
 /// From `/login`: types the email, reads the code from the mail sink, types
 /// it, and lands on `/portfolio`.
-fn sign_in(app: &TestApp, browser: &Browser, email: &str, shots: &Screenshots, who: &str) {
+fn sign_in(app: &TestServer, browser: &Browser, email: &str, shots: &Screenshots, who: &str) {
     browser.type_into(&browser.find("input[name=email]"), email);
     shots.take(browser, &format!("login-{who}"));
     browser.click(&browser.find("form[action='/login'] button[type=submit]"));

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::support::market::FakeMarket;
-use super::support::TestApp;
+use super::support::TestServer;
 use super::webdriver::{Binaries, Browser, Driver};
 use super::{axe, pages, sign_in, Screenshots, HEIGHT, WIDTH};
 
@@ -18,9 +18,7 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
     let bins = Binaries::find();
     let market = FakeMarket::start();
     let fx = market.fx_url();
-    let app = TestApp::spawn_with(move |cmd| {
-        cmd.env("APP_FX_URL", &fx);
-    });
+    let app = TestServer::new().env("APP_FX_URL", &fx).spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.query_i64("SELECT count(*) FROM fx_rates") == 0 {
         assert!(Instant::now() < deadline, "no rates:\n{}", app.log());

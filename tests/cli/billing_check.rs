@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{stderr, stdout, succeeded, summary};
 use crate::support::paddle::FakePaddle;
 use crate::support::paddle_catalog::{discount, price};
-use crate::support::TestApp;
+use crate::support::TestServer;
 
 pub const API_KEY: &str = "pdl_sdbx_apikey_operator";
 pub const WEBHOOK_SECRET: &str = "pdl_ntf_01operator_abcdefghijklmnopqrstuvwxyz";
@@ -20,16 +20,23 @@ pub const YEARLY: &str = "pri_01yearly";
 pub const DISCOUNT: &str = "dsc_01referral";
 
 /// Billing configured against `paddle`, selling `MONTHLY` (and `YEARLY`).
+pub fn billing_vars(paddle: &FakePaddle) -> Vec<(&'static str, String)> {
+    vec![
+        ("APP_SECRET", APP_SECRET.into()),
+        ("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+        ("APP_PADDLE_API_KEY", API_KEY.into()),
+        ("APP_PADDLE_CLIENT_TOKEN", "test_clienttoken".into()),
+        ("APP_PADDLE_PRICE_ID", format!("{MONTHLY},{YEARLY}")),
+        ("APP_PADDLE_REFERRAL_DISCOUNT_ID", DISCOUNT.into()),
+        ("APP_PADDLE_API_URL", paddle.url().to_string()),
+    ]
+}
+
+/// The same variables for a CLI run (`cli_with`).
 pub fn billing_env(paddle: &FakePaddle) -> impl Fn(&mut Command) {
-    let url = paddle.url().to_string();
+    let vars = billing_vars(paddle);
     move |cmd: &mut Command| {
-        cmd.env("APP_SECRET", APP_SECRET)
-            .env("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env("APP_PADDLE_API_KEY", API_KEY)
-            .env("APP_PADDLE_CLIENT_TOKEN", "test_clienttoken")
-            .env("APP_PADDLE_PRICE_ID", format!("{MONTHLY},{YEARLY}"))
-            .env("APP_PADDLE_REFERRAL_DISCOUNT_ID", DISCOUNT)
-            .env("APP_PADDLE_API_URL", &url);
+        cmd.envs(vars.iter().map(|(k, v)| (k, v)));
     }
 }
 
@@ -54,9 +61,9 @@ pub fn good_catalog(paddle: &FakePaddle) {
     });
 }
 
-fn spawn(paddle: &FakePaddle) -> TestApp {
+fn spawn(paddle: &FakePaddle) -> TestServer {
     good_catalog(paddle);
-    TestApp::spawn_with(billing_env(paddle))
+    TestServer::new().envs(billing_vars(paddle)).spawn()
 }
 
 /// `(mark, name)` of each line before the summary.
@@ -121,7 +128,7 @@ fn a_good_setup_passes_every_check_one_line_each() {
 /// Runs the check with one thing spoiled; expects exit 1, the failed line
 /// named `failing` saying `says`, and one line on stderr.
 fn assert_fails(
-    app: &TestApp,
+    app: &TestServer,
     paddle: &FakePaddle,
     env: &[(&str, &str)],
     failing: &str,
@@ -280,7 +287,7 @@ fn each_kind_of_bad_setup_fails_its_own_line() {
 
 #[test]
 fn without_billing_configured_it_says_so_in_one_line() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let out = app.cli(&["billing-check"]);
     super::assert_one_line_error(&out, "billing off");
     assert!(
@@ -294,10 +301,10 @@ fn without_billing_configured_it_says_so_in_one_line() {
 fn serve_runs_the_checks_at_start_and_only_logs_failures() {
     let paddle = FakePaddle::start();
     good_catalog(&paddle);
-    let app = TestApp::spawn_with(|cmd| {
-        billing_env(&paddle)(cmd);
-        cmd.env("APP_PADDLE_PRICE_ID", format!("{MONTHLY},pri_01gone"));
-    });
+    let app = TestServer::new()
+        .envs(billing_vars(&paddle))
+        .env("APP_PADDLE_PRICE_ID", format!("{MONTHLY},pri_01gone"))
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !app.log().contains("event=billing.checked") {
         assert!(

@@ -4,11 +4,11 @@
 
 use serde_json::{json, Value};
 
-use super::billing_check::{billing_env, good_catalog, APP_SECRET, WEBHOOK_SECRET};
+use super::billing_check::{billing_env, billing_vars, good_catalog, APP_SECRET, WEBHOOK_SECRET};
 use super::{stdout, succeeded, summary};
 use crate::support::paddle::{deliver_signed, FakePaddle};
 use crate::support::paddle_catalog::{event_of, subscription};
-use crate::support::{sign_in, user_id, TestApp};
+use crate::support::{sign_in, user_id, TestServer};
 
 use app::clock::Timestamp;
 use app::crypto::Keys;
@@ -25,12 +25,12 @@ fn signed_for(user_id: i64) -> Value {
     json!({"user_id": user_id.to_string(), "sig": sig})
 }
 
-fn spawn(paddle: &FakePaddle) -> TestApp {
+fn spawn(paddle: &FakePaddle) -> TestServer {
     good_catalog(paddle);
-    TestApp::spawn_with(billing_env(paddle))
+    TestServer::new().envs(billing_vars(paddle)).spawn()
 }
 
-fn deliver(app: &TestApp, entity: &Value, event_id: &str, kind: &str, occurred_at: &str) {
+fn deliver(app: &TestServer, entity: &Value, event_id: &str, kind: &str, occurred_at: &str) {
     let resp = deliver_signed(
         app,
         WEBHOOK_SECRET,
@@ -39,14 +39,14 @@ fn deliver(app: &TestApp, entity: &Value, event_id: &str, kind: &str, occurred_a
     assert_eq!(resp.status, 200, "{}\n{}", resp.summary(), app.log());
 }
 
-fn text(app: &TestApp, sql: &str) -> String {
+fn text(app: &TestServer, sql: &str) -> String {
     app.db()
         .query_row(sql, [], |r| r.get::<_, Option<String>>(0))
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .unwrap_or_default()
 }
 
-fn sync(app: &TestApp, paddle: &FakePaddle, args: &[&str]) -> Value {
+fn sync(app: &TestServer, paddle: &FakePaddle, args: &[&str]) -> Value {
     let mut all = vec!["billing-sync", "--json"];
     all.extend_from_slice(args);
     let out = app.cli_with(&all, billing_env(paddle));

@@ -6,9 +6,9 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 
 use super::{assert_one_line_error, succeeded};
-use crate::support::{sign_in, TestApp};
+use crate::support::{sign_in, TestServer};
 
-fn run(app: &TestApp, args: &[&str]) -> Output {
+fn run(app: &TestServer, args: &[&str]) -> Output {
     app.cli_with(args, |cmd: &mut Command| {
         cmd.env_remove("SUDO_USER")
             .env_remove("SSH_CONNECTION")
@@ -29,7 +29,7 @@ fn json_of(out: &Output, what: &str) -> Value {
 /// The funnel's raw material, written straight into the file as sign-ups,
 /// billing and the operator would: users 30+ days old, 20 days old and 2
 /// days old, invited and organic, converting or not, paying in every way.
-fn seed(app: &TestApp) {
+fn seed(app: &TestServer) {
     let at = |days: i64| format!("strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{days} days')");
     let (old, mid, recent) = (at(100), at(20), at(2));
     let sql = format!(
@@ -63,7 +63,7 @@ fn seed(app: &TestApp) {
 
 #[test]
 fn stats_reports_the_funnel_of_the_last_thirty_days() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     seed(&app);
     let stats = json_of(&run(&app, &["stats", "--json"]), "stats --json");
     let mut shape = stats.clone();
@@ -114,7 +114,7 @@ fn stats_reports_the_funnel_of_the_last_thirty_days() {
 
 #[test]
 fn stats_since_narrows_the_window_and_a_bad_date_is_a_clear_error() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     seed(&app);
     let day: String = app
         .db()
@@ -140,13 +140,13 @@ fn stats_since_narrows_the_window_and_a_bad_date_is_a_clear_error() {
         assert!(super::stderr(&out).contains("--since"), "{bad}");
     }
     // an empty database has no rates to divide by
-    let empty = TestApp::spawn();
+    let empty = TestServer::new().spawn();
     let stats = json_of(&run(&empty, &["stats", "--json"]), "empty");
     assert_eq!(stats["invites"]["conversion_rate"], 0.0);
     assert_eq!(stats["top_referrers"], json!([]));
 }
 
-fn subscribe(app: &TestApp, email: &str, id: &str) {
+fn subscribe(app: &TestServer, email: &str, id: &str) {
     app.db()
         .execute(
             "INSERT INTO subscriptions (id, user_id, customer_id, status, event_occurred_at, created_at, updated_at)
@@ -158,7 +158,7 @@ fn subscribe(app: &TestApp, email: &str, id: &str) {
 
 #[test]
 fn delete_user_refuses_a_subscription_unless_forced_and_then_asks_paddle_to_cancel() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "payer@example.com");
     subscribe(&app, "payer@example.com", "sub_01payer");
@@ -226,7 +226,7 @@ fn delete_user_refuses_a_subscription_unless_forced_and_then_asks_paddle_to_canc
 
 #[test]
 fn delete_user_without_a_subscription_and_unknown_emails() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     sign_in(&app, &app.client(), "plain@example.com");
     let text = succeeded(
         &run(&app, &["delete-user", "--email", "plain@example.com"]),
@@ -253,7 +253,7 @@ fn delete_user_without_a_subscription_and_unknown_emails() {
 
 #[test]
 fn each_analysis_run_is_counted_in_stats() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "analyst@example.com");
     assert!(run(

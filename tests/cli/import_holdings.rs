@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use super::{assert_one_line_error, stderr, succeeded};
-use crate::support::{signed_in, TestApp};
+use crate::support::{signed_in, TestServer};
 
-fn write(app: &TestApp, name: &str, text: &str) -> String {
+fn write(app: &TestServer, name: &str, text: &str) -> String {
     let path = app.dir().join(name);
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
@@ -14,7 +14,7 @@ fn write(app: &TestApp, name: &str, text: &str) -> String {
 
 #[test]
 fn import_holdings_brings_a_file_into_an_account() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "ops-import@example.com");
     let file = write(
         &app,
@@ -55,7 +55,7 @@ fn import_holdings_brings_a_file_into_an_account() {
 
 #[test]
 fn import_holdings_refuses_an_unknown_email_and_bad_rows() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     signed_in(&app, "known@example.com");
     let good = write(
         &app,

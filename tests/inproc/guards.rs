@@ -15,7 +15,7 @@ fn tampered(token: &str) -> String {
     chars.into_iter().collect()
 }
 
-fn codes_issued(app: &TestApp) -> i64 {
+fn codes_issued(app: &InProcess) -> i64 {
     count(app, "SELECT count(*) FROM login_codes")
 }
 

@@ -1,5 +1,5 @@
 //! The in-process tier: the real router and handlers called through the
-//! app's `dispatch` with a test context (`app::web::testing::TestApp`: an
+//! app's `dispatch` with a test context (`app::web::testing::InProcess`: an
 //! in-memory database, a log-only mailer, a clock that stands still). No
 //! sockets, no processes. CSRF, 405, 404, 401, 402, input validation and page
 //! rendering are checked here; `web/` and `cli/` keep what needs the real
@@ -16,22 +16,22 @@ mod signin;
 mod validation;
 
 use app::web::http::{Method, Req};
-use app::web::testing::TestApp;
+use app::web::testing::InProcess;
 
 use crate::support::{cookie_pair, csrf_in, form_encode, Resp};
 
 /// A fresh app: default configuration, empty database.
-fn app() -> TestApp {
-    TestApp::new().unwrap_or_else(|e| panic!("an in-process app: {e}"))
+fn app() -> InProcess {
+    InProcess::new().unwrap_or_else(|e| panic!("an in-process app: {e}"))
 }
 
 /// Like `app`, as if started with these `APP_*` variables.
-fn app_with(vars: &[(&str, &str)]) -> TestApp {
-    TestApp::with_env(vars).unwrap_or_else(|e| panic!("an in-process app with {vars:?}: {e}"))
+fn app_with(vars: &[(&str, &str)]) -> InProcess {
+    InProcess::with_env(vars).unwrap_or_else(|e| panic!("an in-process app with {vars:?}: {e}"))
 }
 
 /// A new free account; returns its session token.
-fn signed_in(app: &TestApp, email: &str) -> String {
+fn signed_in(app: &InProcess, email: &str) -> String {
     app.sign_in(email)
         .unwrap_or_else(|e| panic!("sign {email} in: {e}"))
 }
@@ -86,7 +86,7 @@ impl Build for Req {
 }
 
 /// The app's answer to `req`, as the process tier's `Resp`.
-fn send(app: &TestApp, req: Req) -> Resp {
+fn send(app: &InProcess, req: Req) -> Resp {
     let resp = app.send(req);
     Resp {
         status: resp.status,
@@ -97,7 +97,7 @@ fn send(app: &TestApp, req: Req) -> Resp {
 }
 
 /// The CSRF token on `page` (a GET), signed in with `session`.
-fn csrf_of(app: &TestApp, page: &str, session: &str) -> String {
+fn csrf_of(app: &InProcess, page: &str, session: &str) -> String {
     let resp = send(app, get(page).with_session(session));
     assert_eq!(resp.status, 200, "GET {page}: {}", resp.summary());
     csrf_in(&resp.body)
@@ -105,7 +105,7 @@ fn csrf_of(app: &TestApp, page: &str, session: &str) -> String {
 
 /// A signed-out visitor's form on `page` (a GET): its CSRF token, and the
 /// `visitor` cookie (`name=value`) the token is bound to.
-fn visitor_form(app: &TestApp, page: &str) -> (String, String) {
+fn visitor_form(app: &InProcess, page: &str) -> (String, String) {
     let resp = send(app, get(page));
     assert_eq!(resp.status, 200, "GET {page}: {}", resp.summary());
     let cookie = resp
@@ -119,7 +119,7 @@ fn visitor_form(app: &TestApp, page: &str) -> (String, String) {
 }
 
 /// One integer `sql` selects from the app's database.
-fn count(app: &TestApp, sql: &str) -> i64 {
+fn count(app: &InProcess, sql: &str) -> i64 {
     app.db()
         .query_row(sql, [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{sql}: {e}"))

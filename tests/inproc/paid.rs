@@ -9,7 +9,7 @@ use crate::support::{json_error, json_of};
 const HOLDINGS: &str = r#"{"holdings":[{"symbol":"AAPL","quantity":2,"price":10}]}"#;
 const DAY: i64 = 86_400;
 
-fn analyze(app: &TestApp, session: &str) -> Resp {
+fn analyze(app: &InProcess, session: &str) -> Resp {
     send(
         app,
         request("POST", "/api/analyze")
@@ -18,7 +18,7 @@ fn analyze(app: &TestApp, session: &str) -> Resp {
     )
 }
 
-fn set(app: &TestApp, email: &str, column: &str, value: &dyn rusqlite::ToSql) {
+fn set(app: &InProcess, email: &str, column: &str, value: &dyn rusqlite::ToSql) {
     let sql = format!("UPDATE users SET {column} = ?1 WHERE email = ?2");
     let changed = app
         .db()
@@ -28,7 +28,7 @@ fn set(app: &TestApp, email: &str, column: &str, value: &dyn rusqlite::ToSql) {
 }
 
 /// A 402 with this reason, a message, and the upgrade link on this app.
-fn assert_payment_required(app: &TestApp, resp: &Resp, reason: &str) {
+fn assert_payment_required(app: &InProcess, resp: &Resp, reason: &str) {
     let body = json_error(resp, 402, "payment_required");
     assert_eq!(body["reason"], reason, "{}", resp.body);
     assert_eq!(

@@ -4,13 +4,13 @@
 
 use super::*;
 
-fn codes_issued(app: &TestApp) -> i64 {
+fn codes_issued(app: &InProcess) -> i64 {
     count(app, "SELECT count(*) FROM login_codes")
 }
 
 /// `POST /login` with this exact body, from the app's own site, as the
 /// visitor with this cookie.
-fn login_with_body(app: &TestApp, visitor: &str, body: &[u8]) -> Resp {
+fn login_with_body(app: &InProcess, visitor: &str, body: &[u8]) -> Resp {
     let req = request("POST", "/login")
         .with_cookie(visitor)
         .with_header("content-type", "application/x-www-form-urlencoded")

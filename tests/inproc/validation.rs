@@ -8,7 +8,7 @@ use super::*;
 use crate::support::{input_value, json_error, json_error_message, json_of};
 
 /// The saved symbols, in the order the database keeps them.
-fn saved(app: &TestApp) -> Vec<String> {
+fn saved(app: &InProcess) -> Vec<String> {
     let mut stmt = app
         .db()
         .prepare("SELECT symbol FROM holdings ORDER BY symbol")
@@ -17,7 +17,7 @@ fn saved(app: &TestApp) -> Vec<String> {
     rows.map(Result::unwrap).collect()
 }
 
-fn put(app: &TestApp, session: &str, body: &str) -> Resp {
+fn put(app: &InProcess, session: &str, body: &str) -> Resp {
     send(
         app,
         request("PUT", "/api/portfolio")
@@ -27,7 +27,7 @@ fn put(app: &TestApp, session: &str, body: &str) -> Resp {
 }
 
 /// A signed-in account holding just `KEEP`.
-fn keeper(app: &TestApp) -> String {
+fn keeper(app: &InProcess) -> String {
     let session = signed_in(app, "keeper@example.com");
     let body = r#"{"holdings":[{"symbol":"KEEP","quantity":1,"price":1}]}"#;
     let resp = put(app, &session, body);

@@ -4,17 +4,17 @@
 
 use serde_json::Value;
 
-use super::{csrf_in, Client, Resp, TestApp};
+use super::{csrf_in, Client, Resp, TestServer};
 
 /// A new client signed in as `email` (which creates the account, free tier).
-pub fn signed_in(app: &TestApp, email: &str) -> Client {
+pub fn signed_in(app: &TestServer, email: &str) -> Client {
     let client = app.client();
     sign_in(app, &client, email);
     client
 }
 
 /// A new client signed in as `email`, put on the paid tier by the CLI.
-pub fn paid_user(app: &TestApp, email: &str) -> Client {
+pub fn paid_user(app: &TestServer, email: &str) -> Client {
     let client = signed_in(app, email);
     let out = app.cli(&["set-tier", "--email", email, "--tier", "paid"]);
     assert!(
@@ -34,7 +34,7 @@ pub fn api_me(client: &Client) -> Value {
 }
 
 /// The `users.id` of `email`, read from the database file.
-pub fn user_id(app: &TestApp, email: &str) -> i64 {
+pub fn user_id(app: &TestServer, email: &str) -> i64 {
     app.db()
         .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
             r.get(0)
@@ -45,7 +45,7 @@ pub fn user_id(app: &TestApp, email: &str) -> i64 {
 /// Signs `client` in as `email` the way a person does: GET /login, POST
 /// /login, read the mail, GET /verify, POST /verify. Afterwards the client's
 /// jar holds the session cookie.
-pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
+pub fn sign_in(app: &TestServer, client: &Client, email: &str) {
     let form = client.get("/login");
     assert_eq!(form.status, 200, "GET /login: {}", form.summary());
     let sent = client.post_form(
@@ -62,7 +62,7 @@ pub fn sign_in(app: &TestApp, client: &Client, email: &str) {
 
 /// The second half of signing in: GET /verify and POST the code mailed to
 /// `email`, which must sign the client in. Returns the POST's answer.
-pub fn enter_emailed_code(app: &TestApp, client: &Client, email: &str) -> Resp {
+pub fn enter_emailed_code(app: &TestServer, client: &Client, email: &str) -> Resp {
     let code = app.code_for(&email.trim().to_lowercase());
     let form = client.get("/verify");
     assert_eq!(form.status, 200, "GET /verify: {}", form.summary());

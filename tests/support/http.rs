@@ -101,20 +101,6 @@ impl Client {
         }
     }
 
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
-    /// The `Origin` that `post_form` sends, if any.
-    pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
-    }
-
-    /// Changes (or with `None`, drops) the `Origin` that `post_form` sends.
-    pub fn set_origin(&mut self, origin: Option<&str>) {
-        self.origin = origin.map(str::to_string);
-    }
-
     /// The value of cookie `name` in the jar.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.jar
@@ -139,10 +125,6 @@ impl Client {
 
     pub fn remove_cookie(&self, name: &str) {
         self.jar.lock().unwrap().retain(|(n, _)| n != name);
-    }
-
-    pub fn clear_cookies(&self) {
-        self.jar.lock().unwrap().clear();
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -231,11 +213,6 @@ impl Client {
         })?;
         self.store_cookies(&resp);
         Ok(resp)
-    }
-
-    /// Sends `bytes` as they are on a new connection; returns what came back.
-    pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
-        raw(&self.addr, bytes)
     }
 
     fn store_cookies(&self, resp: &Resp) {

@@ -160,10 +160,6 @@ impl FakeMarket {
         format!("http://{}", self.addr)
     }
 
-    pub fn set_ecb(&self, answer: Answer) {
-        self.state.lock().unwrap().ecb = Some(answer);
-    }
-
     /// What a quote request for `key` (Stooq's `aapl.us`, Alpha Vantage's `IBM`) answers.
     pub fn set_quote(&self, key: &str, answer: Answer) {
         self.state

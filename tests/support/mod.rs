@@ -1,6 +1,5 @@
 //! Test support: the real `app serve` on a free port with a temporary
 //! database and an SMTP sink, and a browser-like client to talk to it.
-#![allow(dead_code, unused_imports)]
 
 pub mod account;
 pub mod headers;
@@ -14,6 +13,7 @@ pub mod paddle_catalog;
 pub mod page;
 pub mod smtp;
 
+use std::ffi::{OsStr, OsString};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -22,12 +22,10 @@ use std::time::{Duration, Instant};
 
 pub use account::{api_me, enter_emailed_code, paid_user, sign_in, signed_in, user_id};
 pub use headers::assert_security_headers;
-pub use http::{
-    cookie_attrs, cookie_pair, form_encode, parse_response, percent_encode, raw, Client, Resp,
-};
+pub use http::{cookie_attrs, cookie_pair, form_encode, parse_response, raw, Client, Resp};
 pub use json::{json_error, json_error_message, json_of};
-pub use mail::{code_in, six_digit_runs, Mail};
-pub use page::{csrf_in, html_unescape, input_value, text_of, try_csrf_in, try_text_of};
+pub use mail::{code_in, Mail};
+pub use page::{csrf_in, html_unescape, input_value, text_of, try_csrf_in};
 pub use smtp::MailSink;
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");
@@ -45,53 +43,64 @@ enum Started {
     PortTaken,
 }
 
-/// A running server with its own database, port and mail sink. Dropping it
-/// kills the server (SIGKILL) and removes the directory.
-pub struct TestApp {
-    dir: tempfile::TempDir,
-    addr: String,
-    base_url: String,
-    /// Every mail the server sent.
-    pub mail: MailSink,
-    cursor: smtp::MailCursor,
-    child: Option<Child>,
+/// How to start a server:
+/// `TestServer::new().https().env("APP_ADMIN_TOKEN", t).spawn()`.
+#[must_use = "nothing starts until `spawn`"]
+pub struct Start {
+    base_url: BaseUrl,
+    env: Vec<(OsString, OsString)>,
 }
 
-impl TestApp {
-    /// `app --db <tmp>/app.db serve --addr 127.0.0.1:PORT --base-url http://127.0.0.1:PORT --workers 4`
-    pub fn spawn() -> TestApp {
-        TestApp::spawn_custom(|addr| format!("http://{addr}"), |_| {})
+enum BaseUrl {
+    Http,
+    Https,
+    Fixed(String),
+}
+
+impl Start {
+    /// `--base-url https://127.0.0.1:PORT`. The server still speaks plain
+    /// HTTP on the port; only its cookies and Origin check change.
+    pub fn https(self) -> Start {
+        Start {
+            base_url: BaseUrl::Https,
+            ..self
+        }
     }
 
-    /// Like `spawn`, with a last word on the command (extra env vars, say).
-    pub fn spawn_with(configure: impl Fn(&mut Command)) -> TestApp {
-        TestApp::spawn_custom(|addr| format!("http://{addr}"), configure)
+    /// This `--base-url`, whatever the port.
+    pub fn base_url(self, url: &str) -> Start {
+        Start {
+            base_url: BaseUrl::Fixed(url.to_string()),
+            ..self
+        }
     }
 
-    /// Like `spawn` with `--base-url https://127.0.0.1:PORT`. The server still
-    /// speaks plain HTTP on the port; only its cookies and Origin check change.
-    pub fn spawn_https() -> TestApp {
-        TestApp::spawn_custom(|addr| format!("https://{addr}"), |_| {})
+    /// One more variable in the server's environment (kept for restarts).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Start {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
     }
 
-    pub fn spawn_https_with(configure: impl Fn(&mut Command)) -> TestApp {
-        TestApp::spawn_custom(|addr| format!("https://{addr}"), configure)
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Start {
+        vars.into_iter().fold(self, |start, (k, v)| start.env(k, v))
     }
 
-    /// The general form: `base_url_for("127.0.0.1:PORT")` gives `--base-url`,
-    /// and `configure` sees the command last.
-    pub fn spawn_custom(
-        base_url_for: impl Fn(&str) -> String,
-        configure: impl Fn(&mut Command),
-    ) -> TestApp {
+    /// `app --db <tmp>/app.db serve --addr 127.0.0.1:PORT --base-url … --workers 4`
+    /// with the variables given, once `/healthz` answers.
+    pub fn spawn(self) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("app-test-")
             .tempdir()
             .expect("make a temp dir");
-        let mut app = TestApp {
+        let mut server = TestServer {
             dir,
             addr: String::new(),
             base_url: String::new(),
+            env: self.env,
             mail: MailSink::start(),
             cursor: Default::default(),
             child: None,
@@ -99,20 +108,49 @@ impl TestApp {
         // A free port can be taken by someone else (another test's server or
         // client) between our probe and the server's bind: then try another.
         for _ in 0..PORT_ATTEMPTS {
-            app.addr = format!("127.0.0.1:{}", free_port());
-            app.base_url = base_url_for(&app.addr);
-            if app.try_start(&configure) != Err(Started::PortTaken) {
-                return app;
+            server.addr = format!("127.0.0.1:{}", free_port());
+            server.base_url = match &self.base_url {
+                BaseUrl::Http => format!("http://{}", server.addr),
+                BaseUrl::Https => format!("https://{}", server.addr),
+                BaseUrl::Fixed(url) => url.clone(),
+            };
+            if server.try_start() != Err(Started::PortTaken) {
+                return server;
             }
         }
         panic!(
             "no free port after {PORT_ATTEMPTS} attempts; log:\n{}",
-            app.log()
+            server.log()
         );
     }
+}
 
-    fn start(&mut self, configure: impl Fn(&mut Command)) {
-        if self.try_start(&configure).is_err() {
+/// A running server with its own database, port and mail sink. Dropping it
+/// kills the server (SIGKILL) and removes the directory.
+pub struct TestServer {
+    dir: tempfile::TempDir,
+    addr: String,
+    base_url: String,
+    /// What `Start::env` added, for every start of this server.
+    env: Vec<(OsString, OsString)>,
+    /// Every mail the server sent.
+    pub mail: MailSink,
+    cursor: smtp::MailCursor,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// Plain HTTP on a free port, no extra variables; see [`Start`].
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> Start {
+        Start {
+            base_url: BaseUrl::Http,
+            env: Vec::new(),
+        }
+    }
+
+    fn start(&mut self) {
+        if self.try_start().is_err() {
             panic!(
                 "the server could not listen on {}; log:\n{}",
                 self.addr,
@@ -121,7 +159,7 @@ impl TestApp {
         }
     }
 
-    fn try_start(&mut self, configure: &dyn Fn(&mut Command)) -> Result<(), Started> {
+    fn try_start(&mut self) -> Result<(), Started> {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -137,9 +175,9 @@ impl TestApp {
             "--workers",
             "4",
         ])
+        .envs(self.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::from(log));
-        configure(&mut cmd);
         self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("start {BIN}: {e}")));
         self.wait_until_healthy()
     }
@@ -325,14 +363,24 @@ impl TestApp {
     }
 
     /// Kills the server (if running) and starts it again on the same port,
-    /// database and mail sink.
+    /// database, mail sink and variables.
     pub fn restart(&mut self) {
-        self.restart_with(|_| {});
+        self.kill();
+        self.start();
     }
 
-    pub fn restart_with(&mut self, configure: impl Fn(&mut Command)) {
-        self.kill();
-        self.start(configure);
+    /// Like `restart`, with `vars` set in the server's environment from now
+    /// on (each replaces a variable of the same name).
+    pub fn restart_with<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        &mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) {
+        for (k, v) in vars {
+            let (k, v) = (k.as_ref().to_owned(), v.as_ref().to_owned());
+            self.env.retain(|(old, _)| *old != k);
+            self.env.push((k, v));
+        }
+        self.restart();
     }
 
     /// The process id of the running server.
@@ -341,7 +389,7 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
+impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }

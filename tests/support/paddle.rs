@@ -4,7 +4,6 @@
 //! Paddle: webhook deliveries, signed as Paddle signs them.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::paddle_catalog::Catalog;
-use super::{Client, Resp, TestApp};
+use super::{Client, Resp, TestServer};
 
 /// One request the app made.
 #[derive(Clone, Debug)]
@@ -45,14 +44,14 @@ pub struct FakePaddle {
 }
 
 /// POSTs `body` to the webhook signed with `secret` as Paddle would sign it now.
-pub fn deliver_signed(app: &TestApp, secret: &str, body: &str) -> Resp {
+pub fn deliver_signed(app: &TestServer, secret: &str, body: &str) -> Resp {
     let ts = app::clock::Timestamp::now().secs();
     let header = app::services::billing::signature::sign(secret, ts, body.as_bytes());
     post_webhook(app, body, Some(&header))
 }
 
 /// POSTs `body` to `/webhooks/paddle` with `signature` as `Paddle-Signature`.
-pub fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> Resp {
+pub fn post_webhook(app: &TestServer, body: &str, signature: Option<&str>) -> Resp {
     // Paddle is not a browser: no Origin, no cookie, no CSRF token.
     let client = Client::new(app.addr(), None);
     let mut headers = vec![("Content-Type", "application/json")];

@@ -47,11 +47,6 @@ impl MailSink {
         MailSink { addr, inbox }
     }
 
-    /// "127.0.0.1:PORT".
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
     /// `smtp://127.0.0.1:PORT`, the value for `APP_SMTP_URL`.
     pub fn url(&self) -> String {
         format!("smtp://{}", self.addr)

@@ -11,18 +11,18 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::llm::FakeLlm;
-use crate::support::{paid_user, Client, Resp, TestApp};
+use crate::support::{paid_user, Client, Resp, TestServer};
 
 const ADMIN_TOKEN: &str = "admin-token-for-pool-tests-0123456789";
 
 /// The app with the fake LLM and `APP_LLM_CONCURRENCY=concurrency`.
-fn spawn_app(llm: &FakeLlm, concurrency: usize) -> TestApp {
+fn spawn_app(llm: &FakeLlm, concurrency: usize) -> TestServer {
     let url = llm.base_url();
-    TestApp::spawn_with(|cmd| {
-        cmd.env("APP_LLM_URL", &url)
-            .env("APP_LLM_CONCURRENCY", concurrency.to_string())
-            .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    })
+    TestServer::new()
+        .env("APP_LLM_URL", &url)
+        .env("APP_LLM_CONCURRENCY", concurrency.to_string())
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn()
 }
 
 fn holdings() -> Value {

@@ -2,12 +2,10 @@
 //! button, the exact settings Paddle.js gets, the invitee's discount, and
 //! the Content-Security-Policy that lets Paddle in only where it is needed.
 
-use std::process::Command;
-
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use crate::support::{self, csrf_in, user_id, Client, Resp, TestApp};
+use crate::support::{self, csrf_in, user_id, Client, Resp, TestServer};
 
 pub const SECRET: &str = "checkout-tests-secret-0123456789abcdef";
 pub const PADDLE: [(&str, &str); 5] = [
@@ -19,18 +17,16 @@ pub const PADDLE: [(&str, &str); 5] = [
 ];
 
 /// A server with Paddle billing configured, plus `extra` variables.
-pub fn spawn_with_paddle(extra: &[(&str, &str)]) -> TestApp {
+pub fn spawn_with_paddle(extra: &[(&str, &str)]) -> TestServer {
     let extra: Vec<(String, String)> = extra
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    TestApp::spawn_with(move |cmd: &mut Command| {
-        cmd.envs(PADDLE).envs(extra.clone());
-    })
+    TestServer::new().envs(PADDLE).envs(extra.clone()).spawn()
 }
 
 /// A client signed in as `email`, and the user's id.
-pub fn signed_in(app: &TestApp, email: &str) -> (Client, i64) {
+pub fn signed_in(app: &TestServer, email: &str) -> (Client, i64) {
     (support::signed_in(app, email), user_id(app, email))
 }
 
@@ -73,7 +69,7 @@ pub fn assert_strict_csp(resp: &Resp, what: &str) {
 }
 
 /// Bob invited by Alice, as sign-in through her link records it.
-fn refer(app: &TestApp, referrer: i64, referred: i64) {
+fn refer(app: &TestServer, referrer: i64, referred: i64) {
     let db = app.db();
     db.execute(
         "UPDATE users SET referred_by_user_id = ?1 WHERE id = ?2",
@@ -202,7 +198,7 @@ fn the_discount_the_app_created_is_read_from_the_database() {
 
 #[test]
 fn without_billing_configured_there_is_no_button_and_the_strict_csp() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (ann, _) = signed_in(&app, "ann@example.com");
     for path in ["/settings", "/portfolio"] {
         let page = get_ok(&ann, path);

@@ -2,14 +2,14 @@
 //! cookie, Origin or CSRF token needed, 204, at most 8 KiB, each violation
 //! counted in `/metrics` and logged a few lines a minute at most.
 
-use crate::support::{Client, Resp, TestApp};
+use crate::support::{Client, Resp, TestServer};
 
 const FRAME_BLOCKED: &str = r#"{"csp-report":{"document-uri":"http://folio.example/settings?tab=billing","referrer":"","violated-directive":"frame-src","effective-directive":"frame-src","original-policy":"default-src 'self'; report-uri /csp-report","disposition":"enforce","blocked-uri":"https://sandbox-buy.paddle.com/checkout?_ptxn=txn_secret","status-code":200,"script-sample":""}}"#;
 
 const STYLE_BLOCKED: &str = r#"[{"type":"csp-violation","age":2,"url":"http://folio.example/portfolio","user_agent":"Mozilla/5.0","body":{"documentURL":"http://folio.example/portfolio","blockedURL":"inline","effectiveDirective":"style-src-attr","originalPolicy":"style-src 'self'","disposition":"enforce","statusCode":200,"sample":""}}]"#;
 
 /// As a browser sends a report: no cookie, no Origin, no token.
-fn report(app: &TestApp, content_type: &str, body: &str) -> Resp {
+fn report(app: &TestServer, content_type: &str, body: &str) -> Resp {
     Client::new(app.addr(), None).request(
         "POST",
         "/csp-report",
@@ -18,7 +18,7 @@ fn report(app: &TestApp, content_type: &str, body: &str) -> Resp {
     )
 }
 
-fn metric(app: &TestApp, line_start: &str) -> i64 {
+fn metric(app: &TestServer, line_start: &str) -> i64 {
     let metrics = app.client().get("/metrics").body;
     metrics
         .lines()
@@ -27,7 +27,7 @@ fn metric(app: &TestApp, line_start: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn violation_lines(app: &TestApp) -> Vec<String> {
+fn violation_lines(app: &TestServer) -> Vec<String> {
     app.log()
         .lines()
         .filter(|l| l.contains("event=csp.violation"))
@@ -37,7 +37,7 @@ fn violation_lines(app: &TestApp) -> Vec<String> {
 
 #[test]
 fn both_report_shapes_are_taken_without_a_cookie_logged_and_counted() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let resp = report(&app, "application/csp-report", FRAME_BLOCKED);
     assert_eq!(resp.status, 204, "{}", resp.summary());
     let resp = report(&app, "application/reports+json", STYLE_BLOCKED);
@@ -70,7 +70,7 @@ fn both_report_shapes_are_taken_without_a_cookie_logged_and_counted() {
 
 #[test]
 fn a_body_over_8_kib_is_refused_unread_and_one_at_the_limit_is_taken() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let at_limit = format!(
         "{FRAME_BLOCKED}{}",
         " ".repeat(8 * 1024 - FRAME_BLOCKED.len())
@@ -98,7 +98,7 @@ fn a_body_over_8_kib_is_refused_unread_and_one_at_the_limit_is_taken() {
 
 #[test]
 fn a_flood_of_reports_logs_a_few_lines_a_minute_and_counts_every_one() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     const SENT: i64 = 12;
     for _ in 0..SENT {
         assert_eq!(

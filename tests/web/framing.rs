@@ -4,7 +4,7 @@
 //! never served. Bodies have a limit per path: 1 MiB for Paddle's webhook,
 //! 64 KiB everywhere else.
 
-use crate::support::{raw, TestApp};
+use crate::support::{raw, TestServer};
 
 /// A request the server would answer with 200 `ok`, smuggled behind the
 /// first one on the same connection.
@@ -12,7 +12,7 @@ const SMUGGLED: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
 /// Sends `first` and then `SMUGGLED` on one connection; what came back
 /// before the server closed it.
-fn with_smuggled(app: &TestApp, first: &[u8]) -> String {
+fn with_smuggled(app: &TestServer, first: &[u8]) -> String {
     let mut bytes = first.to_vec();
     bytes.extend_from_slice(SMUGGLED);
     String::from_utf8_lossy(&raw(app.addr(), &bytes)).into_owned()
@@ -40,7 +40,7 @@ fn statuses(text: &str) -> Vec<u16> {
 
 /// `first` is answered with `status` and `Connection: close`, and nothing
 /// after it on that connection is answered.
-fn refused_and_closed(app: &TestApp, first: &[u8], status: u16) {
+fn refused_and_closed(app: &TestServer, first: &[u8], status: u16) {
     let answer = with_smuggled(app, first);
     let what = String::from_utf8_lossy(&first[..first.len().min(200)]);
     assert_eq!(
@@ -58,7 +58,7 @@ fn refused_and_closed(app: &TestApp, first: &[u8], status: u16) {
 
 #[test]
 fn two_content_lengths_are_400_and_close_the_connection() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     // conflicting: the first (0) would frame the smuggled request as the next one
     refused_and_closed(
         &app,
@@ -75,7 +75,7 @@ fn two_content_lengths_are_400_and_close_the_connection() {
 
 #[test]
 fn an_invalid_content_length_is_400_and_closes_the_connection() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     for value in ["abc", "+0", "-1", "0x0", "0 0", "0,0", "", "1e3"] {
         let first = format!("POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\n");
         refused_and_closed(&app, first.as_bytes(), 400);
@@ -84,7 +84,7 @@ fn an_invalid_content_length_is_400_and_closes_the_connection() {
 
 #[test]
 fn a_bare_lf_or_a_folded_line_in_the_head_is_400_and_closes_the_connection() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     refused_and_closed(
         &app,
         b"GET /healthz HTTP/1.1\r\nHost: x\nX-Hidden: y\r\n\r\n",
@@ -101,7 +101,7 @@ fn a_bare_lf_or_a_folded_line_in_the_head_is_400_and_closes_the_connection() {
 
 #[test]
 fn a_chunked_body_is_411_and_closes_the_connection() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     refused_and_closed(
         &app,
         b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -115,9 +115,33 @@ fn a_chunked_body_is_411_and_closes_the_connection() {
     );
 }
 
+/// CVE-2026-66752 (tiny_http through 0.12.0): a `Transfer-Encoding` whose
+/// value is not exactly `chunked` was not parsed, so the body was framed by
+/// `Content-Length` while a proxy may have framed it as chunked. Here any
+/// `Transfer-Encoding`, whatever its value, is refused unread (vendor/README.md).
+#[test]
+fn any_transfer_encoding_value_is_411_and_closes_the_connection() {
+    let app = TestServer::new().spawn();
+    for value in [
+        "gzip",
+        "identity",
+        "Chunked",
+        "chunked, identity",
+        "gzip, chunked",
+        "xchunked",
+        "chunked;q=1",
+        "",
+    ] {
+        let first = format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: {value}\r\n\r\n"
+        );
+        refused_and_closed(&app, first.as_bytes(), 411);
+    }
+}
+
 #[test]
 fn a_body_over_the_limit_is_413_and_closes_the_connection() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let mut first =
         b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 70000\r\n\r\n"
             .to_vec();
@@ -128,7 +152,7 @@ fn a_body_over_the_limit_is_413_and_closes_the_connection() {
 
 #[test]
 fn an_upgrade_is_refused_with_400_and_closes_the_connection() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     refused_and_closed(
         &app,
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
@@ -143,7 +167,7 @@ fn an_upgrade_is_refused_with_400_and_closes_the_connection() {
 
 #[test]
 fn an_unknown_expectation_is_417_and_an_http_2_request_line_505_both_closing() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     refused_and_closed(
         &app,
         b"POST /login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n",
@@ -154,7 +178,7 @@ fn an_unknown_expectation_is_417_and_an_http_2_request_line_505_both_closing() {
 
 #[test]
 fn a_well_framed_pipeline_is_still_served_in_order() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let answer = raw(
         app.addr(),
         b"POST /nothing-here HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\
@@ -166,12 +190,12 @@ fn a_well_framed_pipeline_is_still_served_in_order() {
 }
 
 /// POSTs a body of `len` bytes to `path`; the answer's status.
-fn post_status(app: &TestApp, path: &str, len: usize) -> u16 {
+fn post_status(app: &TestServer, path: &str, len: usize) -> u16 {
     post_status_with(app, path, "", len)
 }
 
 /// Like `post_status`, with `extra` header lines (each ending in CRLF).
-fn post_status_with(app: &TestApp, path: &str, extra: &str, len: usize) -> u16 {
+fn post_status_with(app: &TestServer, path: &str, extra: &str, len: usize) -> u16 {
     let mut bytes = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n{extra}Connection: close\r\n\r\n"
     )
@@ -188,7 +212,7 @@ fn the_paddle_webhook_takes_bodies_up_to_1_mib_and_other_paths_64_kib() {
     // With billing on and a well-formed, fresh signature the webhook's body
     // is read (with billing off it is a 404 unread: billing/unread.rs).
     let paddle = crate::support::paddle::FakePaddle::start();
-    let app = TestApp::spawn_with(crate::web::billing::paddle_env(&paddle, None));
+    let app = crate::web::billing::spawn_with_discount(&paddle, None);
     let now = app::clock::Timestamp::now().secs();
     let signature = app::services::billing::signature::sign("any", now, b"");
     let signed = format!("Paddle-Signature: {signature}\r\n");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::TestApp;
+use crate::support::TestServer;
 
 const SEED: u64 = 0x5eed_1234_abcd_ef01;
 const CASES: usize = 3000;
@@ -197,7 +197,7 @@ fn throw(addr: &str, bytes: &[u8]) -> Outcome {
 
 #[test]
 fn thousands_of_random_and_truncated_heads_leave_the_server_answering_without_a_panic() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let started = Instant::now();
     let counter = || Arc::new(AtomicUsize::new(0));
     let (thrown, answered, hung) = (counter(), counter(), counter());

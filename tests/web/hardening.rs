@@ -7,15 +7,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{csrf_in, Client, TestApp};
+use crate::support::{csrf_in, Client, TestServer};
 
 const ADMIN: &str = "an-admin-token-of-at-least-32-bytes!";
 
-fn behind_proxy() -> TestApp {
-    TestApp::spawn_with(|cmd| {
-        cmd.env("APP_TRUSTED_PROXY", "127.0.0.1")
-            .env("APP_ADMIN_TOKEN", ADMIN);
-    })
+fn behind_proxy() -> TestServer {
+    TestServer::new()
+        .env("APP_TRUSTED_PROXY", "127.0.0.1")
+        .env("APP_ADMIN_TOKEN", ADMIN)
+        .spawn()
 }
 
 fn login_csrf(client: &Client) -> String {
@@ -28,7 +28,7 @@ fn login_csrf(client: &Client) -> String {
 
 #[test]
 fn a_form_of_16000_fields_is_refused_with_400() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let csrf = login_csrf(&client);
     const ABC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -216,7 +216,7 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[test]
 fn the_secret_lives_in_a_0600_key_file_and_moves_out_of_an_old_database() {
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let key = app.dir().join("app.db.key");
     assert_eq!(mode(&key), 0o600);
     let secret = std::fs::read_to_string(&key).unwrap();
@@ -251,7 +251,7 @@ fn the_secret_lives_in_a_0600_key_file_and_moves_out_of_an_old_database() {
 
 #[test]
 fn backups_are_written_with_mode_0600() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let to = app.dir().join("copy.db");
     let out = app.cli(&["backup", "--to", to.to_str().unwrap()]);
     assert!(
@@ -276,7 +276,7 @@ fn prlimit_fsize(pid: u32, limit: &str) {
 /// to the database fail as on a full disk (EFBIG), for real.
 #[test]
 fn a_disk_that_cannot_be_written_answers_503_with_retry_after() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let csrf = login_csrf(&client);
     let pid = app.pid().unwrap();
@@ -312,7 +312,7 @@ fn a_disk_that_cannot_be_written_answers_503_with_retry_after() {
 
 #[test]
 fn with_smtp_the_log_does_not_hold_whole_email_addresses() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let csrf = login_csrf(&client);
     let sent = client.post_form(
@@ -329,7 +329,7 @@ fn with_smtp_the_log_does_not_hold_whole_email_addresses() {
 
 #[test]
 fn each_visitor_gets_its_own_sign_in_form_token() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (ann, bob) = (app.client(), app.client());
     let (ann_token, bob_token) = (login_csrf(&ann), login_csrf(&bob));
     assert_ne!(ann_token, bob_token, "one shared value");

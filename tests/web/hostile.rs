@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{raw, TestApp};
+use crate::support::{raw, TestServer};
 
-fn open(app: &TestApp, bytes: &[u8]) -> TcpStream {
+fn open(app: &TestServer, bytes: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(app.addr()).expect("connect");
     s.write_all(bytes).expect("write");
     s
@@ -29,7 +29,7 @@ fn read_until_closed(s: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
     }
 }
 
-fn healthz_answers(app: &TestApp) {
+fn healthz_answers(app: &TestServer) {
     let started = Instant::now();
     let resp = app.client().get("/healthz");
     assert_eq!(resp.status, 200, "{}", resp.summary());
@@ -42,7 +42,7 @@ fn healthz_answers(app: &TestApp) {
 
 #[test]
 fn fifty_stalled_or_garbage_sockets_do_not_stop_others_and_are_closed() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let mut hostile: Vec<TcpStream> = (0..50)
         .map(|i| {
             if i % 2 == 0 {
@@ -77,7 +77,7 @@ fn fifty_stalled_or_garbage_sockets_do_not_stop_others_and_are_closed() {
 
 #[test]
 fn an_endless_header_line_gets_431_and_is_not_kept() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let mut request = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
     request.extend(std::iter::repeat_n(b'a', 100_000));
     request.extend_from_slice(b"\r\n\r\n");
@@ -92,7 +92,7 @@ fn an_endless_header_line_gets_431_and_is_not_kept() {
 
 #[test]
 fn too_many_headers_get_400() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let mut request = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
     for i in 0..200 {
         request.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
@@ -109,7 +109,7 @@ fn too_many_headers_get_400() {
 
 #[test]
 fn a_huge_content_length_is_413_without_reading_it() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let answer = raw(
         app.addr(),
         b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000000000\r\n\r\nemail=a",
@@ -124,7 +124,7 @@ fn a_huge_content_length_is_413_without_reading_it() {
 
 #[test]
 fn a_chunked_body_is_411() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let answer = raw(
         app.addr(),
         b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nemail\r\n0\r\n\r\n",
@@ -141,7 +141,7 @@ fn a_chunked_body_is_411() {
 #[test]
 fn slow_uploads_do_not_hold_the_workers() {
     // 4 workers; 12 uploads that send their head and part of the body, then stall
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _slow: Vec<TcpStream> = (0..12)
         .map(|_| {
             open(

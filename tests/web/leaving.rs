@@ -3,10 +3,12 @@
 
 use serde_json::Value;
 
-use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, user_id, Client, TestApp};
+use crate::support::{
+    csrf_in, enter_emailed_code, input_value, sign_in, user_id, Client, TestServer,
+};
 
 /// Signs `email` in through `/login?ref=CODE`, the way an invited person does.
-pub fn sign_in_invited(app: &TestApp, code: &str, email: &str) -> Client {
+pub fn sign_in_invited(app: &TestServer, code: &str, email: &str) -> Client {
     let client = app.client();
     let form = client.get(&format!("/login?ref={code}"));
     let fields = [
@@ -26,7 +28,7 @@ pub fn sign_in_invited(app: &TestApp, code: &str, email: &str) -> Client {
 }
 
 /// The referral code the settings page gives `client`'s account.
-fn code_of(app: &TestApp, client: &Client, email: &str) -> String {
+fn code_of(app: &TestServer, client: &Client, email: &str) -> String {
     assert_eq!(client.get("/settings").status, 200);
     app.db()
         .query_row(
@@ -52,7 +54,7 @@ fn add_holding(client: &Client, symbol: &str) {
     assert!(resp.is_see_other_to("/portfolio"), "{}", resp.summary());
 }
 
-fn subscribe(app: &TestApp, user_id: i64, status: &str, cancel_at: Option<&str>) {
+fn subscribe(app: &TestServer, user_id: i64, status: &str, cancel_at: Option<&str>) {
     app.db()
         .execute(
             "INSERT INTO subscriptions (id, user_id, customer_id, status, current_period_ends_at,
@@ -79,7 +81,7 @@ fn post_delete(client: &Client, confirm: &str) -> crate::support::Resp {
 
 #[test]
 fn export_is_a_download_of_my_data_without_anyone_elses_email() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let inviter = app.client();
     sign_in(&app, &inviter, "inviter@example.com");
     let code = code_of(&app, &inviter, "inviter@example.com");
@@ -138,7 +140,7 @@ fn export_is_a_download_of_my_data_without_anyone_elses_email() {
 
 #[test]
 fn deleting_my_account_removes_my_data_and_keeps_a_tombstone() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let inviter = app.client();
     sign_in(&app, &inviter, "inviter@example.com");
     let code = code_of(&app, &inviter, "inviter@example.com");
@@ -255,7 +257,7 @@ fn deleting_my_account_removes_my_data_and_keeps_a_tombstone() {
 
 #[test]
 fn a_subscription_that_still_bills_refuses_deletion_until_it_is_canceling() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let me = app.client();
     sign_in(&app, &me, "subscriber@example.com");
     let id = user_id(&app, "subscriber@example.com");

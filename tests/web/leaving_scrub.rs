@@ -7,24 +7,24 @@ use serde_json::{json, Value};
 
 use crate::support::paddle::{deliver_signed, FakePaddle};
 use crate::support::paddle_catalog::{event_of, subscription};
-use crate::support::{csrf_in, sign_in, user_id, Client, TestApp};
+use crate::support::{csrf_in, sign_in, user_id, Client, TestServer};
 
 use app::crypto::Keys;
 
 const SECRET: &str = "pdl_ntf_01leaving_abcdefghijklmnopqrstuvwxyz0123";
 const APP_SECRET: &str = "leaving-tests-secret-0123456789abcdef0123456789";
 
-fn spawn(paddle: &FakePaddle) -> TestApp {
+fn spawn(paddle: &FakePaddle) -> TestServer {
     let url = paddle.url().to_string();
-    TestApp::spawn_with(move |cmd| {
-        cmd.env("APP_SECRET", APP_SECRET)
-            .env("APP_PADDLE_WEBHOOK_SECRET", SECRET)
-            .env("APP_PADDLE_API_KEY", "pdl_sdbx_leaving")
-            .env("APP_PADDLE_CLIENT_TOKEN", "test_leaving")
-            .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
-            .env("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01leaving")
-            .env("APP_PADDLE_API_URL", &url);
-    })
+    TestServer::new()
+        .env("APP_SECRET", APP_SECRET)
+        .env("APP_PADDLE_WEBHOOK_SECRET", SECRET)
+        .env("APP_PADDLE_API_KEY", "pdl_sdbx_leaving")
+        .env("APP_PADDLE_CLIENT_TOKEN", "test_leaving")
+        .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
+        .env("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01leaving")
+        .env("APP_PADDLE_API_URL", &url)
+        .spawn()
 }
 
 fn signed_for(user_id: i64) -> Value {
@@ -33,7 +33,7 @@ fn signed_for(user_id: i64) -> Value {
     json!({"user_id": user_id.to_string(), "sig": sig})
 }
 
-fn deliver(app: &TestApp, body: &str) -> Value {
+fn deliver(app: &TestServer, body: &str) -> Value {
     let resp = deliver_signed(app, SECRET, body);
     assert_eq!(resp.status, 200, "{}\n{}", resp.summary(), app.log());
     serde_json::from_str(&resp.body).unwrap()
@@ -55,7 +55,7 @@ fn customer_event(event_id: &str, customer: &str, email: &str) -> String {
 
 /// A paying-then-canceled customer with the given events stored; returns
 /// the bodies delivered, the subscription's first.
-fn customer_with_events(app: &TestApp, client: &Client, email: &str, n: u32) -> Vec<String> {
+fn customer_with_events(app: &TestServer, client: &Client, email: &str, n: u32) -> Vec<String> {
     sign_in(app, client, email);
     let id = user_id(app, email);
     let (sub, ctm) = (format!("sub_01leave{n}"), format!("ctm_01leave{n}"));
@@ -96,7 +96,7 @@ fn customer_with_events(app: &TestApp, client: &Client, email: &str, n: u32) -> 
 }
 
 /// `(event_id, event_type, occurred_at, received_at, outcome)` of every stored event.
-fn event_rows(app: &TestApp) -> Vec<(String, String, String, String, String)> {
+fn event_rows(app: &TestServer) -> Vec<(String, String, String, String, String)> {
     let conn = app.db();
     let mut stmt = conn
         .prepare("SELECT event_id, event_type, occurred_at, received_at, outcome FROM billing_events ORDER BY id")
@@ -109,7 +109,7 @@ fn event_rows(app: &TestApp) -> Vec<(String, String, String, String, String)> {
     rows.map(Result::unwrap).collect()
 }
 
-fn bodies_naming(app: &TestApp, email: &str) -> i64 {
+fn bodies_naming(app: &TestServer, email: &str) -> i64 {
     app.db()
         .query_row(
             "SELECT count(*) FROM billing_events WHERE instr(lower(body), lower(?1)) > 0",
@@ -119,7 +119,7 @@ fn bodies_naming(app: &TestApp, email: &str) -> i64 {
         .unwrap()
 }
 
-fn body_of(app: &TestApp, event_id: &str) -> String {
+fn body_of(app: &TestServer, event_id: &str) -> String {
     app.db()
         .query_row(
             "SELECT body FROM billing_events WHERE event_id = ?1",

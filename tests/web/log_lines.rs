@@ -5,11 +5,11 @@
 
 use std::thread;
 
-use crate::support::TestApp;
+use crate::support::TestServer;
 
 /// `threads` clients at once, each asking for `per_thread` paths no route
 /// takes (so each line names its own path); every answer is a 404.
-fn burst(app: &TestApp, name: &str, threads: usize, per_thread: usize) -> Vec<String> {
+fn burst(app: &TestServer, name: &str, threads: usize, per_thread: usize) -> Vec<String> {
     let clients: Vec<_> = (0..threads)
         .map(|t| {
             let client = app.client();
@@ -45,7 +45,7 @@ fn assert_one_line_each(log: &str, paths: &[String]) {
 
 #[test]
 fn a_lone_request_after_a_concurrent_burst_finds_every_line_already_written() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let paths = burst(&app, "burst", 8, 40);
     let lone = app.client().get("/after-the-burst");
     assert_eq!(lone.status, 404);
@@ -59,7 +59,7 @@ fn a_lone_request_after_a_concurrent_burst_finds_every_line_already_written() {
 
 #[test]
 fn sigterm_right_after_a_concurrent_burst_loses_no_request_line() {
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let paths = burst(&app, "late", 8, 40);
     let status = app.stop();
     assert!(status.success(), "exit status {status:?}");

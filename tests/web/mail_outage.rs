@@ -10,16 +10,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{csrf_in, free_port, Client, TestApp};
+use crate::support::{csrf_in, free_port, Client, TestServer};
 
 const MAIL_FAILED: &str = "We could not send the email. Try again in a minute.";
 
 /// The app with `APP_SMTP_URL` at a port where nothing listens.
-fn spawn_with_dead_mail_server() -> TestApp {
+fn spawn_with_dead_mail_server() -> TestServer {
     let url = format!("smtp://127.0.0.1:{}", free_port());
-    TestApp::spawn_with(move |cmd| {
-        cmd.env("APP_SMTP_URL", &url);
-    })
+    TestServer::new().env("APP_SMTP_URL", &url).spawn()
 }
 
 /// Waits up to `within` for `what` to hold.
@@ -82,7 +80,7 @@ fn an_unreachable_mail_server_is_one_warning_at_start_not_a_refusal() {
     assert_eq!(lines_with(&log, "event=mail.smtp_"), 1, "{log}");
 
     // A mail server that answers gets its one line too.
-    let ok = TestApp::spawn();
+    let ok = TestServer::new().spawn();
     assert!(
         eventually(Duration::from_secs(10), || ok
             .log()

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::leaving::sign_in_invited;
-use crate::support::{sign_in, user_id, Mail, TestApp};
+use crate::support::{sign_in, user_id, Mail, TestServer};
 
 /// Longer than the notices job's interval, so a pass has surely run.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -23,14 +23,14 @@ fn assert_well_formed(mail: &Mail, link: &str) {
     }
 }
 
-fn restart_and_settle(app: &mut TestApp) {
+fn restart_and_settle(app: &mut TestServer) {
     app.restart();
     std::thread::sleep(SETTLE);
 }
 
 #[test]
 fn credit_ending_is_mailed_once_with_the_date_and_an_upgrade_link() {
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let email = "credited@example.com";
     sign_in(&app, &app.client(), email);
     let out = app.cli(&["grant-credit", "--email", email, "--days", "2"]);
@@ -81,7 +81,7 @@ fn credit_ending_is_mailed_once_with_the_date_and_an_upgrade_link() {
 
 #[test]
 fn invite_converted_tells_both_parties_once_and_whether_the_reward_is_applied() {
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let inviter = app.client();
     sign_in(&app, &inviter, "inviter@example.com");
     assert_eq!(inviter.get("/settings").status, 200);
@@ -146,7 +146,7 @@ fn invite_converted_tells_both_parties_once_and_whether_the_reward_is_applied() 
 
 #[test]
 fn a_reward_already_running_is_called_applied() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let inviter = app.client();
     sign_in(&app, &inviter, "payer@example.com");
     assert_eq!(inviter.get("/settings").status, 200);
@@ -175,7 +175,7 @@ fn a_reward_already_running_is_called_applied() {
 
 #[test]
 fn payment_past_due_is_mailed_once_per_period_with_a_manage_billing_link() {
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let email = "latepayer@example.com";
     sign_in(&app, &app.client(), email);
     let id = user_id(&app, email);

@@ -6,11 +6,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::llm::FakeLlm;
-use crate::support::{sign_in, Client, TestApp};
+use crate::support::{sign_in, Client, TestServer};
 
 #[test]
 fn metrics_are_served_to_this_machine_and_count_what_happens() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "metrics@example.com");
     assert_eq!(client.get("/healthz").status, 200);
@@ -53,11 +53,27 @@ fn metrics_are_served_to_this_machine_and_count_what_happens() {
 }
 
 #[test]
+fn app_users_leaves_out_deleted_accounts_as_stats_does() {
+    let app = TestServer::new().spawn();
+    let client = app.client();
+    sign_in(&app, &client, "stays@example.com");
+    sign_in(&app, &app.client(), "leaves@example.com");
+    let out = app.cli(&["delete-user", "--email", "leaves@example.com"]);
+    assert!(out.status.success(), "{out:?}");
+    let body = client.get("/metrics").body;
+    assert!(body.contains("app_users 1\n"), "{body}");
+    let stats = app.cli(&["stats", "--json"]);
+    assert!(stats.status.success(), "{stats:?}");
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.contains("\"users\":{\"total\":1,"), "{stats}");
+}
+
+#[test]
 fn metrics_are_not_public() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_TRUSTED_PROXY", "127.0.0.1")
-            .env("APP_ADMIN_TOKEN", "metrics-admin-token-0123456789abcdef");
-    });
+    let app = TestServer::new()
+        .env("APP_TRUSTED_PROXY", "127.0.0.1")
+        .env("APP_ADMIN_TOKEN", "metrics-admin-token-0123456789abcdef")
+        .spawn();
     let client = app.client();
     // through the proxy, from somewhere else
     let outside = [("X-Forwarded-For", "203.0.113.5")];
@@ -80,10 +96,10 @@ fn metrics_are_not_public() {
 #[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     let llm = FakeLlm::answering_after("Slow but sure.", Duration::from_millis(1500));
-    let mut app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_LLM_URL", llm.base_url())
-            .env("APP_ADMIN_TOKEN", "shutdown-admin-token-0123456789abcdef");
-    });
+    let mut app = TestServer::new()
+        .env("APP_LLM_URL", llm.base_url())
+        .env("APP_ADMIN_TOKEN", "shutdown-admin-token-0123456789abcdef")
+        .spawn();
     let client = app.client();
     let in_flight = thread::spawn(move || {
         client.request(
@@ -112,7 +128,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
 
 #[test]
 fn sigkill_in_the_middle_of_sign_ins_and_grants_loses_nothing_committed() {
-    let mut app = TestApp::spawn();
+    let mut app = TestServer::new().spawn();
     let alice = app.client();
     sign_in(&app, &alice, "alice@example.com");
     let code: String = {

@@ -3,7 +3,7 @@
 //! credit headlined beside its badge, the invite banner's wording, and the
 //! operator's view of credited users in `/metrics` and `serve --help`.
 
-use crate::support::{html_unescape, sign_in, TestApp};
+use crate::support::{html_unescape, sign_in, TestServer};
 
 /// The opening `<a …>` tag whose `href` is exactly `href`.
 fn link(html: &str, href: &str) -> Option<String> {
@@ -22,7 +22,7 @@ fn text_after(html: &str, marker: &str) -> Option<String> {
 
 #[test]
 fn a_405_for_a_signed_in_person_keeps_the_signed_in_top_bar() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let resp = client.request("PUT", "/portfolio", &[], b"");
     assert_eq!(resp.status, 405, "{}", resp.summary());
@@ -55,7 +55,7 @@ fn a_405_for_a_signed_in_person_keeps_the_signed_in_top_bar() {
 
 #[test]
 fn the_top_bar_marks_the_page_being_shown() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let login = client.get("/login").body;
     assert!(link(&login, "/login").is_some_and(|a| a.contains("aria-current=\"page\"")));
@@ -74,7 +74,7 @@ fn the_top_bar_marks_the_page_being_shown() {
 
 #[test]
 fn the_favicon_is_served_and_linked() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let icon = client.get("/favicon.ico");
     assert_eq!(icon.status, 200, "{}", icon.summary());
@@ -91,7 +91,7 @@ fn the_favicon_is_served_and_linked() {
 
 #[test]
 fn a_running_credit_is_headlined_beside_its_exact_badge() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "credit@example.com");
     let free = client.get("/settings").body;
@@ -126,7 +126,7 @@ fn a_running_credit_is_headlined_beside_its_exact_badge() {
 
 #[test]
 fn credited_users_are_their_own_metrics_series() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     for email in [
         "paid@example.com",
         "credited@example.com",
@@ -173,7 +173,7 @@ fn credited_users_are_their_own_metrics_series() {
 
 #[test]
 fn the_invite_banner_speaks_of_signing_in_like_the_heading() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let alice = app.client();
     sign_in(&app, &alice, "inviter@example.com");
     let settings = alice.get("/settings").body;
@@ -188,7 +188,7 @@ fn the_invite_banner_speaks_of_signing_in_like_the_heading() {
 
 #[test]
 fn serve_help_lists_the_environment() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let out = app.cli(&["serve", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
     for var in [

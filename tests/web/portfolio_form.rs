@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{csrf_in, html_unescape, input_value, signed_in, Client, Resp, TestApp};
+use crate::support::{csrf_in, html_unescape, input_value, signed_in, Client, Resp, TestServer};
 
 /// POSTs the form with the page's csrf token (the GET also clears any note).
 fn submit(client: &Client, symbol: &str, quantity: &str, price: &str, cost_basis: &str) -> Resp {
@@ -67,7 +67,7 @@ fn flash(html: &str) -> Option<String> {
 
 #[test]
 fn a_decimal_comma_saves_the_same_number_as_a_point() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "comma@example.com");
     let resp = submit(&client, "aapl", "10", "190,50", "150,25");
     assert!(resp.is_see_other_to("/portfolio"), "{}", resp.summary());
@@ -86,7 +86,7 @@ fn a_decimal_comma_saves_the_same_number_as_a_point() {
 
 #[test]
 fn ambiguous_numbers_and_exponents_are_refused_on_their_field() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "ambiguous@example.com");
     for (price, says) in [
         ("1,234,5", "more than one separator"),
@@ -118,7 +118,7 @@ fn ambiguous_numbers_and_exponents_are_refused_on_their_field() {
 
 #[test]
 fn every_bad_field_is_marked_at_once_in_words_with_the_typed_values_kept() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "fields@example.com");
     let resp = submit(&client, "a b", "ten", "1000000000001", "-1");
     assert_eq!(resp.status, 400, "{}", resp.summary());
@@ -176,7 +176,7 @@ fn every_bad_field_is_marked_at_once_in_words_with_the_typed_values_kept() {
 
 #[test]
 fn a_save_redirects_to_the_page_which_says_once_what_was_saved() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "prg@example.com");
     let resp = submit(&client, "aapl", "10", "190,5", "");
     assert!(
@@ -207,7 +207,7 @@ fn a_save_redirects_to_the_page_which_says_once_what_was_saved() {
 
 #[test]
 fn a_delete_says_so_and_undo_puts_the_holding_back() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "undo@example.com");
     assert!(submit(&client, "VWCE.DE", "1.2340", "112,30", "98.10").is_see_other_to("/portfolio"));
     assert!(submit(&client, "CASH", "2500", "1", "").is_see_other_to("/portfolio"));
@@ -246,7 +246,7 @@ fn a_delete_says_so_and_undo_puts_the_holding_back() {
 
 #[test]
 fn a_get_of_the_forms_addresses_goes_to_the_portfolio() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "reload@example.com");
     for path in ["/portfolio/holdings", "/portfolio/holdings/AAPL/delete"] {
         let resp = client.get(path);

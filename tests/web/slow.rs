@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::TestApp;
+use crate::support::TestServer;
 
 /// How long each slow upload keeps dripping its body.
 const DRIP_FOR: Duration = Duration::from_secs(6);
@@ -30,7 +30,7 @@ fn read_some(s: &mut TcpStream, limit: Duration) -> String {
 fn slow_uploads_with_expect_continue_or_upgrade_do_not_delay_healthz() {
     // 4 workers; 8 uploads, twice as many, that send their head and drip
     // their body a byte at a time
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let started = Arc::new(Barrier::new(9));
     let finished = Arc::new(AtomicUsize::new(0));
     let uploads: Vec<_> = (0..8)
@@ -90,7 +90,7 @@ fn slow_uploads_with_expect_continue_or_upgrade_do_not_delay_healthz() {
 
 #[test]
 fn a_body_has_one_deadline_not_one_per_read() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let mut s = TcpStream::connect(app.addr()).expect("connect");
     s.write_all(
         b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n",
@@ -111,7 +111,7 @@ fn a_body_has_one_deadline_not_one_per_read() {
 
 #[test]
 fn a_request_head_dripped_a_byte_at_a_time_is_cut_off_at_its_deadline() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let mut s = TcpStream::connect(app.addr()).expect("connect");
     s.write_all(b"GET /healthz HTTP/1.1\r\nX-Drip: ")
         .expect("send the start");

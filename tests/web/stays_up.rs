@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, Client, TestApp};
+use crate::support::{free_port, Client, TestServer};
 
 /// Idle sockets in one flood: more than the limits below leave room for.
 const FLOOD: usize = 40;
@@ -27,7 +27,7 @@ const AT_ONCE: Duration = Duration::from_secs(3);
 /// `/healthz` answers as soon as one worker runs; the limits are set only
 /// once `serve` has started everything (its start line), so that they hit
 /// the flood and not the start.
-fn started(app: &TestApp) -> u32 {
+fn started(app: &TestServer) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !app.log().contains("event=server.started") {
         assert!(
@@ -117,7 +117,7 @@ fn healthz_answers_again_from(addr: &str, pid: Option<u32>) -> Duration {
 
 #[test]
 fn running_out_of_file_descriptors_never_stops_the_server() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let pid = started(&app);
     // Room for a few connections beyond what the process holds now; the
     // flood needs three descriptors a connection and gets EMFILE.
@@ -146,9 +146,9 @@ const HEAP_ROOM: u64 = 256 * 1024 * 1024;
 
 #[test]
 fn failing_to_start_threads_never_stops_the_server() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("RUST_MIN_STACK", BIG_STACK.to_string());
-    });
+    let app = TestServer::new()
+        .env("RUST_MIN_STACK", BIG_STACK.to_string())
+        .spawn();
     let pid = started(&app);
     // As root no RLIMIT_NPROC binds (and no pids cgroup is writable here),
     // but a thread's stack is address space: under RLIMIT_AS no new thread
@@ -172,7 +172,7 @@ fn failing_to_start_threads_never_stops_the_server() {
     assert!(is_running(pid));
 }
 
-/// `app serve` started under `prlimit --nofile=SOFT:`, outside `TestApp`
+/// `app serve` started under `prlimit --nofile=SOFT:`, outside `TestServer`
 /// (whose command is the binary itself).
 struct Limited {
     child: Child,

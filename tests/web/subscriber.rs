@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use super::checkout::{
     assert_strict_csp, checkout_json, get_ok, has_upgrade_button, signed_in, spawn_with_paddle,
 };
-use crate::support::{api_me, text_of, Client, TestApp};
+use crate::support::{api_me, text_of, Client, TestServer};
 
 /// A subscription row as the webhook leaves it; times relative to now.
-pub fn subscribe(app: &TestApp, user_id: i64, id: &str, status: &str, cancel_in: Option<&str>) {
+pub fn subscribe(app: &TestServer, user_id: i64, id: &str, status: &str, cancel_in: Option<&str>) {
     app.db()
         .execute(
             "INSERT INTO subscriptions (id, user_id, customer_id, status, price_id,
@@ -40,7 +40,7 @@ pub fn subscribe(app: &TestApp, user_id: i64, id: &str, status: &str, cancel_in:
         .unwrap();
 }
 
-fn date_in(app: &TestApp, modifier: &str) -> String {
+fn date_in(app: &TestServer, modifier: &str) -> String {
     app.db()
         .query_row("SELECT strftime('%Y-%m-%d', 'now', ?1)", [modifier], |r| {
             r.get(0)

@@ -3,21 +3,21 @@
 
 use crate::support::paddle::{deliver_signed, FakePaddle};
 use crate::support::paddle_catalog::{event_of, subscription};
-use crate::support::TestApp;
+use crate::support::TestServer;
 
 const OLD: &str = "pdl_ntf_01old_abcdefghijklmnopqrstuvwxyz012345";
 const NEW: &str = "pdl_ntf_01new_abcdefghijklmnopqrstuvwxyz012345";
 
-fn spawn(paddle: &FakePaddle, secrets: &str) -> TestApp {
+fn spawn(paddle: &FakePaddle, secrets: &str) -> TestServer {
     let (url, secrets) = (paddle.url().to_string(), secrets.to_string());
-    TestApp::spawn_with(move |cmd| {
-        cmd.env("APP_PADDLE_WEBHOOK_SECRET", &secrets)
-            .env("APP_PADDLE_API_KEY", "pdl_sdbx_rotation")
-            .env("APP_PADDLE_CLIENT_TOKEN", "test_rotation")
-            .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
-            .env("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01rotation")
-            .env("APP_PADDLE_API_URL", &url);
-    })
+    TestServer::new()
+        .env("APP_PADDLE_WEBHOOK_SECRET", &secrets)
+        .env("APP_PADDLE_API_KEY", "pdl_sdbx_rotation")
+        .env("APP_PADDLE_CLIENT_TOKEN", "test_rotation")
+        .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
+        .env("APP_PADDLE_REFERRAL_DISCOUNT_ID", "dsc_01rotation")
+        .env("APP_PADDLE_API_URL", &url)
+        .spawn()
 }
 
 fn event(n: u32) -> String {

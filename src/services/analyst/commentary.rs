@@ -1,13 +1,13 @@
 //! The built-in analyst's words: 3 to 6 plain sentences on concentration,
 //! diversification, cash, and winners and losers, following the numbers.
 
-use super::{is_cash, Metrics, Position, NOTABLE, VERY_CONCENTRATED};
+use super::{is_cash, PortfolioMetrics, Position, NOTABLE, VERY_CONCENTRATED};
+use crate::db::holdings::Holding;
 use crate::format::{money, percent};
-use crate::services::portfolio::Holding;
 
 /// Writes 3 to 6 plain sentences about the portfolio, as one paragraph.
 /// `m` must be `metrics(holdings)`.
-pub fn commentary(holdings: &[Holding], m: &Metrics) -> String {
+pub fn commentary(holdings: &[Holding], m: &PortfolioMetrics) -> String {
     if m.total_value <= 0.0 {
         return nothing_to_weigh(holdings.len());
     }
@@ -45,7 +45,7 @@ fn nothing_to_weigh(count: usize) -> String {
     )
 }
 
-fn overview(valued: &[&Position], count: usize, m: &Metrics) -> String {
+fn overview(valued: &[&Position], count: usize, m: &PortfolioMetrics) -> String {
     let worth = format!("{}{}", money(m.total_value), change_clause(m));
     match valued {
         [only] if count == 1 => format!(
@@ -74,7 +74,7 @@ fn overview(valued: &[&Position], count: usize, m: &Metrics) -> String {
 }
 
 /// ` (up 4.2% since 2026-11-02, +1,000.00)` when there is a 30-day change.
-fn change_clause(m: &Metrics) -> String {
+fn change_clause(m: &PortfolioMetrics) -> String {
     let Some(c) = &m.change_30d else {
         return String::new();
     };
@@ -235,7 +235,7 @@ impl Gain<'_> {
     }
 }
 
-fn profit_and_loss(holdings: &[Holding], m: &Metrics) -> Vec<String> {
+fn profit_and_loss(holdings: &[Holding], m: &PortfolioMetrics) -> Vec<String> {
     let gains: Vec<Gain> = holdings
         .iter()
         .zip(&m.positions)

@@ -1,15 +1,19 @@
-//! The analysts: portfolio metrics (weights, concentration, profit and loss),
-//! the `Analyst` trait, and the built-in analyst, which writes its commentary
-//! from the metrics (`commentary`) and never fails.
+//! The analyst: portfolio metrics (weights, concentration, profit and
+//! loss), the `Analyst` trait, the built-in analyst, which writes its
+//! commentary from the metrics (`commentary`) and never fails, the LLM
+//! analyst (`llm`), and running an analysis: the LLM when one is set up,
+//! falling back to the built-in one.
 
 use serde::Serialize;
 
+use crate::db::holdings::Holding;
 use crate::format::finite;
+use crate::log;
 use crate::money::{self, Currency, Decimal};
 use crate::services::history::Change30d;
-use crate::services::portfolio::Holding;
 
 mod commentary;
+pub mod llm;
 
 pub use commentary::commentary;
 
@@ -18,7 +22,7 @@ pub use commentary::commentary;
 /// Values are in `base_currency`; the sums are exact (`money::Decimal`)
 /// and only then made floats.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Metrics {
+pub struct PortfolioMetrics {
     pub base_currency: Currency,
     pub total_value: f64,
     /// One per holding, in input order.
@@ -45,7 +49,7 @@ pub struct Position {
 
 /// Something that turns holdings and their metrics into commentary.
 pub trait Analyst {
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String>;
+    fn analyse(&self, holdings: &[Holding], metrics: &PortfolioMetrics) -> Result<String, String>;
     /// The `provider` reported by `POST /api/analyze`.
     fn name(&self) -> &'static str;
 }
@@ -56,12 +60,65 @@ pub trait Analyst {
 pub struct Builtin;
 
 impl Analyst for Builtin {
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String> {
+    fn analyse(&self, holdings: &[Holding], metrics: &PortfolioMetrics) -> Result<String, String> {
         Ok(commentary(holdings, metrics))
     }
 
     fn name(&self) -> &'static str {
         "builtin"
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub commentary: String,
+    pub provider: &'static str,
+    pub metrics: PortfolioMetrics,
+    /// Said when the LLM failed and the built-in analyst answered instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `holdings` in one currency and their `metrics` (`portfolio::weighed` or
+/// `portfolio::figures` make both).
+pub fn analyse(
+    llm: Option<&dyn Analyst>,
+    holdings: &[Holding],
+    metrics: PortfolioMetrics,
+) -> Analysis {
+    let mut note = None;
+    if let Some(llm) = llm {
+        match llm.analyse(holdings, &metrics) {
+            Ok(commentary) => {
+                log::event(
+                    "analysis.done",
+                    &[("provider", &llm.name()), ("holdings", &holdings.len())],
+                );
+                return Analysis {
+                    commentary,
+                    provider: llm.name(),
+                    metrics,
+                    note,
+                };
+            }
+            Err(why) => {
+                log::event("analysis.llm_failed", &[("error", &why)]);
+                note = Some(
+                    "The AI analyst could not answer just now, so this is the built-in commentary."
+                        .into(),
+                );
+            }
+        }
+    }
+    log::event(
+        "analysis.done",
+        &[("provider", &Builtin.name()), ("holdings", &holdings.len())],
+    );
+    Analysis {
+        commentary: commentary(holdings, &metrics),
+        provider: Builtin.name(),
+        metrics,
+        note,
     }
 }
 
@@ -75,7 +132,7 @@ pub(crate) const NOTABLE: f64 = 0.25;
 
 /// Computes the metrics of a list of validated holdings, all in one
 /// currency (`Valuation::in_base` restates them so).
-pub fn metrics(holdings: &[Holding]) -> Metrics {
+pub fn metrics(holdings: &[Holding]) -> PortfolioMetrics {
     let exact: Vec<Decimal> = holdings
         .iter()
         .map(|h| h.value().unwrap_or_default())
@@ -110,7 +167,7 @@ pub fn metrics(holdings: &[Holding]) -> Metrics {
     } else {
         Some(finite(money::sum(&with_cost).unwrap_or_default().to_f64()))
     };
-    Metrics {
+    PortfolioMetrics {
         base_currency: holdings.first().map_or(Currency::USD, |h| h.currency),
         total_value,
         positions,

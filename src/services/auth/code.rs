@@ -1,7 +1,9 @@
-//! One-time sign-in codes: issuing them under the limits (per mailbox, and
-//! per browser: each code belongs to the pending cookie's nonce that asked
-//! for it) and checking them, where a wrong try costs only that browser's
-//! code and an email has a daily ceiling of wrong tries.
+//! One-time sign-in codes: issuing them under the limits (per mailbox and
+//! client address, so a stranger asking from their own address cannot keep
+//! a person from signing in, under a mailbox-wide ceiling; and per browser:
+//! each code belongs to the pending cookie's nonce that asked for it) and
+//! checking them, where a wrong try costs only that browser's code and an
+//! email has a daily ceiling of wrong tries.
 
 use rusqlite::{Connection, Transaction};
 
@@ -21,10 +23,12 @@ pub const TRIES_PER_CODE: i64 = 5;
 pub const WRONG_TRIES_PER_DAY: i64 = 100;
 /// Codes one client (an IPv4 address, an IPv6 /64) may ask for in an hour.
 pub const CODES_PER_HOUR_PER_CLIENT: usize = 30;
-/// Codes one mailbox is sent in an hour.
+/// Codes one mailbox is sent in an hour at the asking of one client.
 pub const CODES_PER_HOUR: i64 = 5;
-/// A new code for a mailbox at most this often; a burnt or expired code
-/// does not count.
+/// Codes one mailbox is sent in an hour, whoever asks (SPEC §8).
+pub const CODES_PER_HOUR_PER_MAILBOX: i64 = 20;
+/// A new code for a mailbox, asked by one client, at most this often; a
+/// burnt or expired code does not count.
 pub const CODE_INTERVAL: i64 = MINUTE;
 
 fn code_message(email: &str, code: &str) -> String {
@@ -35,6 +39,15 @@ fn code_hash(keys: &Keys, email: &str, code: &str) -> [u8; 32] {
     crypto::mac(&keys.login_code, code_message(email, code).as_bytes())
 }
 
+/// What the database keeps of the client address that asked for a code
+/// (its limit key: an IPv4 address, an IPv6 /64, `unknown`): a keyed tag,
+/// enough to count by and no address in the file or its backups. The
+/// message has no newline, so it never reads as a code's.
+fn client_tag(keys: &Keys, client: &str) -> String {
+    let tag = crypto::mac(&keys.login_code, format!("client:{client}").as_bytes());
+    crypto::hex(&tag[..16])
+}
+
 /// A code ready to be emailed.
 pub struct IssuedCode {
     pub code: String,
@@ -42,18 +55,21 @@ pub struct IssuedCode {
 }
 
 /// Issues a new code for `email` (which must be normalised) to the pending
-/// cookie with `nonce`, replacing that cookie's earlier code (never another
-/// browser's), unless the mailbox has asked too often.
+/// cookie with `nonce`, asked for by `client` (its limit key), replacing that
+/// cookie's earlier code (never another browser's), unless this client has
+/// asked for this mailbox too often, or everyone together has.
 pub fn request_code(
     conn: &Connection,
     keys: &Keys,
     email: &str,
     nonce: &str,
+    client: &str,
     now: Timestamp,
 ) -> Result<IssuedCode> {
     let mailbox = mailbox::mailbox(email);
+    let client = client_tag(keys, client);
     db::write(conn, |tx| {
-        if let Some((wait, message)) = wait_for_new_code(tx, &mailbox, now)? {
+        if let Some((wait, message)) = wait_for_new_code(tx, &mailbox, &client, now)? {
             return Err(too_many(wait, &message));
         }
         let code = generate_code()?;
@@ -62,19 +78,23 @@ pub fn request_code(
             email,
             mailbox: &mailbox,
             nonce,
+            client: &client,
         };
         codes::replace(tx, &owner, &code_hash(keys, email, &code), now, expires_at)?;
         Ok(IssuedCode { code, expires_at })
     })
 }
 
-/// How long this mailbox must wait for a new code, and a sentence saying so.
+/// How long this client must wait for a new code for this mailbox, and a
+/// sentence saying so: once a minute and five an hour per mailbox and
+/// client, twenty an hour per mailbox from everyone together.
 fn wait_for_new_code(
     conn: &Connection,
     mailbox: &str,
+    client: &str,
     now: Timestamp,
 ) -> Result<Option<(i64, String)>> {
-    if let Some(newest) = codes::newest_unburnt_sent(conn, mailbox, TRIES_PER_CODE, now)? {
+    if let Some(newest) = codes::newest_unburnt_sent(conn, mailbox, client, TRIES_PER_CODE, now)? {
         let wait = newest.secs() + CODE_INTERVAL - now.secs();
         if wait > 0 {
             return Ok(Some((
@@ -83,12 +103,21 @@ fn wait_for_new_code(
             )));
         }
     }
-    let (count, oldest) = codes::sent_since(conn, mailbox, now.plus(-HOUR))?;
+    let hour_ago = now.plus(-HOUR);
+    let until_hour_after =
+        |oldest: Option<Timestamp>| oldest.map_or(HOUR, |t| t.secs() + HOUR - now.secs()).max(1);
+    let (count, oldest) = codes::sent_since(conn, mailbox, Some(client), hour_ago)?;
     if count >= CODES_PER_HOUR {
-        let wait = oldest.map_or(HOUR, |t| t.secs() + HOUR - now.secs()).max(1);
         return Ok(Some((
-            wait,
+            until_hour_after(oldest),
             "Too many codes were asked for this address. Try again later.".to_string(),
+        )));
+    }
+    let (count, oldest) = codes::sent_since(conn, mailbox, None, hour_ago)?;
+    if count >= CODES_PER_HOUR_PER_MAILBOX {
+        return Ok(Some((
+            until_hour_after(oldest),
+            "This address was sent too many codes in the last hour. Try again later.".to_string(),
         )));
     }
     Ok(None)
@@ -102,16 +131,20 @@ pub struct CodeStatus {
     pub wait_for_new: Option<i64>,
 }
 
+/// The status of the code `client` (its limit key) waits for.
 pub fn code_status(
     conn: &Connection,
+    keys: &Keys,
     email: &str,
     nonce: &str,
+    client: &str,
     now: Timestamp,
 ) -> Result<CodeStatus> {
     let mailbox = mailbox::mailbox(email);
+    let client = client_tag(keys, client);
     Ok(CodeStatus {
         expires_at: codes::live(conn, email, nonce, now)?.map(|c| c.expires_at),
-        wait_for_new: wait_for_new_code(conn, &mailbox, now)?.map(|(wait, _)| wait),
+        wait_for_new: wait_for_new_code(conn, &mailbox, &client, now)?.map(|(wait, _)| wait),
     })
 }
 
@@ -223,8 +256,25 @@ mod tests {
     const N1: &str = "nonce-of-the-owner";
     const N2: &str = "nonce-of-a-stranger";
 
+    /// The client address most tests ask from.
+    const HOME: &str = "198.51.100.1";
+
     fn ask(conn: &Connection, email: &str, nonce: &str, now: Timestamp) -> Result<IssuedCode> {
-        request_code(conn, &keys(), email, nonce, now)
+        ask_from(conn, email, nonce, HOME, now)
+    }
+
+    fn ask_from(
+        conn: &Connection,
+        email: &str,
+        nonce: &str,
+        client: &str,
+        now: Timestamp,
+    ) -> Result<IssuedCode> {
+        request_code(conn, &keys(), email, nonce, client, now)
+    }
+
+    fn status(conn: &Connection, email: &str, nonce: &str, now: Timestamp) -> CodeStatus {
+        code_status(conn, &keys(), email, nonce, HOME, now).unwrap()
     }
 
     fn verify_as(
@@ -370,7 +420,7 @@ mod tests {
         for _ in 0..5 {
             verify(&conn, "a@b.co", wrong_for(&issued.code), T0.plus(5));
         }
-        let status = code_status(&conn, "a@b.co", N1, T0.plus(6)).unwrap();
+        let status = status(&conn, "a@b.co", N1, T0.plus(6));
         assert_eq!(status, CodeStatus::default(), "burnt: no expiry, no wait");
         let again = ask(&conn, "a@b.co", N1, T0.plus(10)).unwrap();
         assert!(matches!(
@@ -396,7 +446,7 @@ mod tests {
             429,
             "gmail dots and googlemail are one mailbox"
         );
-        let status = code_status(&conn, "a+one@b.co", N1, T0.plus(20)).unwrap();
+        let status = status(&conn, "a+one@b.co", N1, T0.plus(20));
         assert_eq!(status.expires_at, Some(T0.plus(CODE_LIFETIME)));
         assert_eq!(status.wait_for_new, Some(40));
     }
@@ -449,5 +499,67 @@ mod tests {
         );
         ask(&conn, "a@b.co", N1, T0.plus(HOUR + 1)).unwrap();
         ask(&conn, "other@b.co", N1, T0.plus(30)).unwrap();
+    }
+
+    #[test]
+    fn a_strangers_requests_from_elsewhere_do_not_stop_the_owners() {
+        let conn = test_db();
+        let stranger = "203.0.113.66";
+        for i in 0..5 {
+            ask_from(&conn, "a@b.co", N2, stranger, T0.plus(i * 61)).unwrap();
+        }
+        let refused = ask_from(&conn, "a@b.co", N2, stranger, T0.plus(5 * 61));
+        assert_eq!(refused.err().map(|e| e.status()), Some(429));
+        // the owner, at home, is neither waiting a minute nor out of codes
+        assert_eq!(
+            status(&conn, "a@b.co", N1, T0.plus(5 * 61)).wait_for_new,
+            None
+        );
+        let owners = ask(&conn, "a@b.co", N1, T0.plus(5 * 61)).unwrap();
+        assert!(matches!(
+            verify(&conn, "a@b.co", &owners.code, T0.plus(5 * 61 + 1)),
+            Verified::SignedIn { .. }
+        ));
+    }
+
+    #[test]
+    fn a_mailbox_is_sent_at_most_twenty_codes_an_hour_whoever_asks() {
+        let conn = test_db();
+        for i in 0..20 {
+            let client = format!("192.0.2.{i}");
+            ask_from(&conn, "a+x@b.co", N2, &client, T0.plus(i)).unwrap();
+        }
+        let err = ask_from(&conn, "a@b.co", N1, "198.51.100.200", T0.plus(30))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                Error::TooManyRequests {
+                    retry_after: 3570,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // an hour after the first code, one more may go, and no second
+        let later = T0.plus(HOUR);
+        ask_from(&conn, "a@b.co", N1, "198.51.100.200", later).unwrap();
+        let err = ask_from(&conn, "a@b.co", N1, "198.51.100.201", later)
+            .err()
+            .unwrap();
+        assert_eq!(err.status(), 429);
+    }
+
+    #[test]
+    fn the_database_keeps_a_tag_of_the_client_not_its_address() {
+        let conn = test_db();
+        ask_from(&conn, "a@b.co", N1, "203.0.113.66", T0).unwrap();
+        let stored: String = conn
+            .query_row("SELECT client FROM login_codes", [], |r| r.get(0))
+            .unwrap();
+        assert!(!stored.contains("203.0.113"), "{stored}");
+        assert_eq!(stored, client_tag(&keys(), "203.0.113.66"));
+        assert_ne!(stored, client_tag(&keys(), "203.0.113.67"));
     }
 }

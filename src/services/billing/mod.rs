@@ -9,7 +9,7 @@ use crate::db::billing_reads::REFERRAL_DISCOUNT_META_KEY;
 use crate::db::meta;
 use crate::error::Result;
 
-pub mod answers;
+pub mod call_outcomes;
 pub mod check;
 pub mod checkout;
 pub mod custom_data;

@@ -8,13 +8,12 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::answers;
+use super::call_outcomes;
 use super::paddle_api::{ApiError, PaddleApi};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
@@ -44,19 +43,15 @@ pub fn retry_delay(attempts: i64) -> i64 {
     }
 }
 
-/// The running worker; [`OutboxWorker::stop`] ends it.
-pub struct OutboxWorker {
-    stopping: Arc<AtomicBool>,
-    handle: JoinHandle<()>,
-}
-
 /// Starts the worker when billing is configured. `failures` counts failed
-/// API calls (for `/metrics`).
+/// API calls (for `/metrics`). Stopping it waits for a call in flight; a
+/// call cut off by the deadline is retried (after its lease) at the next
+/// start.
 pub fn start(
     db_path: &Path,
     paddle: Option<&PaddleConfig>,
     failures: Arc<AtomicU64>,
-) -> Result<Option<OutboxWorker>> {
+) -> Result<Option<crate::worker::Worker>> {
     let Some(paddle) = paddle.cloned() else {
         return Ok(None);
     };
@@ -80,7 +75,7 @@ pub fn start(
                     if Instant::now() >= next_sweep {
                         next_sweep = Instant::now() + SWEEP;
                         let now = Timestamp::now();
-                        db::write(&conn, |tx| answers::settle_lapsed(tx, &paddle, now))?;
+                        db::write(&conn, |tx| call_outcomes::settle_lapsed(tx, &paddle, now))?;
                     }
                     worker.run_due(&flag)
                 }));
@@ -92,22 +87,11 @@ pub fn start(
                 std::thread::sleep(POLL);
             }
         })?;
-    Ok(Some(OutboxWorker { stopping, handle }))
-}
-
-impl OutboxWorker {
-    /// Asks the worker to stop and waits up to `wait` for a call in flight;
-    /// a call cut off here is retried (after its lease) at the next start.
-    pub fn stop(self, wait: Duration) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + wait;
-        while !self.handle.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if self.handle.is_finished() {
-            let _ = self.handle.join();
-        }
-    }
+    Ok(Some(crate::worker::Worker::new(
+        "paddle-outbox",
+        vec![handle],
+        move || stopping.store(true, Ordering::SeqCst),
+    )))
 }
 
 /// Why a try did not finish.
@@ -168,7 +152,9 @@ impl Worker<'_> {
             "lookup_customer" => {
                 let customer = text("customer_id");
                 let email = self.api.customer_email(&customer)?;
-                done(&|tx, now| answers::link_customer(tx, self.paddle, &customer, &email, now))
+                done(&|tx, now| {
+                    call_outcomes::link_customer(tx, self.paddle, &customer, &email, now)
+                })
             }
             "apply_discount" => {
                 let (sub, discount) = (text("subscription_id"), text("discount_id"));
@@ -177,11 +163,11 @@ impl Worker<'_> {
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
                 let entity = self.apply_discount_once(job, &sub, &discount)?;
-                done(&|tx, now| answers::reward_accepted(tx, reward_id, &entity, now))
+                done(&|tx, now| call_outcomes::reward_accepted(tx, reward_id, &entity, now))
             }
             "create_discount" => {
                 let id = self.api.create_referral_discount()?;
-                done(&|tx, now| answers::discount_created(tx, &id, now))
+                done(&|tx, now| call_outcomes::discount_created(tx, &id, now))
             }
             "cancel_subscription" => {
                 self.api.cancel_subscription(&text("subscription_id"))?;
@@ -249,7 +235,7 @@ impl Worker<'_> {
             ApiError::Refused(_) => {
                 db::write(self.conn, |tx| {
                     outbox::mark_failed(tx, job.id, now, &message)?;
-                    answers::refused(tx, self.paddle, job, now)
+                    call_outcomes::refused(tx, self.paddle, job, now)
                 })?;
                 log::event(
                     "billing.outbox_failed",

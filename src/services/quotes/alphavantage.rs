@@ -11,8 +11,6 @@ use super::{query_value, Outcome, QuotesConfig};
 use crate::clock::parse_date;
 use crate::money::Decimal;
 
-pub const DEFAULT_BASE: &str = "https://www.alphavantage.co";
-
 pub fn url(config: &QuotesConfig, symbol: &str) -> String {
     format!(
         "{}/query?function=GLOBAL_QUOTE&symbol={}&apikey={}",

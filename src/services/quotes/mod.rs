@@ -9,6 +9,8 @@ use crate::clock::Timestamp;
 use crate::db::holdings::PriceSource;
 use crate::money::Decimal;
 
+pub use crate::config::QuotesConfig;
+
 pub mod alphavantage;
 pub mod stooq;
 
@@ -16,37 +18,6 @@ pub mod stooq;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of an answer we read: a quote is a line or two.
 const MAX_BYTES: u64 = 64 * 1024;
-
-/// `APP_QUOTES` with its key and base URL, checked at start.
-#[derive(Clone, PartialEq)]
-pub struct QuotesConfig {
-    pub provider: PriceSource,
-    pub api_key: Option<String>,
-    /// The base without a trailing slash (`https://stooq.com`).
-    pub base_url: String,
-}
-
-/// Never prints the key.
-impl std::fmt::Debug for QuotesConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QuotesConfig")
-            .field("provider", &self.provider)
-            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
-            .field("base_url", &self.base_url)
-            .finish()
-    }
-}
-
-impl QuotesConfig {
-    /// Calls a minute we allow ourselves: Stooq publishes no limit, so we
-    /// stay polite; Alpha Vantage's free tier allows 5 a minute.
-    pub fn calls_per_minute(&self) -> usize {
-        match self.provider {
-            PriceSource::AlphaVantage => 5,
-            _ => 20,
-        }
-    }
-}
 
 /// What one ask for one symbol came to.
 #[derive(Clone, Debug, PartialEq)]

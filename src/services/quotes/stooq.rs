@@ -8,8 +8,6 @@ use super::{query_value, Outcome};
 use crate::clock::{parse_date, Timestamp, HOUR, MINUTE};
 use crate::money::Decimal;
 
-pub const DEFAULT_BASE: &str = "https://stooq.com";
-
 /// A symbol without an exchange suffix is asked as a US listing.
 pub fn stooq_symbol(symbol: &str) -> String {
     let lower = symbol.to_ascii_lowercase();

@@ -11,7 +11,7 @@ use crate::web::{csp, Ctx, Session};
 /// The signed-in user and their account, read together (or 401).
 fn session_and_me(ctx: &Ctx, req: &Req) -> Result<(Session, Me)> {
     let token = ctx.session_token(req).ok_or(Error::Unauthorized)?;
-    let (user, me) = account::me_of_session(ctx.db, token, &ctx.app.config.base_url, req.now)?
+    let (user, me) = account::me_of_session(ctx.db, token, &ctx.site.config.base_url, req.now)?
         .ok_or(Error::Unauthorized)?;
     let session = Session {
         user,
@@ -22,10 +22,10 @@ fn session_and_me(ctx: &Ctx, req: &Req) -> Result<(Session, Me)> {
 
 pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let (session, me) = session_and_me(ctx, req)?;
-    let paddle = ctx.app.config.paddle.as_ref();
+    let paddle = ctx.site.config.paddle.as_ref();
     // `me.billing` is the most relevant subscription already read.
     let status = me.billing.as_ref().map(|b| b.status.as_str());
-    let offer = checkout::offer_given(ctx.db, paddle, &ctx.app.keys, &session.user, status)?;
+    let offer = checkout::offer_given(ctx.db, paddle, &ctx.site.keys, &session.user, status)?;
     let csrf = ctx.csrf_token(req);
     // Read with the session, in the same statement.
     let base = session.user.base_currency;

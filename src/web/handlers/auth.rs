@@ -15,7 +15,7 @@ use crate::views::auth::{LoginForm, VerifyForm};
 use crate::web::cookies::{self, PendingCookie};
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Metrics;
-use crate::web::{visitor, Ctx};
+use crate::web::{csrf, Ctx};
 
 /// Said when `POST /verify` comes without a live pending cookie.
 pub const TOOK_TOO_LONG: &str = "That sign-in took too long. Enter your email again.";
@@ -38,7 +38,7 @@ pub fn login_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Result<Resp> {
-    let (csrf, cookie) = visitor::csrf_for_form(ctx, req)?;
+    let (csrf, cookie) = csrf::anonymous_form_token(ctx, req)?;
     let resp = Resp::html(status, views::auth::login(&frame(ctx, None, &csrf), form));
     Ok(match cookie {
         Some(cookie) => resp.with_header("Set-Cookie", &cookie),
@@ -49,7 +49,7 @@ fn login_page(ctx: &Ctx, req: &Req, status: u16, form: &LoginForm) -> Result<Res
 /// An email as this app's log may show it: whole while the log is the
 /// mailbox (no SMTP), masked once real mail goes out.
 fn logged(ctx: &Ctx, email: &str) -> String {
-    if ctx.app.config.smtp_url.is_some() {
+    if ctx.site.config.smtp_url.is_some() {
         log::masked_email(email)
     } else {
         email.to_string()
@@ -97,7 +97,7 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
     // Checked and counted in one step, so requests racing at the limit cannot
     // both pass; a request refused below for its email still counts.
     if let Err(wait) = ctx
-        .app
+        .site
         .code_requests_per_client
         .check_and_hit(&client, req.now)
     {
@@ -118,7 +118,14 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         pending.nonce = earlier.nonce;
         pending.referral = pending.referral.or(earlier.referral);
     }
-    let issued = match auth::request_code(ctx.db, &ctx.app.keys, &email, &pending.nonce, req.now) {
+    let issued = match auth::request_code(
+        ctx.db,
+        &ctx.site.keys,
+        &email,
+        &pending.nonce,
+        &client,
+        req.now,
+    ) {
         Ok(issued) => issued,
         Err(Error::TooManyRequests {
             retry_after,
@@ -132,14 +139,14 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         }
         Err(e) => return Err(e),
     };
-    ctx.app.mailer.send(mail::Email {
+    ctx.site.mailer.send(mail::Email {
         sign_in: Some(mail_key(&pending)),
         ..mail::sign_in_code(
             &email,
             &issued.code,
             issued.expires_at,
             req.now,
-            &ctx.app.config.base_url,
+            &ctx.site.config.base_url,
         )
     });
     log::event("auth.code_sent", &[("email", &logged(ctx, &email))]);
@@ -147,7 +154,7 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
         "Set-Cookie",
         &cookies::set(
             cookies::PENDING,
-            &pending.seal(&ctx.app.keys.pending_cookie),
+            &pending.seal(&ctx.site.keys.pending_cookie),
             cookies::PENDING_LIFETIME,
             ctx.https(),
         ),
@@ -171,7 +178,7 @@ fn mail_key(pending: &PendingCookie) -> String {
 
 fn mail_failed(ctx: &Ctx, req: &Req) -> bool {
     ctx.pending(req)
-        .is_some_and(|p| ctx.app.mailer.undelivered(&mail_key(&p)))
+        .is_some_and(|p| ctx.site.mailer.undelivered(&mail_key(&p)))
 }
 
 fn verify_page(
@@ -182,7 +189,14 @@ fn verify_page(
     error: Option<&str>,
 ) -> Result<Resp> {
     let csrf = ctx.csrf_token(req);
-    let status_now = auth::code_status(ctx.db, &pending.email, &pending.nonce, req.now)?;
+    let status_now = auth::code_status(
+        ctx.db,
+        &ctx.site.keys,
+        &pending.email,
+        &pending.nonce,
+        &req.client.limit_key(),
+        req.now,
+    )?;
     let form = VerifyForm {
         email: &pending.email,
         referral: pending.referral.as_deref(),
@@ -214,7 +228,7 @@ pub fn verify_status(ctx: &Ctx, req: &Req) -> Result<Resp> {
 fn took_too_long(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let from_cookie = req
         .cookie(&ctx.cookie_name(cookies::PENDING))
-        .and_then(|v| PendingCookie::open_lapsed(&ctx.app.keys.pending_cookie, v))
+        .and_then(|v| PendingCookie::open_lapsed(&ctx.site.keys.pending_cookie, v))
         .map(|p| p.email);
     let from_form = req
         .form()
@@ -242,7 +256,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let link = referral::linker(pending.referral.as_deref(), &linked, req.now);
     let outcome = auth::verify_code(
         ctx.db,
-        &ctx.app.keys,
+        &ctx.site.keys,
         email,
         &pending.nonce,
         code,
@@ -270,7 +284,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             created,
             session_token,
         } => {
-            Metrics::count(&ctx.app.metrics.codes_verified);
+            Metrics::count(&ctx.site.metrics.codes_verified);
             log::event(
                 "auth.signed_in",
                 &[("user_id", &user.id), ("new_account", &created)],
@@ -283,7 +297,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                         ("referred_user_id", &user.id),
                     ],
                 );
-                Metrics::count(&ctx.app.metrics.referrals_linked);
+                Metrics::count(&ctx.site.metrics.referrals_linked);
             }
             // The first sign-in of a day records the day's total; a failure
             // here must not keep anyone from signing in.
@@ -303,7 +317,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 .with_header("Set-Cookie", &cookies::clear(cookies::PENDING, ctx.https())))
         }
         Verified::Wrong { tries_left } => {
-            Metrics::count(&ctx.app.metrics.codes_failed);
+            Metrics::count(&ctx.site.metrics.codes_failed);
             log::event(
                 "auth.code_wrong",
                 &[("email", &logged(ctx, email)), ("tries_left", &tries_left)],
@@ -313,7 +327,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             verify_page(ctx, req, 400, &pending, Some(&message))
         }
         Verified::Burnt => {
-            Metrics::count(&ctx.app.metrics.codes_failed);
+            Metrics::count(&ctx.site.metrics.codes_failed);
             log::event("auth.code_burnt", &[("email", &logged(ctx, email))]);
             verify_page(ctx, req, 400, &pending, Some(
                 "That was the last try for this code, so it no longer works. Send a new code below.",

@@ -11,10 +11,10 @@ use crate::web::Ctx;
 
 pub fn report(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let violations = csp_report::violations(req.header("content-type"), &req.body)?;
-    let metrics = &ctx.app.metrics;
+    let metrics = &ctx.site.metrics;
     for v in &violations {
         metrics.csp_violation(v.directive);
-        match ctx.app.csp_log_budget.take(req.now) {
+        match ctx.site.csp_log_budget.take(req.now) {
             Verdict::Log { suppressed_before } => log::event(
                 "csp.violation",
                 &[

@@ -16,7 +16,7 @@ use crate::web::{Ctx, Session};
 /// The page frame for this request.
 pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> Frame<'a> {
     Frame {
-        assets: &ctx.app.assets.urls,
+        assets: &ctx.site.assets.urls,
         user: session.map(|s| &s.user),
         csrf,
     }

@@ -3,7 +3,7 @@
 use super::frame;
 use crate::error::{Error, Result};
 use crate::services::access::Caller;
-use crate::services::{billing, ops};
+use crate::services::{billing, probes};
 use crate::views;
 use crate::web::http::{Req, Resp};
 use crate::web::metrics::Totals;
@@ -24,12 +24,12 @@ pub fn landing(ctx: &Ctx, req: &Req) -> Result<Resp> {
 }
 
 pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
-    ops::database_answers(ctx.db)?;
+    probes::database_answers(ctx.db)?;
     Ok(Resp::text(200, "ok"))
 }
 
 pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    ctx.app.assets.serve(&req.path).ok_or(Error::NotFound)
+    ctx.site.assets.serve(&req.path).ok_or(Error::NotFound)
 }
 
 pub fn favicon(_ctx: &Ctx, _req: &Req) -> Result<Resp> {
@@ -47,22 +47,22 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
             "Metrics are served to this machine or to the admin token only.",
         ));
     }
-    let (users, paid_users, referrals, credit_grants) = ops::totals(ctx.db)?;
+    let (users, paid_users, referrals, credit_grants) = probes::totals(ctx.db)?;
     let (outbox_pending, outbox_failed) = billing::outbox_depth(ctx.db)?;
     let totals = Totals {
         users,
         paid_users,
         referrals,
         credit_grants,
-        mail: ctx.app.mailer.counts(),
-        llm_outstanding: ctx.app.pools.llm.outstanding(),
-        credited_users: ops::credited_users(ctx.db, req.now)?,
+        mail: ctx.site.mailer.counts(),
+        llm_outstanding: ctx.site.pools.llm.outstanding(),
+        credited_users: probes::credited_users(ctx.db, req.now)?,
         outbox_pending,
         outbox_failed,
     };
     Ok(Resp::new(
         200,
         "text/plain; version=0.0.4; charset=utf-8",
-        ctx.app.metrics.render(&totals),
+        ctx.site.metrics.render(&totals),
     ))
 }

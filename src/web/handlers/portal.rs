@@ -14,7 +14,7 @@ const UNAVAILABLE: &str = "Billing is unavailable right now, try again in a minu
 
 pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
-    if ctx.app.config.paddle.is_none() {
+    if ctx.site.config.paddle.is_none() {
         return Err(Error::NotFound);
     }
     let Some(target) = portal::target(ctx.db, session.user.id)? else {
@@ -23,7 +23,7 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 .into(),
         ));
     };
-    if ctx.app.pools.paddle.is_full() {
+    if ctx.site.pools.paddle.is_full() {
         return Err(offload::full());
     }
     let user_id = session.user.id;
@@ -31,7 +31,7 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
     Ok(Resp::offload(
         PoolName::Paddle,
         move |ctx: &Ctx, req: &Req| {
-            let Some(paddle) = ctx.app.config.paddle.as_ref() else {
+            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
                 return Err(Error::NotFound);
             };
             match portal::session_url(paddle, &target) {

@@ -11,7 +11,7 @@ use crate::services::history::Span;
 use crate::services::holding_form::{self, FieldErrors, Fields};
 use crate::services::import::BadRow;
 use crate::services::portfolio::{Holding, PriceSource};
-use crate::services::{analysis, analyst, funnel, portfolio};
+use crate::services::{analyst, funnel, portfolio};
 use crate::views;
 use crate::views::portfolio::{Figures, HoldingForm, Notice};
 use crate::web::cookies;
@@ -28,7 +28,7 @@ pub fn page(ctx: &Ctx, req: &Req) -> Result<Resp> {
         return render(ctx, req, &session, 200, &HoldingForm::default(), &[], None);
     };
     // Shown once: the page that shows the note clears it.
-    let notice = Flash::open(&ctx.app.keys.flash_cookie, value, req.now).and_then(|f| {
+    let notice = Flash::open(&ctx.site.keys.flash_cookie, value, req.now).and_then(|f| {
         let h = f.holding()?;
         Some(match f.change {
             Change::Saved => Notice::Saved(h),
@@ -67,11 +67,11 @@ pub(super) fn render(
     let csrf = ctx.csrf_token(req);
     // The upgrade hint (and so the checkout) shows here when commentary
     // answers 402: only for someone without paid access.
-    let paddle = ctx.app.config.paddle.as_ref();
+    let paddle = ctx.site.config.paddle.as_ref();
     let offer = if access::user_paid_status(&session.user, req.now).active {
         None
     } else {
-        checkout::offer(ctx.db, paddle, &ctx.app.keys, &session.user)?
+        checkout::offer(ctx.db, paddle, &ctx.site.keys, &session.user)?
     };
     let page = views::portfolio::portfolio(
         &frame(ctx, Some(session), &csrf),
@@ -80,7 +80,7 @@ pub(super) fn render(
             metrics: &figures.metrics,
             history: &figures.history,
             span,
-            quotes: ctx.app.config.quotes.as_ref().map(|q| q.provider),
+            quotes: ctx.site.config.quotes.as_ref().map(|q| q.provider),
             rates_day: figures.rates_day.as_deref(),
         },
         form,
@@ -94,7 +94,7 @@ pub(super) fn render(
 
 /// After a change: back to the page (POST-redirect-GET) with its note.
 fn changed(ctx: &Ctx, req: &Req, change: Change, holding: &Holding) -> Resp {
-    let flash = Flash::new(change, holding, req.now).seal(&ctx.app.keys.flash_cookie);
+    let flash = Flash::new(change, holding, req.now).seal(&ctx.site.keys.flash_cookie);
     Resp::redirect("/portfolio").with_header(
         "Set-Cookie",
         &cookies::set(FLASH, &flash, Flash::lifetime(), ctx.https()),
@@ -109,7 +109,7 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let form = req.form()?;
     let field = |name| form.get(name).unwrap_or("");
     // A quoted price only where quotes are on; otherwise the box is not shown.
-    let provider = ctx.app.config.quotes.as_ref().map(|q| q.provider);
+    let provider = ctx.site.config.quotes.as_ref().map(|q| q.provider);
     let quoted = provider.filter(|_| !field("quoted").is_empty());
     let refused = |errors: FieldErrors| {
         let shown = |v: &'static str| if field(v).len() <= 64 { field(v) } else { "" };
@@ -189,7 +189,7 @@ pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let base = session.user.base_currency;
     let mut holdings = holdings_json::holdings(&body, base)?;
     // A quoted entry takes the configured provider; with quotes off, typed.
-    let provider = ctx.app.config.quotes.as_ref().map(|q| q.provider);
+    let provider = ctx.site.config.quotes.as_ref().map(|q| q.provider);
     for h in &mut holdings {
         if h.price_source.is_quoted() {
             h.price_source = provider.unwrap_or(PriceSource::Typed);
@@ -234,31 +234,31 @@ pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
             "There are no holdings to analyse: add a holding first.".into(),
         ));
     }
-    if ctx.app.llm.is_none() {
+    if ctx.site.llm.is_none() {
         // The built-in analyst is quick arithmetic: it answers right here.
         return Resp::json_of(
             200,
-            &counted(ctx, req, analysis::analyse(None, &holdings, metrics)),
+            &counted(ctx, req, analyst::analyse(None, &holdings, metrics)),
         );
     }
     // A full pool is told first, so a 503 does not use up one of the
     // caller's analyses; the worker's reservation is what enforces it.
-    if ctx.app.pools.llm.is_full() {
+    if ctx.site.pools.llm.is_full() {
         return Err(offload::full());
     }
     limit_analyses(ctx, req, &caller)?;
     // The LLM may take many seconds: its own pool waits for it, never a worker.
     Ok(Resp::offload(PoolName::Llm, move |ctx: &Ctx, req: &Req| {
-        let llm = ctx.app.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
+        let llm = ctx.site.llm.as_ref().map(|l| l as &dyn analyst::Analyst);
         Resp::json_of(
             200,
-            &counted(ctx, req, analysis::analyse(llm, &holdings, metrics)),
+            &counted(ctx, req, analyst::analyse(llm, &holdings, metrics)),
         )
     }))
 }
 
 /// Counts the analysis for `app stats` (LLM or built-in), then hands it on.
-fn counted(ctx: &Ctx, req: &Req, result: analysis::Analysis) -> analysis::Analysis {
+fn counted(ctx: &Ctx, req: &Req, result: analyst::Analysis) -> analyst::Analysis {
     funnel::record_analysis(ctx.db, result.provider, req.now);
     result
 }
@@ -270,7 +270,7 @@ fn limit_analyses(ctx: &Ctx, req: &Req, caller: &Caller) -> Result<()> {
         Caller::User(user) => format!("user:{}", user.id),
         Caller::Admin => format!("admin:{}", req.client),
     };
-    ctx.app
+    ctx.site
         .analyses_per_caller
         .check_and_hit(&key, req.now)
         .map_err(|retry_after| {

@@ -11,7 +11,7 @@ use super::*;
 
 #[test]
 fn every_change_is_audited_with_actor_client_and_note() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _rex = account(&app, "rex@example.com");
     let rex = user_id(&app, "rex@example.com");
     let ssh = "198.51.100.7 52022 10.0.0.5 22";
@@ -123,7 +123,7 @@ fn every_change_is_audited_with_actor_client_and_note() {
 
 #[test]
 fn backup_while_the_server_runs() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let sam = account(&app, "sam@example.com");
     let path = app.dir().join("backup.db");
     let path_arg = path.to_str().unwrap();
@@ -188,7 +188,7 @@ fn backup_while_the_server_runs() {
 #[test]
 fn twenty_grants_at_once_add_up_while_the_server_serves() {
     const GRANTS: i64 = 20;
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let tom = account(&app, "tom@example.com");
     let stop = AtomicBool::new(false);
     let statuses = Mutex::new(Vec::new());

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn grant_credit_refuses_bad_arguments_and_changes_nothing() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _eve = account(&app, "eve@example.com");
     let future = date_from_now(&app, "+40 days");
     let past = date_from_now(&app, "-1 day");
@@ -60,7 +60,7 @@ fn grant_credit_refuses_bad_arguments_and_changes_nothing() {
 
 #[test]
 fn unknown_email_is_an_error_for_every_verb() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _fred = account(&app, "fred@example.com");
     let verbs: [&[&str]; 5] = [
         &[
@@ -96,7 +96,7 @@ fn unknown_email_is_an_error_for_every_verb() {
 
 #[test]
 fn missing_email_is_a_usage_error() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _gil = account(&app, "gil@example.com");
     let verbs: [&[&str]; 4] = [
         &["grant-credit", "--days", "3"],
@@ -120,7 +120,7 @@ fn missing_email_is_a_usage_error() {
 
 #[test]
 fn set_tier_refuses_an_unknown_tier() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _hal = account(&app, "hal@example.com");
     let out = run(
         &app,
@@ -136,7 +136,7 @@ fn set_tier_refuses_an_unknown_tier() {
 
 #[test]
 fn every_verb_has_help() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let verbs: [(&str, &[&str]); 7] = [
         (
             "grant-credit",

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn grant_json_reports_the_change() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _ida = account(&app, "ida@example.com");
     let out = run(
         &app,
@@ -35,7 +35,7 @@ fn grant_json_reports_the_change() {
 
 #[test]
 fn days_twice_add_up() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _jo = account(&app, "jo@example.com");
     let before = now_secs();
     succeeded(
@@ -63,7 +63,7 @@ fn days_twice_add_up() {
 
 #[test]
 fn short_grant_on_a_long_one_adds_to_the_long_one() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _kim = account(&app, "kim@example.com");
     succeeded(
         &run(
@@ -94,7 +94,7 @@ fn short_grant_on_a_long_one_adds_to_the_long_one() {
 
 #[test]
 fn until_earlier_than_the_current_credit_changes_nothing() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _lee = account(&app, "lee@example.com");
     succeeded(
         &run(
@@ -150,7 +150,7 @@ fn until_earlier_than_the_current_credit_changes_nothing() {
 
 #[test]
 fn until_runs_through_the_end_of_that_utc_day() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let _max = account(&app, "max@example.com");
     let day = date_from_now(&app, "+100 days");
     let text = succeeded(

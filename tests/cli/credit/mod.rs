@@ -13,13 +13,13 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::{assert_one_line_error, now_secs, stderr, stdout, succeeded, summary};
-use crate::support::{api_me, signed_in as account, user_id, Client, TestApp};
+use crate::support::{api_me, signed_in as account, user_id, Client, TestServer};
 
 const DAY: i64 = 86_400;
 
 /// `app --db <db> ARGS` with no actor, client or base URL from the test's own
 /// environment.
-fn run(app: &TestApp, args: &[&str]) -> std::process::Output {
+fn run(app: &TestServer, args: &[&str]) -> std::process::Output {
     app.cli_with(args, clean_env)
 }
 
@@ -29,7 +29,7 @@ fn clean_env(cmd: &mut Command) {
         .env("USER", "tester");
 }
 
-fn credit_until(app: &TestApp, email: &str) -> Option<String> {
+fn credit_until(app: &TestServer, email: &str) -> Option<String> {
     app.db()
         .query_row(
             "SELECT credit_until FROM users WHERE email = ?1",
@@ -40,12 +40,12 @@ fn credit_until(app: &TestApp, email: &str) -> Option<String> {
 }
 
 /// `credit_until` as seconds since the epoch.
-fn credit_until_secs(app: &TestApp, email: &str) -> Option<i64> {
+fn credit_until_secs(app: &TestServer, email: &str) -> Option<i64> {
     credit_until(app, email).map(|t| secs_of(app, &t))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` → seconds since the epoch (SQLite does the calendar).
-fn secs_of(app: &TestApp, rfc3339: &str) -> i64 {
+fn secs_of(app: &TestServer, rfc3339: &str) -> i64 {
     assert!(
         rfc3339.len() == 20 && rfc3339.as_bytes()[10] == b'T' && rfc3339.ends_with('Z'),
         "not RFC 3339 with Z and whole seconds: {rfc3339:?}"
@@ -60,13 +60,13 @@ fn secs_of(app: &TestApp, rfc3339: &str) -> i64 {
 }
 
 /// The UTC date of now plus an SQLite modifier (`'+100 days'`).
-fn date_from_now(app: &TestApp, modifier: &str) -> String {
+fn date_from_now(app: &TestServer, modifier: &str) -> String {
     app.db()
         .query_row("SELECT date('now', ?1)", [modifier], |r| r.get(0))
         .unwrap()
 }
 
-fn audit_count(app: &TestApp) -> i64 {
+fn audit_count(app: &TestServer) -> i64 {
     app.query_i64("SELECT count(*) FROM access_audit")
 }
 
@@ -82,7 +82,7 @@ struct AuditRow {
     note: Option<String>,
 }
 
-fn audit_rows(app: &TestApp) -> Vec<AuditRow> {
+fn audit_rows(app: &TestServer) -> Vec<AuditRow> {
     let db = app.db();
     let mut stmt = db
         .prepare("SELECT at, user_id, action, old_value, new_value, actor, client, note FROM access_audit ORDER BY id")

@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn grant_then_show_status_matches_api_me() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let carol = account(&app, "carol@example.com");
     let before = now_secs();
     let out = run(
@@ -86,7 +86,7 @@ fn grant_then_show_status_matches_api_me() {
 
 #[test]
 fn settings_badge_counts_the_days_of_a_credit() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let quinn = account(&app, "quinn@example.com");
     assert_eq!(badge(&quinn), "free");
     succeeded(

@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn revoke_ends_a_running_credit_now() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let olga = account(&app, "olga@example.com");
     succeeded(
         &run(
@@ -48,7 +48,7 @@ fn revoke_ends_a_running_credit_now() {
 
 #[test]
 fn set_tier_paid_and_free_show_in_api_me_and_settings() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let pia = account(&app, "pia@example.com");
     assert!(has_upgrade_hint(&pia));
     let out = run(

@@ -6,9 +6,9 @@ use super::*;
 
 #[test]
 fn analyze_without_a_caller_is_401() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     let client = app.client();
     json_error(&analyze(&client, None), 401, "unauthorized");
     let resp = analyze(&client, Some(&json!({ "holdings": sample_holdings() })));
@@ -17,7 +17,7 @@ fn analyze_without_a_caller_is_401() {
 
 #[test]
 fn analyze_for_a_free_user_is_402_free_tier() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "free@example.com");
     save_portfolio(&client, &sample_holdings());
     assert_payment_required(&analyze(&client, None), "free_tier");
@@ -27,7 +27,7 @@ fn analyze_for_a_free_user_is_402_free_tier() {
 
 #[test]
 fn analyze_after_the_credit_expired_is_402_credit_expired() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = credited_user(&app, "lapsed@example.com");
     save_portfolio(&client, &sample_holdings());
     analysis(&analyze(&client, None));
@@ -43,7 +43,7 @@ fn analyze_after_the_credit_expired_is_402_credit_expired() {
 
 #[test]
 fn analyze_for_a_credited_user_is_200() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = credited_user(&app, "credited@example.com");
     let body = analysis(&analyze(
         &client,
@@ -59,7 +59,7 @@ fn analyze_for_a_credited_user_is_200() {
 
 #[test]
 fn revoked_credit_and_free_tier_again_close_the_gate() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = credited_user(&app, "revoked@example.com");
     save_portfolio(&client, &sample_holdings());
     analysis(&analyze(&client, None));
@@ -94,9 +94,9 @@ fn revoked_credit_and_free_tier_again_close_the_gate() {
 
 #[test]
 fn admin_token_passes_the_gate_and_must_send_holdings() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     let client = app.client();
     let body = analysis(&analyze_as_admin(&client, &sample_holdings()));
     assert_sample_metrics(&body);
@@ -119,9 +119,9 @@ fn admin_token_passes_the_gate_and_must_send_holdings() {
 
 #[test]
 fn wrong_admin_token_is_401() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     let client = app.client();
     let body = Some(json!({ "holdings": sample_holdings() }));
     let wrong = format!("Bearer {ADMIN_TOKEN}x");
@@ -144,7 +144,7 @@ fn wrong_admin_token_is_401() {
 
 #[test]
 fn without_an_admin_token_configured_no_bearer_passes() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let body = Some(json!({ "holdings": sample_holdings() }));
     for header in [
@@ -159,9 +159,9 @@ fn without_an_admin_token_configured_no_bearer_passes() {
 
 #[test]
 fn ten_wrong_tokens_from_one_client_then_429() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     let client = app.client();
     let body = Some(json!({ "holdings": sample_holdings() }));
     for i in 0..10 {
@@ -198,7 +198,7 @@ fn ten_wrong_tokens_from_one_client_then_429() {
 
 #[test]
 fn analyze_from_another_site_is_403() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = paid_user(&app, "origin@example.com");
     save_portfolio(&client, &sample_holdings());
     let resp = analyze_with(&client, None, &[("Origin", "https://evil.example")]);

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn analysis_of_the_saved_portfolio() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = paid_user(&app, "saved@example.com");
     save_portfolio(&client, &sample_holdings());
 
@@ -22,7 +22,7 @@ fn analysis_of_the_saved_portfolio() {
 
 #[test]
 fn posted_holdings_are_analysed_instead_of_the_saved_ones() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = paid_user(&app, "posted@example.com");
     save_portfolio(
         &client,
@@ -43,7 +43,7 @@ fn posted_holdings_are_analysed_instead_of_the_saved_ones() {
 
 #[test]
 fn analysing_an_empty_saved_portfolio_is_400() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = paid_user(&app, "nothing@example.com");
     let resp = analyze(&client, None);
     let body = json_error(&resp, 400, "bad_request");
@@ -62,7 +62,7 @@ fn analysing_an_empty_saved_portfolio_is_400() {
 
 #[test]
 fn posted_holdings_are_validated_like_put() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = paid_user(&app, "checked@example.com");
     save_portfolio(&client, &sample_holdings());
     let good = json!({"symbol": "OK", "quantity": 1, "price": 1});
@@ -114,9 +114,9 @@ fn posted_holdings_are_validated_like_put() {
 
 #[test]
 fn commentary_differs_between_a_concentrated_and_a_diversified_portfolio() {
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     let client = app.client();
     let concentrated = json!([
         {"symbol": "TSLA", "quantity": 90, "price": 100},

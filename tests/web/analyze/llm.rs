@@ -16,14 +16,14 @@ const LLM_MODEL: &str = "test-model-7b";
 
 impl FakeLlm {
     /// The app, configured to use this fake (and to take the admin token).
-    fn spawn_app(&self) -> TestApp {
+    fn spawn_app(&self) -> TestServer {
         let url = self.base_url();
-        TestApp::spawn_with(|cmd| {
-            cmd.env("APP_LLM_URL", &url)
-                .env("APP_LLM_MODEL", LLM_MODEL)
-                .env("APP_LLM_API_KEY", LLM_KEY)
-                .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-        })
+        TestServer::new()
+            .env("APP_LLM_URL", &url)
+            .env("APP_LLM_MODEL", LLM_MODEL)
+            .env("APP_LLM_API_KEY", LLM_KEY)
+            .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+            .spawn()
     }
 }
 
@@ -41,7 +41,7 @@ fn assert_fell_back(resp: &Resp, what: &str) {
 
 /// POST /api/analyze over a connection of our own that waits up to `wait`
 /// for the answer (the shared client gives up after 10 s).
-fn slow_analyze_as_admin(app: &TestApp, holdings: &Value, wait: Duration) -> Resp {
+fn slow_analyze_as_admin(app: &TestServer, holdings: &Value, wait: Duration) -> Resp {
     let body = json!({ "holdings": holdings }).to_string();
     let request = format!(
         "POST /api/analyze HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
@@ -144,11 +144,11 @@ fn llm_commentary_comes_from_the_configured_model() {
 fn llm_without_an_api_key_sends_no_authorization() {
     let llm = FakeLlm::answering("Fine.");
     let url = llm.base_url();
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_LLM_URL", &url)
-            .env("APP_LLM_MODEL", LLM_MODEL)
-            .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_LLM_URL", &url)
+        .env("APP_LLM_MODEL", LLM_MODEL)
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     let body = analysis(&analyze_as_admin(&app.client(), &sample_holdings()));
     assert_eq!(body["provider"], "llm", "{body}");
     let requests = llm.requests();
@@ -208,11 +208,11 @@ fn llm_reply_without_content_falls_back_to_the_builtin_analyst() {
 #[test]
 fn unreachable_llm_falls_back_to_the_builtin_analyst() {
     let port = crate::support::free_port();
-    let app = TestApp::spawn_with(|cmd| {
-        cmd.env("APP_LLM_URL", format!("http://127.0.0.1:{port}/v1"))
-            .env("APP_LLM_MODEL", LLM_MODEL)
-            .env("APP_ADMIN_TOKEN", ADMIN_TOKEN);
-    });
+    let app = TestServer::new()
+        .env("APP_LLM_URL", format!("http://127.0.0.1:{port}/v1"))
+        .env("APP_LLM_MODEL", LLM_MODEL)
+        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .spawn();
     assert_fell_back(
         &analyze_as_admin(&app.client(), &sample_holdings()),
         "connection refused",

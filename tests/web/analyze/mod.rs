@@ -8,12 +8,12 @@ mod llm;
 
 use serde_json::{json, Value};
 
-use crate::support::{json_error, json_of, paid_user, signed_in, Client, Resp, TestApp};
+use crate::support::{json_error, json_of, paid_user, signed_in, Client, Resp, TestServer};
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 
 /// Runs the CLI; it must succeed.
-fn cli_ok(app: &TestApp, args: &[&str]) {
+fn cli_ok(app: &TestServer, args: &[&str]) {
     let out = app.cli(args);
     assert!(
         out.status.success(),
@@ -24,7 +24,7 @@ fn cli_ok(app: &TestApp, args: &[&str]) {
 }
 
 /// A signed-in free user with a 30-day credit.
-fn credited_user(app: &TestApp, email: &str) -> Client {
+fn credited_user(app: &TestServer, email: &str) -> Client {
     let client = signed_in(app, email);
     cli_ok(app, &["grant-credit", "--email", email, "--days", "30"]);
     client

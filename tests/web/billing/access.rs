@@ -4,7 +4,7 @@
 use super::fixtures::transaction_completed;
 use super::*;
 
-fn count(app: &TestApp, sql: &str) -> i64 {
+fn count(app: &TestServer, sql: &str) -> i64 {
     app.query_i64(sql)
 }
 

@@ -9,7 +9,6 @@ mod rewards;
 mod signatures;
 mod unread;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,7 +16,7 @@ use serde_json::Value;
 pub use crate::support::paddle::post_webhook;
 use crate::support::paddle::{deliver_signed, FakePaddle};
 pub use crate::support::{api_me, user_id};
-use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestApp};
+use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestServer};
 
 pub use fixtures::{at, Sub};
 
@@ -27,39 +26,33 @@ pub const APP_SECRET: &str = "billing-tests-secret-0123456789abcdef0123456789";
 pub const DISCOUNT: &str = "dsc_01referral50off3months";
 
 /// The app with billing configured against `paddle`.
-pub fn spawn(paddle: &FakePaddle) -> TestApp {
+pub fn spawn(paddle: &FakePaddle) -> TestServer {
     spawn_with_discount(paddle, Some(DISCOUNT))
 }
 
 /// `discount: None` leaves `APP_PADDLE_REFERRAL_DISCOUNT_ID` unset.
-pub fn spawn_with_discount(paddle: &FakePaddle, discount: Option<&str>) -> TestApp {
-    TestApp::spawn_with(paddle_env(paddle, discount))
-}
-
-/// The environment that configures billing (for a spawn or a restart).
-pub fn paddle_env(paddle: &FakePaddle, discount: Option<&str>) -> impl Fn(&mut Command) {
-    let url = paddle.url().to_string();
-    let discount = discount.map(str::to_string);
-    move |cmd: &mut Command| {
-        cmd.env("APP_SECRET", APP_SECRET)
-            .env("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env("APP_PADDLE_API_KEY", "pdl_sdbx_apikey_test")
-            .env("APP_PADDLE_CLIENT_TOKEN", "test_clienttoken")
-            .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
-            .env("APP_PADDLE_API_URL", &url);
-        if let Some(d) = &discount {
-            cmd.env("APP_PADDLE_REFERRAL_DISCOUNT_ID", d);
-        }
+pub fn spawn_with_discount(paddle: &FakePaddle, discount: Option<&str>) -> TestServer {
+    let start = TestServer::new()
+        .env("APP_SECRET", APP_SECRET)
+        .env("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("APP_PADDLE_API_KEY", "pdl_sdbx_apikey_test")
+        .env("APP_PADDLE_CLIENT_TOKEN", "test_clienttoken")
+        .env("APP_PADDLE_PRICE_ID", "pri_01jf2z9y8x7w6v5u4t3s2r1q0p")
+        .env("APP_PADDLE_API_URL", paddle.url());
+    match discount {
+        Some(d) => start.env("APP_PADDLE_REFERRAL_DISCOUNT_ID", d),
+        None => start,
     }
+    .spawn()
 }
 
 /// POSTs `body` to the webhook signed as Paddle would sign it now.
-pub fn deliver(app: &TestApp, body: &str) -> Resp {
+pub fn deliver(app: &TestServer, body: &str) -> Resp {
     deliver_signed(app, WEBHOOK_SECRET, body)
 }
 
 /// Delivers and expects 200 with `outcome`.
-pub fn deliver_ok(app: &TestApp, body: &str, outcome: &str) {
+pub fn deliver_ok(app: &TestServer, body: &str, outcome: &str) {
     let resp = deliver(app, body);
     assert_eq!(
         resp.status,
@@ -73,14 +66,14 @@ pub fn deliver_ok(app: &TestApp, body: &str, outcome: &str) {
 }
 
 /// Signs `email` in through the web; returns the client and the user id.
-pub fn user(app: &TestApp, email: &str) -> (Client, i64) {
+pub fn user(app: &TestServer, email: &str) -> (Client, i64) {
     let client = app.client();
     sign_in(app, &client, email);
     (client, user_id(app, email))
 }
 
 /// Signs `email` in by `referrer`'s invite link.
-pub fn invited_user(app: &TestApp, referrer: &Client, email: &str) -> (Client, i64) {
+pub fn invited_user(app: &TestServer, referrer: &Client, email: &str) -> (Client, i64) {
     let code = api_me(referrer)["referral"]["code"]
         .as_str()
         .unwrap()
@@ -100,11 +93,11 @@ pub fn invited_user(app: &TestApp, referrer: &Client, email: &str) -> (Client, i
     (client, user_id(app, email))
 }
 
-pub fn tier(app: &TestApp, user_id: i64) -> String {
+pub fn tier(app: &TestServer, user_id: i64) -> String {
     text(app, &format!("SELECT tier FROM users WHERE id = {user_id}"))
 }
 
-pub fn text(app: &TestApp, sql: &str) -> String {
+pub fn text(app: &TestServer, sql: &str) -> String {
     app.db()
         .query_row(sql, [], |r| r.get::<_, Option<String>>(0))
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -112,7 +105,7 @@ pub fn text(app: &TestApp, sql: &str) -> String {
 }
 
 /// `(role, state)` of the rewards of `user_id`, oldest first.
-pub fn rewards_of(app: &TestApp, user_id: i64) -> Vec<(String, String)> {
+pub fn rewards_of(app: &TestServer, user_id: i64) -> Vec<(String, String)> {
     let conn = app.db();
     let mut stmt = conn
         .prepare("SELECT role, state FROM referral_rewards WHERE user_id = ?1 ORDER BY id")
@@ -124,7 +117,7 @@ pub fn rewards_of(app: &TestApp, user_id: i64) -> Vec<(String, String)> {
 }
 
 /// Polls `check` until it holds (the outbox worker runs in the background).
-pub fn eventually(what: &str, app: &TestApp, timeout: Duration, check: impl Fn() -> bool) {
+pub fn eventually(what: &str, app: &TestServer, timeout: Duration, check: impl Fn() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
         if Instant::now() >= deadline {

@@ -5,7 +5,7 @@ use super::*;
 use crate::support::paddle::FakePaddle;
 
 /// An unmatched subscription, so the worker must look the customer up.
-fn dashboard_subscription(app: &TestApp, paddle: &FakePaddle, email: &str, tag: &str) -> i64 {
+fn dashboard_subscription(app: &TestServer, paddle: &FakePaddle, email: &str, tag: &str) -> i64 {
     let (_, id) = user(app, email);
     paddle.add_customer(&format!("ctm_01{tag}"), email);
     let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"));
@@ -87,7 +87,7 @@ fn outbox_work_pending_at_a_restart_is_done_after_it() {
         app.query_i64("SELECT count(*) FROM paddle_outbox WHERE done_at IS NULL"),
         1
     );
-    app.restart_with(paddle_env(&paddle, Some(DISCOUNT)));
+    app.restart();
     eventually(
         "the restarted worker finishes it",
         &app,

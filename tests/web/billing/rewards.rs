@@ -9,7 +9,7 @@ use crate::support::paddle::FakePaddle;
 
 const DISCOUNT_END: &str = "2027-02-24T09:30:12.123456Z";
 
-fn referral(app: &TestApp, referred: i64) -> (String, String) {
+fn referral(app: &TestServer, referred: i64) -> (String, String) {
     let row = |col: &str| {
         text(
             app,
@@ -24,7 +24,7 @@ fn state(rewards: &[(String, String)]) -> Vec<&str> {
 }
 
 /// The referrer and their active subscription.
-fn subscribed_referrer(app: &TestApp, email: &str, tag: &str) -> (Client, i64, Sub) {
+fn subscribed_referrer(app: &TestServer, email: &str, tag: &str) -> (Client, i64, Sub) {
     let (client, id) = user(app, email);
     let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}")).of(id);
     deliver_ok(
@@ -36,7 +36,7 @@ fn subscribed_referrer(app: &TestApp, email: &str, tag: &str) -> (Client, i64, S
 }
 
 /// An invitee who checks out with the referral discount (`discountId`).
-fn invitee_pays(app: &TestApp, referrer: &Client, email: &str, tag: &str) -> (i64, Sub) {
+fn invitee_pays(app: &TestServer, referrer: &Client, email: &str, tag: &str) -> (i64, Sub) {
     let (_, id) = invited_user(app, referrer, email);
     let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"))
         .of(id)
@@ -276,7 +276,7 @@ fn a_lapsed_discount_lets_the_next_reward_in() {
     );
     eventually("the discount has run out", &app, SOON, || at(0) > ends);
     assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
-    app.restart_with(paddle_env(&paddle, Some(DISCOUNT)));
+    app.restart();
     eventually("the next is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "running"]
     });

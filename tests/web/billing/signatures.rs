@@ -4,7 +4,7 @@
 use super::*;
 use app::services::billing::signature::sign;
 
-fn assert_refused(app: &TestApp, resp: &Resp, what: &str) {
+fn assert_refused(app: &TestServer, resp: &Resp, what: &str) {
     assert_eq!(resp.status, 401, "{what}: {}", resp.summary());
     let v: Value =
         serde_json::from_str(&resp.body).unwrap_or_else(|_| panic!("{what}: {}", resp.body));
@@ -108,7 +108,7 @@ fn unknown_event_types_are_stored_with_no_effect() {
 
 #[test]
 fn without_billing_configured_the_webhook_is_not_there() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let body = r#"{"event_id":"evt_1","event_type":"subscription.created","occurred_at":"2026-11-26T09:30:12.123456Z","data":{}}"#;
     let header = sign(
         WEBHOOK_SECRET,

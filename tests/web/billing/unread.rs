@@ -18,7 +18,7 @@ const MIB: usize = 1024 * 1024;
 /// the connection closes. The server waits 10 s for a body it reads, so an
 /// answer here within 9 s came without the body.
 fn head_only(
-    app: &TestApp,
+    app: &TestServer,
     signature: Option<&str>,
     length: usize,
     expect: bool,
@@ -65,7 +65,7 @@ fn status(bytes: &[u8]) -> u16 {
 
 #[test]
 fn with_billing_off_a_megabyte_webhook_gets_404_without_sending_it() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_, got) = head_only(&app, Some("ts=1;h1=00"), MIB, false);
     assert_eq!(status(&got), 404, "{}", String::from_utf8_lossy(&got));
 }

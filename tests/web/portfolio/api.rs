@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn api_portfolio_lists_holdings_sorted_by_symbol() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "lister@example.com");
     assert_eq!(api_holdings(&client), Vec::<Value>::new());
     add_holding(&client, "MSFT", "5", "400", "");
@@ -25,7 +25,7 @@ fn api_portfolio_lists_holdings_sorted_by_symbol() {
 
 #[test]
 fn api_portfolio_needs_a_session() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     json_error(&client.get("/api/portfolio"), 401, "unauthorized");
     let resp = put_json(&client, &json!({"holdings": three_holdings()}).to_string());
@@ -34,7 +34,7 @@ fn api_portfolio_needs_a_session() {
 
 #[test]
 fn put_replaces_every_holding_and_answers_the_saved_list() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "replacer@example.com");
     add_holding(&client, "OLD", "1", "1", "");
     let body = put_holdings(
@@ -67,7 +67,7 @@ fn put_replaces_every_holding_and_answers_the_saved_list() {
 
 #[test]
 fn put_takes_only_application_json() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "typed@example.com");
     let body = json!({"holdings": three_holdings()}).to_string();
     for headers in [
@@ -96,7 +96,7 @@ fn put_takes_only_application_json() {
 fn wrong_methods_on_the_portfolio_api_are_405() {
     // (A GET of the page forms' addresses is a 303 to /portfolio:
     // tests/web/portfolio_form.rs.)
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "methods@example.com");
     for (method, path) in [
         ("DELETE", "/api/portfolio"),

@@ -22,7 +22,7 @@ fn element_text(html: &str, id: &str) -> Option<String> {
 
 #[test]
 fn allocation_chart_is_an_svg_with_a_title_and_a_text_alternative() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "chart@example.com");
     // Values 4,000 / 3,000 / 1,000: 50.0%, 37.5%, 12.5%.
     put_holdings(

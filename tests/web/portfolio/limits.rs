@@ -16,7 +16,7 @@ fn form_error(html: &str) -> String {
 
 #[test]
 fn form_rejects_each_bad_field_with_400_and_saves_nothing() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "validate@example.com");
     add_holding(&client, "KEEP", "1", "1", "");
     let long_symbol = "A".repeat(17);
@@ -90,7 +90,7 @@ fn try_csrf(html: &str) -> bool {
 
 #[test]
 fn refused_form_keeps_what_was_typed() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "retype@example.com");
     let resp = submit_holding(
         &client,
@@ -114,7 +114,7 @@ fn refused_form_keeps_what_was_typed() {
 
 #[test]
 fn form_accepts_the_limits_themselves() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "limits@example.com");
     let sixteen = "ABCDEFGHIJ.-1234";
     add_holding(&client, sixteen, "0", "1000000000000", "0");
@@ -133,7 +133,7 @@ fn form_accepts_the_limits_themselves() {
 
 #[test]
 fn form_refuses_the_501st_holding_but_still_updates_existing_ones() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "full@example.com");
     put_holdings(&client, many_holdings(500));
     assert_eq!(api_holdings(&client).len(), 500);
@@ -165,7 +165,7 @@ fn form_refuses_the_501st_holding_but_still_updates_existing_ones() {
 
 #[test]
 fn put_with_a_bad_entry_names_it_and_changes_nothing() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "strict@example.com");
     let before = put_holdings(
         &client,
@@ -278,7 +278,7 @@ fn put_with_a_bad_entry_names_it_and_changes_nothing() {
 
 #[test]
 fn put_refuses_numbers_json_cannot_hold_and_bodies_of_another_shape() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "shapes@example.com");
     let before = put_holdings(
         &client,
@@ -311,7 +311,7 @@ fn put_refuses_numbers_json_cannot_hold_and_bodies_of_another_shape() {
 
 #[test]
 fn put_takes_500_holdings_and_refuses_501() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "bulk@example.com");
     let body = put_holdings(&client, many_holdings(500));
     assert_eq!(body["holdings"].as_array().map(Vec::len), Some(500));
@@ -334,7 +334,7 @@ fn put_takes_500_holdings_and_refuses_501() {
 
 #[test]
 fn put_accepts_the_limits_themselves() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "edges@example.com");
     let body = put_holdings(
         &client,

@@ -10,7 +10,7 @@ mod page;
 use serde_json::{json, Value};
 
 use crate::support::{
-    self, csrf_in, input_value, json_error, json_error_message, signed_in, Client, Resp, TestApp,
+    self, csrf_in, input_value, json_error, json_error_message, signed_in, Client, Resp, TestServer,
 };
 
 /// GET /portfolio signed in; must be 200 HTML.

@@ -7,7 +7,7 @@ use super::*;
 
 #[test]
 fn empty_portfolio_explains_what_to_do() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "empty@example.com");
     let page = portfolio_page(&client);
     assert!(
@@ -47,7 +47,7 @@ fn empty_portfolio_explains_what_to_do() {
 
 #[test]
 fn adding_a_holding_by_form_shows_it_in_the_table_with_totals() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "adder@example.com");
     add_holding(&client, "aapl", "10", "190.5", "150");
     add_holding(&client, "MSFT", "5", "400", "");
@@ -97,7 +97,7 @@ fn adding_a_holding_by_form_shows_it_in_the_table_with_totals() {
 
 #[test]
 fn saving_the_same_symbol_again_updates_it() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "updater@example.com");
     add_holding(&client, "VWCE.DE", "3", "100", "90");
     add_holding(&client, "vwce.de", "7", "110", "");
@@ -113,7 +113,7 @@ fn saving_the_same_symbol_again_updates_it() {
 
 #[test]
 fn deleting_a_holding_removes_it() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "deleter@example.com");
     add_holding(&client, "AAPL", "1", "100", "");
     add_holding(&client, "BRK.B", "2", "300", "");
@@ -143,7 +143,7 @@ fn deleting_a_holding_removes_it() {
 
 #[test]
 fn deleting_an_unknown_symbol_is_404() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "nothing@example.com");
     add_holding(&client, "AAPL", "1", "100", "");
     for symbol in ["MSFT", "A%20B", "AAPLAAPLAAPLAAPLX"] {
@@ -155,7 +155,7 @@ fn deleting_an_unknown_symbol_is_404() {
 
 #[test]
 fn holding_forms_need_the_csrf_token_and_our_origin() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "careful@example.com");
     add_holding(&client, "AAPL", "1", "100", "");
     let fields = [("symbol", "MSFT"), ("quantity", "1"), ("price", "1")];
@@ -215,7 +215,7 @@ fn holding_forms_need_the_csrf_token_and_our_origin() {
 
 #[test]
 fn holdings_belong_to_their_owner() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let alice = signed_in(&app, "alice@example.com");
     let bob = signed_in(&app, "bob@example.com");
     add_holding(&alice, "AAPL", "1", "100", "");
@@ -236,7 +236,7 @@ fn holdings_belong_to_their_owner() {
 
 #[test]
 fn symbols_and_values_are_escaped_in_the_page() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = signed_in(&app, "escape@example.com");
     let resp = submit_holding(
         &client,

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn entries_carry_currency_and_the_price_source() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = crate::support::signed_in(&app, "api@example.com");
     let resp = put(
         &client,

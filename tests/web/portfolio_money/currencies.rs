@@ -124,7 +124,7 @@ fn the_base_currency_is_chosen_in_settings() {
 
 #[test]
 fn a_bad_currency_in_the_form_is_marked_and_nothing_is_saved() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = crate::support::signed_in(&app, "typo@example.com");
     let resp = submit(
         &client,

@@ -47,7 +47,7 @@ SAP.DE,4,100,,EUR
     );
     assert_eq!(app.query_i64("SELECT count(*) FROM portfolio_history"), 0);
     let again = crate::support::signed_in(&app, "daily@example.com");
-    let recorded = |app: &TestApp| -> (String, String, String) {
+    let recorded = |app: &TestServer| -> (String, String, String) {
         app.db()
             .query_row(
                 "SELECT day, value, currency FROM portfolio_history",
@@ -71,10 +71,7 @@ SAP.DE,4,100,,EUR
     app.db()
         .execute("DELETE FROM portfolio_history", [])
         .unwrap();
-    let fx = market.fx_url();
-    app.restart_with(move |cmd| {
-        cmd.env("APP_FX_URL", &fx);
-    });
+    app.restart();
     let deadline = Instant::now() + JOB_WAIT;
     while app.query_i64("SELECT count(*) FROM portfolio_history") == 0 {
         assert!(
@@ -120,7 +117,7 @@ SAP.DE,4,100,,EUR
 
 #[test]
 fn the_commentary_speaks_of_the_30_day_change() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = crate::support::paid_user(&app, "change@example.com");
     put(
         &client,

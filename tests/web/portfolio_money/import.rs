@@ -10,7 +10,7 @@ CASH,1000,1,,\r\n";
 
 #[test]
 fn an_upload_adds_every_row_and_the_export_reads_back() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = crate::support::signed_in(&app, "importer@example.com");
     put(
         &client,
@@ -72,7 +72,7 @@ AAPL,10,190.5,150,USD\r\nCASH,1000,1,,USD\r\nKEEP,2,3,,USD\r\nSAP.DE,4,120.25,,E
 
 #[test]
 fn a_file_with_bad_rows_changes_nothing_and_names_every_one() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = crate::support::signed_in(&app, "badrows@example.com");
     put(
         &client,
@@ -107,7 +107,7 @@ X,1,2,,EURO\n";
 
 #[test]
 fn an_upload_needs_its_token_and_at_most_64_kib() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = crate::support::signed_in(&app, "guarded@example.com");
     assert_eq!(upload(&client, None, GOOD.as_bytes()).status, 403);
     assert_eq!(upload(&client, Some("forged"), GOOD.as_bytes()).status, 403);

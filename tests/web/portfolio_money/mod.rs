@@ -11,36 +11,28 @@ mod import;
 mod quotes;
 mod upgrade;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::support::market::FakeMarket;
-use crate::support::{csrf_in, json_of, Client, Resp, TestApp};
+use crate::support::{csrf_in, json_of, Client, Resp, TestServer};
 
 /// How long the background job may take to do what it does within seconds.
 const JOB_WAIT: Duration = Duration::from_secs(20);
 
 /// The server with `APP_FX_URL` pointed at the fake, plus `env`.
-fn spawn_with_market(market: &FakeMarket, env: &[(&str, String)]) -> TestApp {
-    let fx = market.fx_url();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let app = TestApp::spawn_with(move |cmd: &mut Command| {
-        cmd.env("APP_FX_URL", &fx);
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-    });
+fn spawn_with_market(market: &FakeMarket, env: &[(&str, String)]) -> TestServer {
+    let app = TestServer::new()
+        .env("APP_FX_URL", market.fx_url())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .spawn();
     wait_for_rates(&app);
     app
 }
 
 /// Waits until the job has stored the fake's rates.
-fn wait_for_rates(app: &TestApp) {
+fn wait_for_rates(app: &TestServer) {
     let deadline = Instant::now() + JOB_WAIT;
     while app.query_i64("SELECT count(*) FROM fx_rates") == 0 {
         assert!(

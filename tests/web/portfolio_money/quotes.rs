@@ -158,17 +158,7 @@ fn a_failing_provider_keeps_the_last_good_price_and_its_time() {
     // The provider goes down; a restart asks for every held symbol at once.
     market.set_all_quotes(Some(Answer::failing()));
     let asked_before = market.seen().len();
-    let fx = market.fx_url();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    app.restart_with(move |cmd| {
-        cmd.env("APP_FX_URL", &fx);
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-    });
+    app.restart_with(env.iter().map(|(k, v)| (k, v)));
     assert!(
         market.wait_for(JOB_WAIT, |seen| seen[asked_before..]
             .iter()
@@ -270,7 +260,7 @@ fn alphavantage_global_quote_with_its_key_its_refusals_and_no_key_in_the_log() {
 
 #[test]
 fn alphavantage_without_a_key_stops_the_app_at_start() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let out = app.cli_with(&["serve", "--addr", "127.0.0.1:0"], |cmd| {
         cmd.env("APP_QUOTES", "alphavantage");
     });

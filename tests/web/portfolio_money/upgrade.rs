@@ -21,17 +21,13 @@ fn a_v7_database_upgrades_in_place_and_its_holdings_take_the_base_currency() {
         .unwrap();
     }
     // A server's own file is swapped for the old one, and served again.
-    let fx = market.fx_url();
-    let with_fx = move |cmd: &mut std::process::Command| {
-        cmd.env("APP_FX_URL", &fx);
-    };
-    let mut app = TestApp::spawn_with(with_fx.clone());
+    let mut app = TestServer::new().env("APP_FX_URL", market.fx_url()).spawn();
     app.kill();
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", app.db_path().display()));
     }
     std::fs::copy(&path, app.db_path()).unwrap();
-    app.restart_with(with_fx);
+    app.restart();
     let version = app.query_i64("SELECT max(version) FROM refinery_schema_history");
     assert!(version >= 9, "migrated to {version}");
     let rows: Vec<(String, String, String, Option<String>, String, String)> = {

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn invited_friend_becomes_a_pending_referral() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (alice, code) = signed_in_with_code(&app, "alice@example.com");
     let page = settings(&alice);
     assert!(
@@ -60,7 +60,7 @@ fn invited_friend_becomes_a_pending_referral() {
 
 #[test]
 fn existing_user_following_an_invite_is_not_referred() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_alice, code) = signed_in_with_code(&app, "alice@example.com");
     let bob = app.client();
     sign_in(&app, &bob, "bob@example.com");
@@ -82,7 +82,7 @@ fn existing_user_following_an_invite_is_not_referred() {
 
 #[test]
 fn self_referral_is_ignored_even_through_an_alias() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_alice, code) = signed_in_with_code(&app, "alice@gmail.com");
     let link = format!("/login?ref={code}");
 
@@ -104,7 +104,7 @@ fn self_referral_is_ignored_even_through_an_alias() {
 
 #[test]
 fn a_user_is_referred_only_once() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_alice, alice_code) = signed_in_with_code(&app, "alice@example.com");
     let (_carol, carol_code) = signed_in_with_code(&app, "carol@example.com");
     sign_in_from(
@@ -130,7 +130,7 @@ fn a_user_is_referred_only_once() {
 
 #[test]
 fn unknown_code_is_ignored_silently() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_alice, code) = signed_in_with_code(&app, "alice@example.com");
     let unknown = unowned_code(&app, &code);
     // A form that carries a code nobody owns (a stale or forged link).

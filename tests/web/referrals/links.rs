@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn invite_link_shows_the_invited_banner_and_carries_the_code() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_alice, code) = signed_in_with_code(&app, "alice@example.com");
     assert_eq!(code.len(), 8, "code {code:?}");
     assert!(
@@ -26,7 +26,7 @@ fn invite_link_shows_the_invited_banner_and_carries_the_code() {
 
 #[test]
 fn junk_or_unknown_codes_show_no_banner() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_alice, code) = signed_in_with_code(&app, "alice@example.com");
     let unknown = unowned_code(&app, &code);
     let too_long = "A".repeat(1000);
@@ -50,7 +50,7 @@ fn junk_or_unknown_codes_show_no_banner() {
 
 #[test]
 fn ref_longer_than_64_bytes_is_400_without_mail() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let csrf = csrf_in(&client.get("/login").body);
     let long_ref = "ABCDEFGH".repeat(8) + "J";
@@ -78,7 +78,9 @@ fn ref_longer_than_64_bytes_is_400_without_mail() {
 
 #[test]
 fn invite_link_uses_the_base_url() {
-    let app = TestApp::spawn_custom(|_| "https://invest.example.test".to_string(), |_| {});
+    let app = TestServer::new()
+        .base_url("https://invest.example.test")
+        .spawn();
     let client = app.client();
     sign_in(&app, &client, "hal@example.com");
     let page = settings(&client);

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::support::{
     api_me, csrf_in, enter_emailed_code, html_unescape, input_value, sign_in, text_of, user_id,
-    Client, Resp, TestApp,
+    Client, Resp, TestServer,
 };
 
 /// How long to wait before concluding that a mail was not sent.
@@ -60,7 +60,7 @@ fn invite_link_on_page(html: &str) -> String {
     html_unescape(&tag[value_at..value_end])
 }
 
-fn referred_by(app: &TestApp, email: &str) -> Option<i64> {
+fn referred_by(app: &TestServer, email: &str) -> Option<i64> {
     app.db()
         .query_row(
             "SELECT referred_by_user_id FROM users WHERE email = ?1",
@@ -70,7 +70,7 @@ fn referred_by(app: &TestApp, email: &str) -> Option<i64> {
         .unwrap_or_else(|e| panic!("no user {email}: {e}"))
 }
 
-fn stored_code(app: &TestApp, email: &str) -> Option<String> {
+fn stored_code(app: &TestServer, email: &str) -> Option<String> {
     app.db()
         .query_row(
             "SELECT referral_code FROM users WHERE email = ?1",
@@ -81,7 +81,7 @@ fn stored_code(app: &TestApp, email: &str) -> Option<String> {
 }
 
 /// `(referrer_user_id, referred_user_id)` of every referral row.
-fn referral_rows(app: &TestApp) -> Vec<(i64, i64)> {
+fn referral_rows(app: &TestServer) -> Vec<(i64, i64)> {
     let db = app.db();
     let mut stmt = db
         .prepare("SELECT referrer_user_id, referred_user_id FROM referrals ORDER BY id")
@@ -91,7 +91,7 @@ fn referral_rows(app: &TestApp) -> Vec<(i64, i64)> {
 }
 
 /// A signed-in client for `email`, and the code its settings page shows.
-fn signed_in_with_code(app: &TestApp, email: &str) -> (Client, String) {
+fn signed_in_with_code(app: &TestServer, email: &str) -> (Client, String) {
     let client = app.client();
     sign_in(app, &client, email);
     let code = code_on_page(&settings(&client).body);
@@ -101,7 +101,7 @@ fn signed_in_with_code(app: &TestApp, email: &str) -> (Client, String) {
 /// The way a person arrives by an invite: GET `login_path` (e.g.
 /// `/login?ref=CODE`), then POST the form as it is (email, csrf and the
 /// hidden `ref` if the page has one), read the mail, verify.
-fn sign_in_from(app: &TestApp, client: &Client, login_path: &str, email: &str) -> Resp {
+fn sign_in_from(app: &TestServer, client: &Client, login_path: &str, email: &str) -> Resp {
     codes_sent_long_ago(app, email);
     let form = client.get(login_path);
     assert_eq!(form.status, 200, "GET {login_path}: {}", form.summary());
@@ -124,7 +124,7 @@ fn sign_in_from(app: &TestApp, client: &Client, login_path: &str, email: &str) -
 /// happened a while ago: a second sign-in to the same mailbox (`+tags` and
 /// Gmail dots count as one) within the minute would be rate limited (429),
 /// which is not what these tests are about.
-fn codes_sent_long_ago(app: &TestApp, _email: &str) {
+fn codes_sent_long_ago(app: &TestServer, _email: &str) {
     app.db()
         .execute(
             "UPDATE login_codes SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 hours')",
@@ -144,7 +144,7 @@ fn path_of(invite_link: &str) -> String {
 }
 
 /// A well-formed code that nobody owns.
-fn unowned_code(app: &TestApp, near: &str) -> String {
+fn unowned_code(app: &TestServer, near: &str) -> String {
     let shifted: String = near
         .chars()
         .map(|c| {
@@ -194,7 +194,7 @@ fn assert_not_invited(page: &Resp, what: &str) {
 }
 
 /// RFC 3339 (`…Z`, whole seconds) for now plus an SQLite date modifier.
-fn sqlite_time(app: &TestApp, modifier: &str) -> String {
+fn sqlite_time(app: &TestServer, modifier: &str) -> String {
     app.db()
         .query_row(
             "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?1)",

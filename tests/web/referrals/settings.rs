@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn referral_code_is_assigned_on_first_visit_and_stays() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let alice = app.client();
     sign_in(&app, &alice, "alice@example.com");
     assert_eq!(
@@ -46,7 +46,7 @@ fn referral_code_is_assigned_on_first_visit_and_stays() {
 
 #[test]
 fn api_me_has_the_documented_shape() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "fay@example.com");
     let resp = client.get("/api/me");
@@ -102,14 +102,14 @@ fn api_me_has_the_documented_shape() {
 
 #[test]
 fn settings_signed_out_redirects_to_login() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let resp = app.client().get("/settings");
     assert!(resp.is_see_other_to("/login"), "{}", resp.summary());
 }
 
 #[test]
 fn settings_shows_plan_and_upgrade_hint_for_a_free_user() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "gus@example.com");
     let page = settings(&client);

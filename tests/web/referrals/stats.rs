@@ -9,7 +9,7 @@ use super::*;
 
 #[test]
 fn stats_count_conversions_and_running_credits() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (alice, code) = signed_in_with_code(&app, "alice@example.com");
     let bob = app.client();
     sign_in_from(&app, &bob, &format!("/login?ref={code}"), "bob@example.com");
@@ -88,7 +88,7 @@ fn stats_count_conversions_and_running_credits() {
 #[test]
 fn stats_stay_cheap_with_100k_referrals() {
     const SEEDED: i64 = 100_000;
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let big = app.client();
     sign_in(&app, &big, "big@example.com");
     let small = app.client();

@@ -5,7 +5,7 @@
 use super::*;
 
 /// Moves every login code of `email` `secs` seconds into the past, expiry too.
-fn age_codes(app: &TestApp, email: &str, secs: i64) {
+fn age_codes(app: &TestServer, email: &str, secs: i64) {
     let shift = format!("-{secs} seconds");
     let moved = app
         .db()
@@ -22,7 +22,7 @@ fn age_codes(app: &TestApp, email: &str, secs: i64) {
 
 #[test]
 fn a_strangers_wrong_tries_do_not_burn_the_owners_code() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let email = "olga@example.com";
     let (stranger, strangers_code) = pending_client(&app, email);
     age_codes(&app, email, 61);
@@ -59,7 +59,7 @@ fn a_strangers_wrong_tries_do_not_burn_the_owners_code() {
 
 #[test]
 fn a_code_asked_for_in_another_browser_does_not_replace_the_owners() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let email = "pavel@example.com";
     let (owner, owners_code) = pending_client(&app, email);
     age_codes(&app, email, 61);
@@ -74,7 +74,7 @@ fn a_code_asked_for_in_another_browser_does_not_replace_the_owners() {
 
 #[test]
 fn plus_tags_and_gmail_dots_share_one_mailbox_limit() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (_, _) = pending_client(&app, "quinn@example.com");
     let tagged = request_code(&app.client(), "quinn+news@example.com");
     assert_eq!(
@@ -103,7 +103,7 @@ fn plus_tags_and_gmail_dots_share_one_mailbox_limit() {
 
 #[test]
 fn a_lapsed_sign_in_goes_back_to_the_email_form() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let email = "rosa@example.com";
     let (client, code) = pending_client(&app, email);
     let csrf = verify_csrf(&client);
@@ -132,7 +132,7 @@ fn a_lapsed_sign_in_goes_back_to_the_email_form() {
 
 #[test]
 fn after_a_burnt_code_a_new_one_comes_at_once_from_the_verify_page() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let email = "sami@example.com";
     let (client, code) = pending_client(&app, email);
     let mut last = None;
@@ -163,7 +163,7 @@ fn after_a_burnt_code_a_new_one_comes_at_once_from_the_verify_page() {
 
 #[test]
 fn the_verify_page_says_when_the_code_expires_and_when_to_ask_again() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let email = "tomas@example.com";
     let (client, _) = pending_client(&app, email);
     let page = client.get("/verify");

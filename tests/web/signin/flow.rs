@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn login_page_has_an_email_field_and_a_csrf_token() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let page = app.client().get("/login");
     assert_eq!(page.status, 200, "{}", page.summary());
     assert!(
@@ -23,7 +23,7 @@ fn login_page_has_an_email_field_and_a_csrf_token() {
 
 #[test]
 fn landing_page_links_to_sign_in_when_signed_out() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let page = app.client().get("/");
     assert_eq!(page.status, 200, "{}", page.summary());
     assert!(
@@ -35,7 +35,7 @@ fn landing_page_links_to_sign_in_when_signed_out() {
 
 #[test]
 fn signing_in_with_the_emailed_code_starts_a_session() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
 
     let sent = request_code(&client, "carol@example.com");
@@ -48,6 +48,7 @@ fn signing_in_with_the_emailed_code_starts_a_session() {
 
     let mail = app.next_mail("carol@example.com");
     assert_eq!(mail.to, vec!["carol@example.com".to_string()]);
+    assert!(mail.from.starts_with("no-reply@"), "sender: {}", mail.from);
     let code = crate::support::code_in(&mail);
     assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
 
@@ -94,7 +95,7 @@ fn signing_in_with_the_emailed_code_starts_a_session() {
 
 #[test]
 fn malformed_email_gets_the_form_back_with_400() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let too_long = format!("{}@example.com", "a".repeat(243)); // 255 bytes
     for email in [
@@ -127,7 +128,7 @@ fn malformed_email_gets_the_form_back_with_400() {
 
 #[test]
 fn same_answer_whether_or_not_the_email_has_an_account() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     app.db()
         .execute(
             "INSERT INTO users (email, tier, created_at) VALUES ('known@example.com', 'free', '2025-01-01T00:00:00Z')",
@@ -163,7 +164,7 @@ fn same_answer_whether_or_not_the_email_has_an_account() {
 
 #[test]
 fn account_is_created_only_at_a_successful_verify() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (client, code) = pending_client(&app, "dave@example.com");
     assert!(
         users(&app).is_empty(),
@@ -179,7 +180,7 @@ fn account_is_created_only_at_a_successful_verify() {
 
 #[test]
 fn email_is_trimmed_and_lowercased() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     sign_in(&app, &app.client(), "  Alice@Example.COM ");
     assert_eq!(app.mail.count_to("Alice@Example.COM"), 0);
     assert_eq!(app.mail.count_to("alice@example.com"), 1);
@@ -191,14 +192,14 @@ fn email_is_trimmed_and_lowercased() {
 
 #[test]
 fn verify_without_a_pending_cookie_goes_to_login() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let resp = app.client().get("/verify");
     assert!(resp.is_see_other_to("/login"), "{}", resp.summary());
 }
 
 #[test]
 fn logout_ends_the_session_on_the_server() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "erin@example.com");
     let session = client.cookie("session").unwrap();
@@ -226,7 +227,7 @@ fn logout_ends_the_session_on_the_server() {
 
 #[test]
 fn logout_without_csrf_is_403_and_keeps_the_session() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "frank@example.com");
     let out = client.post_form("/logout", &[]);

@@ -7,7 +7,7 @@ use super::*;
 
 #[test]
 fn verify_without_a_valid_csrf_token_or_from_another_site_is_403() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (client, code) = pending_client(&app, "nina@example.com");
     let token = verify_csrf(&client);
     let wrong = other_code(&code);
@@ -46,7 +46,7 @@ fn verify_without_a_valid_csrf_token_or_from_another_site_is_403() {
 
 #[test]
 fn cookies_are_http_only_lax_and_not_secure_over_http() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let sent = request_code(&client, "olga@example.com");
     let pending = sent
@@ -63,7 +63,7 @@ fn cookies_are_http_only_lax_and_not_secure_over_http() {
 
 #[test]
 fn https_base_url_gives_secure_host_prefixed_cookies() {
-    let app = TestApp::spawn_https();
+    let app = TestServer::new().https().spawn();
     let client = app.client();
     let sent = request_code(&client, "pia@example.com");
     assert!(sent.is_see_other_to("/verify"), "{}", sent.summary());
@@ -93,7 +93,7 @@ fn https_base_url_gives_secure_host_prefixed_cookies() {
 
 #[test]
 fn tampered_pending_cookie_counts_as_none() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let signed_in = app.client();
     sign_in(&app, &signed_in, "rita@example.com");
     let session = signed_in.cookie("session").unwrap();
@@ -135,7 +135,7 @@ fn tampered_pending_cookie_counts_as_none() {
 
 #[test]
 fn every_response_has_security_headers() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let token = csrf_in(&client.get("/login").body);
     let responses = [
@@ -164,7 +164,7 @@ fn every_response_has_security_headers() {
 
 #[test]
 fn sign_in_and_personal_pages_are_not_cached() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let login = client.get("/login");
     let (pending, _) = pending_client(&app, "vera@example.com");
@@ -187,7 +187,7 @@ fn sign_in_and_personal_pages_are_not_cached() {
 
 #[test]
 fn login_body_over_64_kib_is_413() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let token = csrf_in(&client.get("/login").body);
     let padding = "a".repeat(70 * 1024);
@@ -209,7 +209,7 @@ fn login_body_over_64_kib_is_413() {
 
 #[test]
 fn garbage_requests_do_not_stop_the_server() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let long_header = format!(
         "GET /login HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
         "h".repeat(200 * 1024)
@@ -237,7 +237,7 @@ fn garbage_requests_do_not_stop_the_server() {
 
 #[test]
 fn log_never_holds_a_code_token_or_cookie() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     let login = client.get("/login");
     let login_csrf = csrf_in(&login.body);

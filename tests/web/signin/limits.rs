@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn wrong_code_says_tries_left() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (client, code) = pending_client(&app, "gina@example.com");
     let wrong = other_code(&code);
     for (attempt, left) in [
@@ -30,7 +30,7 @@ fn wrong_code_says_tries_left() {
 
 #[test]
 fn fifth_wrong_try_burns_the_code() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (client, code) = pending_client(&app, "hank@example.com");
     for attempt in 1..=5 {
         let resp = submit_code(&client, &other_code(&code));
@@ -55,7 +55,7 @@ fn fifth_wrong_try_burns_the_code() {
 /// passed. Twenty codes burnt by five wrong tries each stay inside the day.
 #[test]
 fn a_hundred_wrong_tries_a_day_then_429() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let email = "ivy@example.com";
     let client = app.client();
     for round in 1..=20 {
@@ -98,7 +98,7 @@ fn a_hundred_wrong_tries_a_day_then_429() {
 }
 
 /// Moves every login code of `email` `secs` seconds into the past.
-fn age_login_codes(app: &TestApp, email: &str, secs: i64) {
+fn age_login_codes(app: &TestServer, email: &str, secs: i64) {
     let shift = format!("-{secs} seconds");
     let moved = app
         .db()
@@ -112,7 +112,7 @@ fn age_login_codes(app: &TestApp, email: &str, secs: i64) {
 
 #[test]
 fn entries_that_are_not_six_digits_never_match_and_use_no_try() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (client, code) = pending_client(&app, "jack@example.com");
     let full_width: String = code
         .chars()
@@ -154,7 +154,7 @@ fn entries_that_are_not_six_digits_never_match_and_use_no_try() {
 
 #[test]
 fn one_code_makes_one_session_even_when_sent_twice_at_once() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     for round in 0..3 {
         let email = format!("race{round}@example.com");
         let (client, code) = pending_client(&app, &email);
@@ -188,7 +188,7 @@ fn one_code_makes_one_session_even_when_sent_twice_at_once() {
 
 #[test]
 fn second_code_request_within_a_minute_is_429() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let (client, _) = pending_client(&app, "kim@example.com");
     let again = request_code(&client, "kim@example.com");
     assert_eq!(again.status, 429, "{}", again.summary());
@@ -210,7 +210,7 @@ fn second_code_request_within_a_minute_is_429() {
 
 #[test]
 fn thirty_first_code_request_from_one_address_is_429() {
-    let app = TestApp::spawn();
+    let app = TestServer::new().spawn();
     let client = app.client();
     for i in 1..=30 {
         let resp = request_code(&client, &format!("user{i}@example.com"));

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::support::{
     assert_security_headers, cookie_attrs, cookie_pair, csrf_in, input_value, raw, sign_in, Client,
-    Resp, TestApp,
+    Resp, TestServer,
 };
 
 /// How long to wait before concluding that a mail was not sent.
@@ -32,7 +32,7 @@ fn request_code(client: &Client, email: &str) -> Resp {
 }
 
 /// A new client holding a pending cookie for `email`, and the code mailed to it.
-fn pending_client(app: &TestApp, email: &str) -> (Client, String) {
+fn pending_client(app: &TestServer, email: &str) -> (Client, String) {
     let client = app.client();
     let sent = request_code(&client, email);
     assert!(
@@ -97,14 +97,14 @@ fn retry_after(resp: &Resp) -> u64 {
     secs
 }
 
-fn users(app: &TestApp) -> Vec<String> {
+fn users(app: &TestServer) -> Vec<String> {
     let db = app.db();
     let mut stmt = db.prepare("SELECT email FROM users ORDER BY id").unwrap();
     let rows = stmt.query_map([], |row| row.get::<_, String>(0)).unwrap();
     rows.map(Result::unwrap).collect()
 }
 
-fn assert_healthy(app: &TestApp) {
+fn assert_healthy(app: &TestServer) {
     let health = app.client().get("/healthz");
     assert_eq!(
         health.status,

@@ -168,6 +168,13 @@ impl Header {
         B1: Into<Vec<u8>> + AsRef<[u8]>,
         B2: Into<Vec<u8>> + AsRef<[u8]>,
     {
+        // app patch: a name that is not a token, or a value with CR, LF or
+        // NUL, is refused: upstream took any ASCII, so a value holding CRLF
+        // wrote headers (or a body) of its own into an answer (header
+        // injection, response splitting; CVE-2026-66753).
+        if !is_token(header.as_ref()) || !is_field_value(value.as_ref()) {
+            return Err(());
+        }
         let header = HeaderField::from_bytes(header).or(Err(()))?;
         let value = AsciiString::from_ascii(value).or(Err(()))?;
 
@@ -176,6 +183,27 @@ impl Header {
             value,
         })
     }
+
+    /// app patch: whether this header may be written as it is: its name a
+    /// token, its value free of CR, LF and NUL. The fields are public, so an
+    /// answer's writer checks again.
+    pub fn is_writable(&self) -> bool {
+        is_token(self.field.as_str().as_bytes()) && is_field_value(self.value.as_bytes())
+    }
+}
+
+/// app patch: RFC 9110's `token` (a header name): one or more tchars.
+pub(crate) fn is_token(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+}
+
+/// app patch: a header value that cannot end its line early: no CR, LF or
+/// NUL (RFC 9110 5.5 forbids all three).
+pub(crate) fn is_field_value(value: &[u8]) -> bool {
+    !value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
 }
 
 impl FromStr for Header {
@@ -436,5 +464,31 @@ mod test {
         assert!("Transfer-Encoding: chunked".parse::<Header>().is_ok());
         assert!("Transfer-Encoding: chunked ".parse::<Header>().is_ok());
         assert!("Transfer-Encoding:   chunked ".parse::<Header>().is_ok());
+    }
+
+    // app patch: CVE-2026-66753, header injection through CR or LF in a
+    // value the application sets.
+    #[test]
+    fn header_values_with_cr_lf_or_nul_and_names_that_are_not_tokens_are_refused() {
+        let ok = |n: &str, v: &str| Header::from_bytes(n.as_bytes(), v.as_bytes()).is_ok();
+        assert!(ok("Location", "/portfolio?x=1"));
+        assert!(ok("Set-Cookie", "a=b; Path=/; HttpOnly"));
+        for value in [
+            "/x\r\nSet-Cookie: session=attacker",
+            "/x\nSet-Cookie: a=b",
+            "/x\rSet-Cookie: a=b",
+            "/x\r\n\r\n<script>",
+            "a\0b",
+        ] {
+            assert!(!ok("Location", value), "{:?}", value);
+        }
+        for name in ["", "Set Cookie", "X:Y", "X\r\nY", "(x)"] {
+            assert!(!ok(name, "v"), "{:?}", name);
+        }
+        let forged = Header {
+            field: "Location".parse().unwrap(),
+            value: ascii::AsciiString::from_ascii("/x\r\nSet-Cookie: a=b").unwrap(),
+        };
+        assert!(!forged.is_writable());
     }
 }

@@ -98,7 +98,10 @@ where
     )?;
 
     // writing headers
-    for header in headers.iter() {
+    // app patch: a header that could end its line early is left out
+    // (CVE-2026-66753; `Header::from_bytes` refuses one, but the fields are
+    // public).
+    for header in headers.iter().filter(|h| h.is_writable()) {
         writer.write_all(header.field.as_str().as_ref())?;
         write!(&mut writer, ": ")?;
         writer.write_all(header.value.as_str().as_ref())?;
@@ -589,5 +592,31 @@ impl Clone for Response<io::Empty> {
             chunked_threshold: self.chunked_threshold,
             close_connection: self.close_connection,
         }
+    }
+}
+
+// app patch: an answer never carries a header line the application did not
+// mean to write (CVE-2026-66753).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_value_holding_crlf_never_reaches_the_wire() {
+        let forged = Header {
+            field: "Location".parse().unwrap(),
+            value: ascii::AsciiString::from_ascii("/x\r\nSet-Cookie: session=attacker").unwrap(),
+        };
+        let mut out = Vec::new();
+        Response::from_string("moved")
+            .with_status_code(303)
+            .with_header(forged)
+            .with_header(Header::from_bytes(&b"X-Kept"[..], &b"yes"[..]).unwrap())
+            .raw_print(&mut out, HTTPVersion(1, 1), &[], false, None)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("Set-Cookie"), "{}", text);
+        assert!(!text.contains("Location"), "{}", text);
+        assert!(text.contains("X-Kept: yes\r\n"), "{}", text);
     }
 }

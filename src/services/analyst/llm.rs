@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::{Analyst, PortfolioMetrics};
 use crate::config::LlmConfig;
-use crate::services::analyst::{Analyst, Metrics};
-use crate::services::portfolio::Holding;
+use crate::db::holdings::Holding;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// The most of a reply we read; a larger one is junk to us.
@@ -41,7 +41,7 @@ impl Analyst for Llm {
         "llm"
     }
 
-    fn analyse(&self, holdings: &[Holding], metrics: &Metrics) -> Result<String, String> {
+    fn analyse(&self, holdings: &[Holding], metrics: &PortfolioMetrics) -> Result<String, String> {
         let body = request_body(&self.config.model, holdings, metrics);
         let mut request = self
             .agent
@@ -69,7 +69,7 @@ impl Analyst for Llm {
 
 /// The chat request: a system prompt that sets the tone and limits, and the
 /// holdings with the metrics we computed, so the model need not do sums.
-pub fn request_body(model: &str, holdings: &[Holding], metrics: &Metrics) -> Value {
+pub fn request_body(model: &str, holdings: &[Holding], metrics: &PortfolioMetrics) -> Value {
     let positions: Vec<Value> = holdings
         .iter()
         .zip(&metrics.positions)

@@ -1,16 +1,11 @@
-//! The operator's business verbs (SPEC §9): `stats`, the funnel, and
-//! `delete-user`, the same deletion the settings page offers.
+//! `app stats` (SPEC §9): the funnel, as a table or as JSON.
 
 use rusqlite::Connection;
 
-use super::{DeleteUserArgs, StatsArgs};
+use super::StatsArgs;
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::services::credit::Actor;
 use crate::services::funnel::{self, Cohort, Stats};
-use crate::services::leaving;
-
-type Env = dyn Fn(&str) -> Option<String>;
 
 pub fn stats(conn: &Connection, args: StatsArgs, now: Timestamp) -> Result<()> {
     let since = funnel::window_start(args.since.as_deref(), now)?;
@@ -80,26 +75,4 @@ pub fn table(s: &Stats) -> String {
         }
     }
     out
-}
-
-pub fn delete_user(
-    conn: &Connection,
-    args: DeleteUserArgs,
-    env: &Env,
-    now: Timestamp,
-) -> Result<()> {
-    let actor = Actor::from_env(env, args.note);
-    let done = leaving::delete_by_email(conn, &args.email, args.force, &actor, now)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&done).unwrap_or_default());
-        return Ok(());
-    }
-    println!(
-        "{} deleted: codes, sessions and holdings removed; the account is now {}",
-        done.email, done.tombstone
-    );
-    for sub in &done.cancel_queued {
-        println!("  Paddle will be asked to cancel subscription {sub}");
-    }
-    Ok(())
 }

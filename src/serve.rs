@@ -1,6 +1,7 @@
 //! What `serve` builds and tears down: the keys, the listener, the mail
-//! queue, the signal watcher, the janitor and the worker threads. The
-//! request loop itself lives in `web::server`.
+//! worker, the signal watcher, the janitor, the notices job, the billing
+//! outbox worker, the offload pools and the request workers. The request
+//! loop itself lives in `web::server`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,16 +15,23 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::{auth, billing, mail::Mailer, market, notices};
-use crate::web::{capacity, gate, server, App};
+use crate::web::{capacity, gate, server, Site};
+use crate::worker::Worker;
 
 /// How often the janitor sweeps.
 const JANITOR_EVERY: Duration = Duration::from_secs(600);
-/// How long, at shutdown, queued and running offloaded jobs may take.
+/// How long, at shutdown, each background worker may take to finish.
+const JOB_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+const OUTBOX_SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+/// Queued and running offloaded jobs (analyses, portal links).
 const OFFLOAD_SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
+/// The mail queue, sent before exit.
+const MAIL_SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 
 /// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests,
-/// the offloaded jobs (analyses) and the mail queue, and returns.
-pub fn serve(config: Config, db_path: &Path) -> Result<()> {
+/// stops the background workers (the offloaded jobs and the mail queue
+/// finish first), and returns.
+pub fn run(config: Config, db_path: &Path) -> Result<()> {
     let started = Instant::now();
     // Request lines are batched under load; dropped on return, this writes
     // whatever still waits.
@@ -44,61 +52,74 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
             &[("message", &"APP_SMTP_URL is unset: sign-in emails, codes included, are printed to this log. This is for trying the app out; set APP_SMTP_URL before real people sign in.")],
         );
     }
-    let mailer = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
-    let app = Arc::new(App::new(config, keys, mailer));
+    // Background workers, in the order they start; stopped in reverse
+    // after the request workers, each given its wait.
+    let mut background: Vec<(Worker, Duration)> = Vec::new();
+    let (mailer, mail_worker) = Mailer::start(config.smtp_url.as_deref(), &config.mail_from)?;
+    background.push((mail_worker, MAIL_SHUTDOWN_WAIT));
+    let site = Arc::new(Site::new(config, keys, mailer));
     let max_connections = capacity::connection_cap(
-        app.config.max_connections,
+        site.config.max_connections,
         capacity::open_file_limit(),
-        app.config.workers,
+        site.config.workers,
     );
-    let server = Arc::new(listen(&app, max_connections)?);
+    let server = Arc::new(listen(&site, max_connections)?);
     let stopping = Arc::new(AtomicBool::new(false));
-    watch_signals(&server, &stopping, app.config.workers)?;
+    watch_signals(&server, &stopping, site.config.workers)?;
     // The janitor forgets expired sessions and old codes.
     let conn = db::open(db_path)?;
-    spawn_every("janitor", JANITOR_EVERY, &stopping, move || {
+    let janitor = Worker::every("janitor", JANITOR_EVERY, move || {
         auth::sweep(&conn, Timestamp::now())
     })?;
-    let (conn, base_url, mail_app) = (db::open(db_path)?, app.config.base_url.clone(), app.clone());
-    spawn_every("notices", notices::INTERVAL, &stopping, move || {
-        let send = |m| mail_app.mailer.send(m);
+    background.push((janitor, JOB_SHUTDOWN_WAIT));
+    let (conn, base_url, mail_site) = (
+        db::open(db_path)?,
+        site.config.base_url.clone(),
+        site.clone(),
+    );
+    let notices = Worker::every("notices", notices::INTERVAL, move || {
+        let send = |m| mail_site.mailer.send(m);
         notices::run_once(&conn, &base_url, Timestamp::now(), &send).map(drop)
     })?;
+    background.push((notices, JOB_SHUTDOWN_WAIT));
     // Rates, quotes and the daily totals: the market data job.
     let conn = db::open(db_path)?;
     let mut market = market::Job::new(
-        market::Http::new(&app.config.fx_url, app.config.quotes.clone()),
-        app.config.quotes.as_ref(),
+        market::Http::new(&site.config.fx_url, site.config.quotes.clone()),
+        site.config.quotes.as_ref(),
     );
-    spawn_every("market", market::TICK, &stopping, move || {
+    let market = Worker::every("market", market::TICK, move || {
         market.run_once(&conn, Timestamp::now())
     })?;
-    let outbox = billing::outbox::start(
+    background.push((market, JOB_SHUTDOWN_WAIT));
+    if let Some(outbox) = billing::outbox::start(
         db_path,
-        app.config.paddle.as_ref(),
-        app.metrics.paddle_api_failures.clone(),
-    )?;
-    app.pools.start(db_path)?;
+        site.config.paddle.as_ref(),
+        site.metrics.paddle_api_failures.clone(),
+    )? {
+        background.push((outbox, OUTBOX_SHUTDOWN_WAIT));
+    }
+    background.push((site.pools.start(db_path)?, OFFLOAD_SHUTDOWN_WAIT));
     // `app billing-check`'s checks, once, on a thread of their own: each
     // failure is logged, none stops the server.
-    billing::check::spawn_at_start(db_path, app.config.paddle.as_ref())?;
+    billing::check::spawn_at_start(db_path, site.config.paddle.as_ref())?;
 
     let mut workers = Vec::new();
-    for n in 0..app.config.workers {
+    for n in 0..site.config.workers {
         let conn = db::open(db_path)?;
-        let (server, app, stopping) = (server.clone(), app.clone(), stopping.clone());
+        let (server, site, stopping) = (server.clone(), site.clone(), stopping.clone());
         workers.push(
             std::thread::Builder::new()
                 .name(format!("worker-{n}"))
-                .spawn(move || server::work(&server, &app, &conn, &stopping))?,
+                .spawn(move || server::work(&server, &site, &conn, &stopping))?,
         );
     }
     log::event(
         "server.started",
         &[
-            ("addr", &app.config.addr),
-            ("base_url", &app.config.base_url),
-            ("workers", &app.config.workers),
+            ("addr", &site.config.addr),
+            ("base_url", &site.config.base_url),
+            ("workers", &site.config.workers),
             ("max_connections", &max_connections),
             ("db", &db_path.display()),
             ("ms", &started.elapsed().as_millis()),
@@ -111,11 +132,10 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
         listening_failed |= !matches!(worker.join(), Ok(Ok(())));
     }
     drop(server);
-    if let Some(outbox) = outbox {
-        outbox.stop(Duration::from_secs(3));
+    // The pools first, the mail worker last: what they queue is still sent.
+    for (worker, wait) in background.into_iter().rev() {
+        worker.stop(Instant::now() + wait);
     }
-    app.pools.shutdown(OFFLOAD_SHUTDOWN_WAIT);
-    app.mailer.shutdown(Duration::from_secs(20));
     if listening_failed {
         log::event("server.stopped", &[("reason", &"the listening loop ended")]);
         return Err(Error::Internal(
@@ -129,8 +149,8 @@ pub fn serve(config: Config, db_path: &Path) -> Result<()> {
 /// The listener, with the vendored server's bounds: what becomes of each
 /// body (`gate`), the connection cap, and the app's log for trouble it goes
 /// on from.
-fn listen(app: &Arc<App>, max_connections: usize) -> Result<tiny_http::Server> {
-    let config = &app.config;
+fn listen(site: &Arc<Site>, max_connections: usize) -> Result<tiny_http::Server> {
+    let config = &site.config;
     let cannot =
         |e: &dyn std::fmt::Display| Error::Usage(format!("cannot listen on {}: {e}", config.addr));
     let addr = tiny_http::ConfigListenAddr::from_socket_addrs(config.addr.as_str())
@@ -138,7 +158,7 @@ fn listen(app: &Arc<App>, max_connections: usize) -> Result<tiny_http::Server> {
     tiny_http::Server::new(tiny_http::ServerConfig {
         addr,
         ssl: None,
-        head: gate::hook(app.clone()),
+        head: gate::hook(site.clone()),
         max_connections,
         report: capacity::report,
     })
@@ -188,33 +208,6 @@ fn watch_signals(
                 for _ in 0..workers {
                     server.unblock();
                 }
-            }
-        })?;
-    Ok(())
-}
-
-/// Runs `job` at start and then every `every` on its own thread named
-/// `name`, until `stopping`; a failure is logged as `{name}.failed` and the
-/// job runs again at its next turn.
-fn spawn_every(
-    name: &'static str,
-    every: Duration,
-    stopping: &Arc<AtomicBool>,
-    mut job: impl FnMut() -> Result<()> + Send + 'static,
-) -> Result<()> {
-    let stopping = stopping.clone();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let mut next = Instant::now();
-            while !stopping.load(Ordering::SeqCst) {
-                if Instant::now() >= next {
-                    if let Err(e) = job() {
-                        log::event(&format!("{name}.failed"), &[("error", &e)]);
-                    }
-                    next = Instant::now() + every;
-                }
-                std::thread::sleep(Duration::from_millis(100));
             }
         })?;
     Ok(())

@@ -1,5 +1,5 @@
-//! What Paddle's answers change in the database, each applied in the
-//! transaction that marks its outbox row done (or failed).
+//! What the outcome of a Paddle API call the outbox made changes in the
+//! database, each applied in the transaction that marks its row done (or failed).
 
 use rusqlite::Connection;
 use serde_json::Value;
