@@ -4,7 +4,7 @@
 
 document.addEventListener("DOMContentLoaded", () => {
   // Disable a form's button while it submits, so a double click sends once.
-  for (const form of document.querySelectorAll("form")) {
+  for (const form of document.querySelectorAll("form:not([data-checkout-form])")) {
     form.addEventListener("submit", () => {
       const button = form.querySelector("button[type=submit]");
       if (button) setTimeout(() => { button.disabled = true; }, 0);
@@ -27,11 +27,21 @@ document.addEventListener("DOMContentLoaded", () => {
   const mailFailed = document.getElementById("mail-failed");
   if (mailFailed && mailFailed.hidden) watchMailDelivery(mailFailed);
 
-  // Upgrade: the Paddle checkout, with the settings the page carries.
+  // Upgrade: the server makes the Paddle transaction, Paddle.js opens the
+  // checkout on it. Without this script the form posts and the answer is a
+  // page whose button (opened at once here) carries the transaction.
   const checkoutSettings = readCheckoutSettings();
   if (checkoutSettings) {
-    for (const button of document.querySelectorAll("button[data-checkout]")) {
-      button.addEventListener("click", () => openCheckout(button, checkoutSettings));
+    for (const form of document.querySelectorAll("form[data-checkout-form]")) {
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        openCheckout(form, form.querySelector("button[data-checkout]"), checkoutSettings);
+      });
+    }
+    const ready = document.querySelector("button[data-checkout-open]");
+    if (ready && checkoutSettings.transactionId) {
+      ready.addEventListener("click", () => openOn(ready, checkoutSettings, checkoutSettings.transactionId));
+      openOn(ready, checkoutSettings, checkoutSettings.transactionId);
     }
   }
 
@@ -160,11 +170,13 @@ function showCommentary(out, data) {
 }
 
 // ---------------------------------------------------------------- checkout
-// The page carries its checkout settings in <script type="application/json"
-// id="paddle-checkout">. Paddle.js is loaded from Paddle's CDN on the first
-// click (unless the page has it already), then opens the overlay checkout.
-// After `checkout.completed` we wait for the webhook to make the account
-// paid, polling /api/me, and reload the page when it has.
+// The page carries {environment, token, invited} in <script
+// type="application/json" id="paddle-checkout">. Paddle.js is loaded from
+// Paddle's CDN on the first click (unless the page has it already); then
+// POST /billing/checkout makes the transaction (price, discount and account
+// are the server's choice, never the browser's) and the overlay opens on
+// it. After `checkout.completed` we wait for the webhook to make the
+// account paid, polling /api/me, and reload the page when it has.
 
 const ACTIVATION_POLL_MS = 2000;
 const ACTIVATION_LIMIT_MS = 60000;
@@ -207,23 +219,52 @@ function initPaddle(src, settings, onEvent) {
   return paddleReady;
 }
 
-async function openCheckout(button, settings) {
-  const block = button.closest(".checkout") || document;
+async function openCheckout(form, button, settings) {
+  const block = form.closest(".checkout") || document;
   const status = block.querySelector(".checkout-status");
   const label = button.dataset.label || button.textContent;
   button.dataset.label = label;
   button.disabled = true;
   button.textContent = "Opening checkout…";
+  let Paddle;
   try {
-    const Paddle = await initPaddle(button.dataset.paddleJs, settings, (event) => onCheckoutEvent(event, status));
-    const options = { items: settings.items, customer: settings.customer, customData: settings.customData };
-    if (settings.discountId) options.discountId = settings.discountId;
-    Paddle.Checkout.open(options);
-    button.textContent = label;
+    Paddle = await initPaddle(button.dataset.paddleJs, settings, (event) => onCheckoutEvent(event, status));
   } catch (_) {
     button.textContent = "Checkout could not load. Check your connection (or ad blocker) and try again";
-  } finally {
     button.disabled = false;
+    return;
+  }
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(new FormData(form)).toString(),
+    });
+    const data = response.ok ? await response.json() : null;
+    if (data && data.transaction_id) {
+      Paddle.Checkout.open({ transactionId: data.transaction_id, customer: { email: button.dataset.email } });
+      if (status) status.textContent = "";
+    } else if (status) {
+      status.textContent = response.status === 429
+        ? "One moment: your last click is still being handled. Try again shortly."
+        : "The checkout can't be opened right now, try again in a minute.";
+    }
+  } catch (_) {
+    if (status) status.textContent = "Could not reach the server. Check your connection and try again.";
+  } finally {
+    button.textContent = label;
+    button.disabled = false;
+  }
+}
+
+async function openOn(button, settings, transactionId) {
+  const status = (button.closest(".checkout") || document).querySelector(".checkout-status");
+  try {
+    const Paddle = await initPaddle(button.dataset.paddleJs, settings, (event) => onCheckoutEvent(event, status));
+    Paddle.Checkout.open({ transactionId, customer: { email: button.dataset.email } });
+  } catch (_) {
+    button.textContent = "Checkout could not load. Check your connection (or ad blocker) and try again";
   }
 }
 
@@ -233,7 +274,9 @@ function onCheckoutEvent(event, status) {
   if (!event || event.name !== "checkout.completed" || activating) return;
   activating = true;
   if (status) status.textContent = "Payment received, activating…";
-  for (const button of document.querySelectorAll("button[data-checkout]")) button.disabled = true;
+  for (const button of document.querySelectorAll("button[data-checkout], button[data-checkout-open]")) {
+    button.disabled = true;
+  }
   waitUntilPaid(status);
 }
 

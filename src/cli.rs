@@ -12,6 +12,7 @@ use crate::error::Result;
 
 mod billing;
 mod holdings;
+mod rewards;
 mod stats;
 mod verbs;
 
@@ -41,6 +42,7 @@ pub enum Command {
     DeleteUser(DeleteUserArgs),
     BillingCheck(BillingCheckArgs),
     BillingSync(BillingSyncArgs),
+    BillingRetry(BillingRetryArgs),
     ImportHoldings(ImportHoldingsArgs),
 }
 
@@ -149,6 +151,25 @@ pub struct ShowStatusArgs {
     #[argh(option)]
     pub email: String,
     /// print the same JSON object as GET /api/me
+    #[argh(switch)]
+    pub json: bool,
+}
+
+/// Queue an account's failed referral-reward calls to Paddle again.
+#[derive(FromArgs)]
+#[argh(
+    subcommand,
+    name = "billing-retry",
+    help_triggers("-h", "--help"),
+    note = "Only calls that finally failed are queued again (their rewards show
+as waiting); the running server's billing worker makes them. Fix what
+Paddle refused first: the log line event=billing.outbox_failed says why."
+)]
+pub struct BillingRetryArgs {
+    /// the account's email
+    #[argh(option)]
+    pub email: String,
+    /// print one JSON object
     #[argh(switch)]
     pub json: bool,
 }
@@ -277,6 +298,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::DeleteUser(args) => verbs::delete_user(&open()?, args, &env, now),
         Command::BillingCheck(args) => billing::billing_check(&open()?, args, &env),
         Command::BillingSync(args) => billing::billing_sync(&open()?, &db_path, args, &env, now),
+        Command::BillingRetry(args) => rewards::billing_retry(&open()?, args, now),
         Command::ImportHoldings(args) => holdings::import_holdings(&open()?, args, now),
     }
 }
@@ -358,6 +380,13 @@ mod tests {
             panic!()
         };
         assert_eq!((sync.email.as_deref(), sync.json), (Some("a@b.co"), false));
+        let Command::BillingRetry(retry) = parse(&["billing-retry", "--email", "a@b.co", "--json"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!((retry.email.as_str(), retry.json), ("a@b.co", true));
         assert!(
             parse(&["grant-credit", "--days", "3"]).is_err(),
             "email is required"

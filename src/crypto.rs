@@ -21,6 +21,9 @@ pub struct Keys {
     /// Signs the user id a Paddle checkout carries in `custom_data`.
     pub checkout: [u8; 32],
     pub flash_cookie: [u8; 32],
+    /// Hashes the mailbox a referral was made for (SPEC §7: a mailbox is
+    /// referred once, ever); the key never reaches the database.
+    pub referred_mailbox: [u8; 32],
 }
 
 impl Keys {
@@ -31,6 +34,7 @@ impl Keys {
             login_code: mac(secret, b"app/login-code/v1"),
             checkout: mac(secret, b"app/paddle-checkout/v1"),
             flash_cookie: mac(secret, b"app/flash-cookie/v1"),
+            referred_mailbox: mac(secret, b"app/referred-mailbox/v1"),
         }
     }
 }

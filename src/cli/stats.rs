@@ -49,8 +49,8 @@ pub fn table(s: &Stats) -> String {
         s.paid.subscribed, s.paid.by_tier, s.paid.credited
     );
     out += &format!(
-        "rewards    {:>10} banked     {:>5} running {:>5} ended\n",
-        s.rewards.banked, s.rewards.running, s.rewards.ended
+        "rewards    {:>10} banked     {:>5} running {:>5} ended {:>5} failed {:>5} revoked\n",
+        s.rewards.banked, s.rewards.running, s.rewards.ended, s.rewards.failed, s.rewards.revoked
     );
     out += &format!(
         "analyses   {:>10} total      {:>5} LLM     {:>5} built-in\n",

@@ -125,6 +125,7 @@ pub fn show_status(
             b.cancel_at
                 .as_deref()
                 .map(|at| format!(", cancels {at}"))
+                .or_else(|| b.pause_at.as_deref().map(|at| format!(", pauses {at}")))
                 .unwrap_or_default()
         ),
         None => println!("  billing:       no subscription"),
@@ -132,6 +133,13 @@ pub fn show_status(
     for r in &me.referral.rewards {
         let ends = r.ends_at.as_deref().unwrap_or("-");
         println!("  reward:        {} {} (ends {ends})", r.role, r.state);
+    }
+    if me.referral.rewards.iter().any(|r| r.state == "failed") {
+        println!(
+            "  a reward's Paddle call failed: fix the cause (log event=billing.outbox_failed), \
+             then `app billing-retry --email {}`",
+            me.email
+        );
     }
     Ok(())
 }

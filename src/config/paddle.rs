@@ -15,8 +15,11 @@ pub struct PaddleConfig {
     pub api_key: String,
     /// `APP_PADDLE_CLIENT_TOKEN`: public, for Paddle.js in the page.
     pub client_token: String,
-    /// `APP_PADDLE_PRICE_ID`: the one price the checkout sells.
+    /// The first of `APP_PADDLE_PRICE_ID`: the price the checkout sells.
     pub price_id: String,
+    /// Every id of `APP_PADDLE_PRICE_ID` (comma-separated, the sold one
+    /// first): only subscriptions to one of these give access or rewards.
+    pub price_ids: Vec<String>,
     pub env: PaddleEnv,
     /// The API base without a trailing slash: `APP_PADDLE_API_URL`, else
     /// the one `env` picks.
@@ -108,11 +111,24 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PaddleCon
     let mut values = values.into_iter().flatten();
     let mut next = || values.next().unwrap_or_default();
     let webhook_secrets = webhook_secrets(&next())?;
+    let (api_key, client_token) = (next(), next());
+    let price_ids: Vec<String> = next()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    let Some(price_id) = price_ids.first().cloned() else {
+        return Err(Error::Usage(
+            "APP_PADDLE_PRICE_ID names no price; give the pri_… id of the price you sell".into(),
+        ));
+    };
     Ok(Some(PaddleConfig {
         webhook_secrets,
-        api_key: next(),
-        client_token: next(),
-        price_id: next(),
+        api_key,
+        client_token,
+        price_id,
+        price_ids,
         env: paddle_env,
         api_url,
         referral_discount_id: env("APP_PADDLE_REFERRAL_DISCOUNT_ID"),
@@ -190,6 +206,21 @@ mod tests {
         .to_string();
         assert!(e.contains("APP_PADDLE_WEBHOOK_SECRET") && e.contains("APP_PADDLE_CLIENT_TOKEN"));
         assert!(!e.contains("APP_PADDLE_API_KEY,"));
+    }
+
+    #[test]
+    fn several_prices_the_first_is_sold() {
+        const MANY: [(&str, &str); 4] = [
+            ALL[0],
+            ALL[1],
+            ALL[2],
+            ("APP_PADDLE_PRICE_ID", " pri_month , pri_year,"),
+        ];
+        let c = from_env(&env_of(&MANY)).unwrap().unwrap();
+        assert_eq!(c.price_id, "pri_month");
+        assert_eq!(c.price_ids, ["pri_month", "pri_year"]);
+        const NONE: [(&str, &str); 4] = [ALL[0], ALL[1], ALL[2], ("APP_PADDLE_PRICE_ID", " , ")];
+        assert!(from_env(&env_of(&NONE)).is_err());
     }
 
     #[test]

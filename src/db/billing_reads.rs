@@ -7,37 +7,11 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::billing::{self, SubscriptionRow, SubscriptionStatus};
 use crate::error::Result;
 
 /// Where the app keeps the reward discount's id once it created it.
 pub const REFERRAL_DISCOUNT_META_KEY: &str = "paddle_referral_discount_id";
-
-/// A `subscriptions` row as the account page, the export and the deletion
-/// read it. Times are the text the row holds (RFC 3339).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SubscriptionRow {
-    pub id: String,
-    pub customer_id: String,
-    pub status: String,
-    pub current_period_ends_at: Option<String>,
-    pub cancel_at: Option<String>,
-    pub discount_ends_at: Option<String>,
-}
-
-/// The columns [`subscription_row`] reads, in its order.
-pub(crate) const SUBSCRIPTION_COLUMNS: &str =
-    "id, customer_id, status, current_period_ends_at, cancel_at, discount_ends_at";
-
-pub(crate) fn subscription_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubscriptionRow> {
-    Ok(SubscriptionRow {
-        id: r.get(0)?,
-        customer_id: r.get(1)?,
-        status: r.get(2)?,
-        current_period_ends_at: r.get(3)?,
-        cancel_at: r.get(4)?,
-        discount_ends_at: r.get(5)?,
-    })
-}
 
 /// The user's most relevant subscription: a live one (active, trialing,
 /// past due) before a paused one before a canceled one, and the newest
@@ -51,14 +25,17 @@ pub fn most_relevant_subscription(
     // The SQL once: `format!` per call would cost more than the lookup.
     static SQL: OnceLock<String> = OnceLock::new();
     let sql = SQL.get_or_init(|| {
-        format!("SELECT {SUBSCRIPTION_COLUMNS}, created_at, rowid FROM subscriptions WHERE user_id = ?1")
+        format!(
+            "SELECT {}, created_at, rowid FROM subscriptions WHERE user_id = ?1",
+            billing::COLUMNS
+        )
     });
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map([user_id], |r| {
         Ok((
-            subscription_row(r)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, i64>(7)?,
+            billing::from_row(r)?,
+            r.get::<_, String>(16)?,
+            r.get::<_, i64>(17)?,
         ))
     })?;
     let mut best: Option<(SubscriptionRow, String, i64)> = None;
@@ -75,9 +52,9 @@ pub fn most_relevant_subscription(
 fn rank(
     (row, created_at, rowid): &(SubscriptionRow, String, i64),
 ) -> (u8, Reverse<&str>, Reverse<i64>) {
-    let standing = match row.status.as_str() {
-        "paused" => 1,
-        "canceled" => 2,
+    let standing = match row.status {
+        SubscriptionStatus::Paused => 1,
+        SubscriptionStatus::Canceled => 2,
         _ => 0,
     };
     (standing, Reverse(created_at.as_str()), Reverse(*rowid))

@@ -31,7 +31,7 @@ pub fn signups(conn: &Connection, since: Timestamp, until: Timestamp) -> Result<
     let invited_converted = conn
         .prepare_cached(
             "SELECT count(*) FROM referrals r CROSS JOIN users u ON u.id = r.referred_user_id
-             WHERE r.converted_at IS NOT NULL
+             WHERE r.converted_at IS NOT NULL AND r.reversed_at IS NULL
                AND u.created_at >= ?1 AND u.created_at < ?2",
         )?
         .query_row(params![since, until], |r| r.get(0))?;
@@ -58,22 +58,38 @@ pub fn paying(conn: &Connection, now: Timestamp) -> Result<(i64, i64, i64)> {
         .query_row([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
 }
 
-/// Rewards by state: `(banked, running, ended)`. A reward whose apply call
-/// is still in the outbox (`applying`) counts as banked: it is not running yet.
-pub fn rewards(conn: &Connection) -> Result<(i64, i64, i64)> {
+/// Rewards by state, as `(state, count)` for every state that has any:
+/// `/metrics` shows each, `stats` folds them (see [`RewardCounts`]).
+pub fn rewards_by_state(conn: &Connection) -> Result<Vec<(String, i64)>> {
     let mut stmt =
         conn.prepare_cached("SELECT state, count(*) FROM referral_rewards GROUP BY state")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    let (mut banked, mut running, mut ended) = (0, 0, 0);
-    for row in rows {
-        let (state, n) = row?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// SPEC §9's `rewards`: a reward whose call is still owed (`applying`,
+/// `waiting`) counts as banked: it is not running yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RewardCounts {
+    pub banked: i64,
+    pub running: i64,
+    pub ended: i64,
+    pub failed: i64,
+    pub revoked: i64,
+}
+
+pub fn rewards(conn: &Connection) -> Result<RewardCounts> {
+    let mut counts = RewardCounts::default();
+    for (state, n) in rewards_by_state(conn)? {
         match state.as_str() {
-            "running" => running += n,
-            "ended" => ended += n,
-            _ => banked += n,
+            "running" => counts.running += n,
+            "ended" => counts.ended += n,
+            "failed" => counts.failed += n,
+            "revoked" => counts.revoked += n,
+            _ => counts.banked += n,
         }
     }
-    Ok((banked, running, ended))
+    Ok(counts)
 }
 
 /// A referrer's invited sign-ups in the window and how many converted.

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::billing_reads::{subscription_row, SubscriptionRow, SUBSCRIPTION_COLUMNS};
+use super::billing::{self, SubscriptionRow};
 use super::users;
 use crate::clock::Timestamp;
 use crate::error::Result;
@@ -12,10 +12,11 @@ use crate::error::Result;
 /// cancel scheduled.
 pub fn billing_subscriptions(conn: &Connection, user_id: i64) -> Result<Vec<SubscriptionRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = ?1
-         AND status IN ('active', 'trialing', 'past_due') AND cancel_at IS NULL ORDER BY id"
+        "SELECT {} FROM subscriptions WHERE user_id = ?1
+         AND status IN ('active', 'trialing', 'past_due') AND cancel_at IS NULL ORDER BY id",
+        billing::COLUMNS
     ))?;
-    let rows = stmt.query_map([user_id], subscription_row)?;
+    let rows = stmt.query_map([user_id], billing::from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -58,6 +58,23 @@ pub fn insert(conn: &Connection, referrer: i64, referred: i64, now: Timestamp) -
         == 1)
 }
 
+/// Keeps the keyed hash of the referred mailbox on its referral.
+pub fn set_mailbox_hash(conn: &Connection, referred: i64, hash: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE referrals SET mailbox_hash = ?2 WHERE referred_user_id = ?1")?
+        .execute(params![referred, hash])?;
+    Ok(())
+}
+
+/// Whether a referral was ever made for the mailbox with this hash (its
+/// account may since have been deleted).
+pub fn mailbox_referred(conn: &Connection, hash: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM referrals WHERE mailbox_hash = ?1 LIMIT 1")?
+        .query_row([hash], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// What the account page shows of a user's referrals, read in one
 /// statement: their code (none until first asked for), the pending and
 /// converted counters, and their active credits: rewards banked, plus those
@@ -78,7 +95,7 @@ pub fn overview(conn: &Connection, user_id: i64, now: Timestamp) -> Result<Optio
             "SELECT u.referral_code, coalesce(c.pending, 0), coalesce(c.converted, 0),
                     (SELECT count(*) FROM referral_rewards r
                      WHERE r.user_id = u.id
-                       AND (r.state = 'banked'
+                       AND (r.state IN ('banked', 'waiting', 'failed')
                             OR (r.state IN ('applying', 'running')
                                 AND (r.ends_at IS NULL OR r.ends_at > ?2))))
              FROM users u LEFT JOIN referral_counts c ON c.user_id = u.id

@@ -16,11 +16,68 @@ pub fn referral_of(conn: &Connection, user_id: i64) -> Result<Option<(i64, i64, 
         .optional()?)
 }
 
-/// Sets `converted_at` once; false when it was already set.
-pub fn mark_converted(conn: &Connection, referral_id: i64, now: Timestamp) -> Result<bool> {
+/// Sets `converted_at` once, with the subscription that converted it;
+/// false when it was already set.
+pub fn mark_converted(
+    conn: &Connection,
+    referral_id: i64,
+    subscription_id: &str,
+    now: Timestamp,
+) -> Result<bool> {
     Ok(conn
         .prepare_cached(
-            "UPDATE referrals SET converted_at = ?2 WHERE id = ?1 AND converted_at IS NULL",
+            "UPDATE referrals SET converted_at = ?2, converted_subscription_id = ?3
+             WHERE id = ?1 AND converted_at IS NULL",
+        )?
+        .execute(params![referral_id, now, subscription_id])?
+        == 1)
+}
+
+/// Whether a Paddle customer already converted a referral other than this one.
+pub fn customer_converted_other(
+    conn: &Connection,
+    customer_id: &str,
+    referral_id: i64,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM referrals r JOIN subscriptions s ON s.id = r.converted_subscription_id
+             WHERE s.customer_id = ?1 AND r.id <> ?2 LIMIT 1",
+        )?
+        .query_row(params![customer_id, referral_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The converted, not reversed referral whose converting subscription was
+/// first paid by `transaction_id`: `(referral id, referred user)`.
+pub fn converted_by_transaction(
+    conn: &Connection,
+    transaction_id: &str,
+) -> Result<Option<(i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT r.id, r.referred_user_id FROM referrals r
+             JOIN subscriptions s ON s.id = r.converted_subscription_id
+             WHERE s.first_transaction_id = ?1
+               AND r.converted_at IS NOT NULL AND r.reversed_at IS NULL",
+        )?
+        .query_row([transaction_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Referrals reversed so far (a partial index of V11 holds just those).
+pub fn reversed_count(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM referrals WHERE reversed_at IS NOT NULL")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Sets `reversed_at` once; false when it was already set.
+pub fn mark_reversed(conn: &Connection, referral_id: i64, now: Timestamp) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE referrals SET reversed_at = ?2 WHERE id = ?1 AND reversed_at IS NULL",
         )?
         .execute(params![referral_id, now])?
         == 1)
@@ -86,6 +143,15 @@ pub fn rewards_of(conn: &Connection, user_id: i64) -> Result<Vec<Reward>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The (two) rewards of a referral.
+pub fn rewards_of_referral(conn: &Connection, referral_id: i64) -> Result<Vec<Reward>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM referral_rewards WHERE referral_id = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([referral_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Users holding a banked reward.
 pub fn users_with_banked(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
@@ -95,7 +161,22 @@ pub fn users_with_banked(conn: &Connection) -> Result<Vec<i64>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Users holding a running reward whose `ends_at` has passed.
+/// Users holding a banked reward and a subscription that could take it
+/// now: the minute sweep settles them (a safety net under the events).
+pub fn users_with_banked_and_a_taker(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT rr.user_id FROM referral_rewards rr
+         JOIN subscriptions s ON s.user_id = rr.user_id
+         WHERE rr.state = 'banked' AND s.status IN ('active', 'trialing')
+           AND s.cancel_at IS NULL AND s.pause_at IS NULL
+         ORDER BY rr.user_id",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Users holding a running reward whose `ends_at` has passed by `now`
+/// (the caller allows for clock skew).
 pub fn users_with_lapsed(conn: &Connection, now: Timestamp) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT user_id FROM referral_rewards WHERE state = 'running' AND ends_at <= ?1",

@@ -40,6 +40,15 @@ impl Actor {
         }
     }
 
+    /// Paddle, acting through the webhook event `event_id` (the audit note).
+    pub fn paddle(event_id: &str) -> Actor {
+        Actor {
+            name: "paddle".into(),
+            client: None,
+            note: Some(event_id.to_string()),
+        }
+    }
+
     /// The `access_audit` row saying this actor did `action` to `user_id`.
     pub fn audit_entry(
         &self,
@@ -107,13 +116,16 @@ pub fn grant_credit(
     now: Timestamp,
 ) -> Result<Change> {
     check_grant(grant, now)?;
-    change(conn, email, "grant_credit", actor, now, |tx, user| {
+    change(conn, email, |tx, user| {
         let until = extended(user.credit_until, grant, now);
         users::set_credit_until(tx, user.id, Some(until))?;
-        Ok((
+        let (before, after) = (
             user.credit_until.map(|t| t.to_string()),
             Some(until.to_string()),
-        ))
+        );
+        let entry = actor.audit_entry(now, user.id, "grant_credit", before.clone(), after.clone());
+        audit::append(tx, &entry)?;
+        Ok((before, after))
     })
 }
 
@@ -124,13 +136,16 @@ pub fn revoke_credit(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Change> {
-    change(conn, email, "revoke_credit", actor, now, |tx, user| {
+    change(conn, email, |tx, user| {
         let after = user.credit_until.map(|until| until.min(now));
         users::set_credit_until(tx, user.id, after)?;
-        Ok((
+        let (before, after) = (
             user.credit_until.map(|t| t.to_string()),
             after.map(|t| t.to_string()),
-        ))
+        );
+        let entry = actor.audit_entry(now, user.id, "revoke_credit", before.clone(), after.clone());
+        audit::append(tx, &entry)?;
+        Ok((before, after))
     })
 }
 
@@ -141,20 +156,39 @@ pub fn set_tier(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Change> {
-    change(conn, email, "set_tier", actor, now, |tx, user| {
-        users::set_tier(tx, user.id, tier)?;
+    change(conn, email, |tx, user| {
+        write_tier(tx, user, tier, actor, now)?;
         Ok((Some(user.tier.to_string()), Some(tier.to_string())))
     })
 }
 
-/// Finds the user by their (normalised) email, applies `apply` and appends
-/// the audit row, all in one `BEGIN IMMEDIATE` transaction.
+/// The one tier writer: sets `user`'s tier and appends its `set_tier` audit
+/// row, in the caller's transaction (the operator's `set-tier`, and billing
+/// when a subscription changes what the person has).
+pub fn write_tier(
+    conn: &Connection,
+    user: &User,
+    tier: Tier,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<()> {
+    users::set_tier(conn, user.id, tier)?;
+    let entry = actor.audit_entry(
+        now,
+        user.id,
+        "set_tier",
+        Some(user.tier.to_string()),
+        Some(tier.to_string()),
+    );
+    audit::append(conn, &entry)
+}
+
+/// Finds the user by their (normalised) email and applies `apply`, which
+/// writes the change and its audit row, all in one `BEGIN IMMEDIATE`
+/// transaction.
 fn change(
     conn: &Connection,
     email: &str,
-    action: &str,
-    actor: &Actor,
-    now: Timestamp,
     apply: impl FnOnce(&rusqlite::Transaction<'_>, &User) -> Result<(Option<String>, Option<String>)>,
 ) -> Result<Change> {
     let email = auth::normalise_email(email)
@@ -163,8 +197,6 @@ fn change(
     db::write(conn, |tx| {
         let user = users::by_email(tx, email)?.ok_or_else(|| unknown_email(email))?;
         let (before, after) = apply(tx, &user)?;
-        let entry = actor.audit_entry(now, user.id, action, before.clone(), after.clone());
-        audit::append(tx, &entry)?;
         let user = users::by_id(tx, user.id)?.ok_or_else(|| unknown_email(email))?;
         Ok(Change {
             user,

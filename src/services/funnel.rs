@@ -66,6 +66,10 @@ pub struct Rewards {
     pub banked: i64,
     pub running: i64,
     pub ended: i64,
+    /// Their Paddle call finally failed: `app billing-retry` re-queues them.
+    pub failed: i64,
+    /// Their referral was reversed (a refund or chargeback).
+    pub revoked: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -111,7 +115,7 @@ pub fn stats(conn: &Connection, since: Timestamp, now: Timestamp) -> Result<Stat
     let total = users::live_count(&tx)?;
     let signups = funnel::signups(&tx, since, until)?;
     let (subscribed, by_tier, credited) = funnel::paying(&tx, now)?;
-    let (banked, running, ended) = funnel::rewards(&tx)?;
+    let rewards = funnel::rewards(&tx)?;
     let top = funnel::top_referrers(&tx, since, until)?;
     let (llm, builtin) = funnel::analyses(&tx, &since.date_string())?;
     tx.finish()?;
@@ -130,9 +134,11 @@ pub fn stats(conn: &Connection, since: Timestamp, now: Timestamp) -> Result<Stat
             credited,
         },
         rewards: Rewards {
-            banked,
-            running,
-            ended,
+            banked: rewards.banked,
+            running: rewards.running,
+            ended: rewards.ended,
+            failed: rewards.failed,
+            revoked: rewards.revoked,
         },
         top_referrers: top
             .into_iter()

@@ -6,10 +6,11 @@ use std::cell::Cell;
 use rusqlite::{Connection, Transaction};
 
 use crate::clock::Timestamp;
-use crate::crypto;
+use crate::crypto::{self, Keys};
 use crate::db::{self, referrals, users::User};
 use crate::error::{Error, Result};
 use crate::log;
+use crate::services::mailbox;
 
 /// No 0/O/1/I/L: codes are read aloud and typed from screenshots.
 pub const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -107,11 +108,20 @@ fn canonical_mailbox(email: &str) -> String {
     }
 }
 
+/// The keyed hash of an email's mailbox (as the sign-in limits normalise
+/// it): what a referral keeps so the mailbox is referred once, ever.
+pub fn mailbox_hash(keys: &Keys, email: &str) -> String {
+    let mailbox = mailbox::mailbox(&email.trim().to_ascii_lowercase());
+    crypto::hex(&crypto::mac(&keys.referred_mailbox, mailbox.as_bytes()))
+}
+
 /// Links a just-created account to the owner of `code`, inside the
-/// transaction that creates the account. Unknown codes and self-referral are
-/// ignored silently. Returns the referrer's id when a link was made.
+/// transaction that creates the account. Unknown codes, self-referral and a
+/// mailbox referred before (an account deleted and made again) are ignored
+/// silently. Returns the referrer's id when a link was made.
 pub fn link_new_user(
     tx: &Transaction<'_>,
+    keys: &Keys,
     new_user: &User,
     code: &str,
     now: Timestamp,
@@ -122,7 +132,19 @@ pub fn link_new_user(
     if referrer_id == new_user.id || same_person(&referrer_email, &new_user.email) {
         return Ok(None);
     }
-    Ok(referrals::insert(tx, referrer_id, new_user.id, now)?.then_some(referrer_id))
+    let hash = mailbox_hash(keys, &new_user.email);
+    if referrals::mailbox_referred(tx, &hash)? {
+        log::event(
+            "referral.mailbox_referred_before",
+            &[("user_id", &new_user.id)],
+        );
+        return Ok(None);
+    }
+    if !referrals::insert(tx, referrer_id, new_user.id, now)? {
+        return Ok(None);
+    }
+    referrals::set_mailbox_hash(tx, new_user.id, &hash)?;
+    Ok(Some(referrer_id))
 }
 
 /// A hook for `auth::verify_code` that links the new account when it came
@@ -130,12 +152,13 @@ pub fn link_new_user(
 /// transaction commits.
 pub fn linker<'a>(
     code: Option<&'a str>,
+    keys: &'a Keys,
     linked: &'a Cell<Option<i64>>,
     now: Timestamp,
 ) -> impl FnOnce(&Transaction<'_>, &User) -> Result<()> + 'a {
     move |tx, user| {
         if let Some(code) = code {
-            linked.set(link_new_user(tx, user, code, now)?);
+            linked.set(link_new_user(tx, keys, user, code, now)?);
         }
         Ok(())
     }
@@ -271,36 +294,73 @@ mod tests {
     }
 
     #[test]
+    fn a_mailbox_is_referred_once_even_after_its_account_is_deleted() {
+        let conn = test_db();
+        let keys = Keys::derive(&[3u8; 32]);
+        let alice = user(&conn, "alice@b.co");
+        let code = assign_code_if_missing(&conn, alice.id).unwrap();
+        let link = |email: &str| {
+            let tx = Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            let new = users::create(&tx, email, NOW).unwrap();
+            let linked = link_new_user(&tx, &keys, &new, &code, NOW).unwrap();
+            tx.commit().unwrap();
+            (new, linked)
+        };
+        let (bob, linked) = link("j.bob+x@gmail.com");
+        assert_eq!(linked, Some(alice.id));
+        crate::db::leaving::erase(&conn, bob.id, &bob.email).unwrap();
+        let hashes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM referrals WHERE mailbox_hash IS NOT NULL
+                 AND mailbox_hash NOT LIKE '%bob%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hashes, 1, "a keyed hash, never the address");
+        assert_eq!(link("jbob@gmail.com").1, None, "deleted, same mailbox");
+        assert_eq!(link("carol@b.co").1, Some(alice.id));
+        let other = Keys::derive(&[4u8; 32]);
+        assert_ne!(
+            mailbox_hash(&keys, "jbob@gmail.com"),
+            mailbox_hash(&other, "jbob@gmail.com"),
+            "keyed by the secret"
+        );
+    }
+
+    #[test]
     fn linking_once_and_never_to_yourself() {
         let conn = test_db();
+        let keys = Keys::derive(&[3u8; 32]);
         let alice = user(&conn, "alice@gmail.com");
         let code = assign_code_if_missing(&conn, alice.id).unwrap();
         let bob = user(&conn, "bob@b.co");
         let tx =
             Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate).unwrap();
         assert_eq!(
-            link_new_user(&tx, &bob, &code.to_lowercase(), NOW).unwrap(),
+            link_new_user(&tx, &keys, &bob, &code.to_lowercase(), NOW).unwrap(),
             Some(alice.id)
         );
         assert_eq!(
-            link_new_user(&tx, &bob, &code, NOW).unwrap(),
+            link_new_user(&tx, &keys, &bob, &code, NOW).unwrap(),
             None,
             "referred once"
         );
         assert_eq!(
-            link_new_user(&tx, &alice, &code, NOW).unwrap(),
+            link_new_user(&tx, &keys, &alice, &code, NOW).unwrap(),
             None,
             "self"
         );
         let alias = user(&tx, "a.lice+2@googlemail.com");
         assert_eq!(
-            link_new_user(&tx, &alias, &code, NOW).unwrap(),
+            link_new_user(&tx, &keys, &alias, &code, NOW).unwrap(),
             None,
             "same person"
         );
         let carol = user(&tx, "carol@b.co");
         assert_eq!(
-            link_new_user(&tx, &carol, "ZZZZZZZZ", NOW).unwrap(),
+            link_new_user(&tx, &keys, &carol, "ZZZZZZZZ", NOW).unwrap(),
             None,
             "unknown"
         );

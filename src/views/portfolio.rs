@@ -102,7 +102,7 @@ pub fn portfolio(
                 button type="button" class="button" id="get-commentary" data-csrf=(frame.csrf) { "Get commentary" }
                 p id="commentary-status" class="muted" role="status" aria-live="polite" {}
                 div id="commentary" class="commentary" hidden {}
-                div id="commentary-upgrade" hidden { (upgrade_hint(checkout)) }
+                div id="commentary-upgrade" hidden { (upgrade_hint(checkout, frame.csrf)) }
             }
         },
     )

@@ -44,9 +44,9 @@ pub fn settings(
                     (billing::subscription(frame.csrf, sub, now))
                 }
                 @if !me.paid.active {
-                    (upgrade_hint(checkout))
+                    (upgrade_hint(checkout, frame.csrf))
                 } @else if let Some(checkout) = checkout {
-                    (billing::checkout_block(checkout))
+                    (billing::checkout_block(checkout, frame.csrf))
                 }
             }
             section class="card" {
@@ -159,17 +159,17 @@ fn stat(label: &str, value: i64) -> Markup {
 
 /// Shown wherever a person without paid access meets a paid feature, with
 /// the Upgrade button when they may open a checkout.
-pub fn upgrade_hint(checkout: Option<&Checkout>) -> Markup {
+pub fn upgrade_hint(checkout: Option<&Checkout>, csrf: &str) -> Markup {
     html! {
         div class="banner warn upgrade-hint" id="upgrade" role="note" {
             strong { "Commentary is a paid feature." }
             " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
             "to get plain-language commentary on your portfolio. "
-            @if !checkout.is_some_and(|c| c.invited_discount) {
+            @if !checkout.is_some_and(|c| c.settings.invited) {
                 "Invited by a friend? Your first three months are half price."
             }
             @if let Some(checkout) = checkout {
-                (billing::checkout_block(checkout))
+                (billing::checkout_block(checkout, csrf))
             }
         }
     }

@@ -65,7 +65,16 @@ pub struct Totals {
     /// Paddle calls still owed, and those Paddle refused (an operator looks).
     pub outbox_pending: i64,
     pub outbox_failed: i64,
+    /// Referral rewards by state (`app_referral_rewards{state}`).
+    pub reward_states: Vec<(String, i64)>,
+    /// Referrals a refund or chargeback reversed.
+    pub referrals_reversed: i64,
 }
+
+/// Every reward state, so each series shows even at zero.
+pub const REWARD_STATES: [&str; 7] = [
+    "banked", "applying", "waiting", "running", "ended", "failed", "revoked",
+];
 
 impl Metrics {
     pub fn observe(&self, route: &'static str, status: u16, took: Duration) {
@@ -305,6 +314,29 @@ impl Metrics {
             ),
         ];
         write_series(out, &series);
+        header(
+            out,
+            "app_referral_rewards",
+            "gauge",
+            "Referral rewards by state (failed: app billing-retry re-queues them).",
+        );
+        for state in REWARD_STATES {
+            let n = totals
+                .reward_states
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| *n);
+            let _ = writeln!(out, "app_referral_rewards{{state=\"{state}\"}} {n}");
+        }
+        write_series(
+            out,
+            &[(
+                "app_referrals_reversed",
+                "gauge",
+                "Referrals reversed by a refund or chargeback of the converting payment.",
+                totals.referrals_reversed,
+            )],
+        );
     }
 }
 
@@ -353,7 +385,12 @@ mod tests {
             credited_users: 2,
             outbox_pending: 2,
             outbox_failed: 1,
+            reward_states: vec![("failed".into(), 3)],
+            referrals_reversed: 4,
         });
+        assert!(text.contains("app_referral_rewards{state=\"failed\"} 3"));
+        assert!(text.contains("app_referral_rewards{state=\"waiting\"} 0"));
+        assert!(text.contains("app_referrals_reversed 4"));
         assert!(text.contains("app_http_requests_total{route=\"GET /login\",status=\"200\"} 2"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("app_http_request_duration_seconds_bucket{le=\"0.005\"} 3"));
@@ -393,6 +430,8 @@ mod tests {
             credited_users: 0,
             outbox_pending: 0,
             outbox_failed: 0,
+            reward_states: Vec::new(),
+            referrals_reversed: 0,
         });
         let total = (SHARDS + 3) * 10;
         assert_eq!(

@@ -62,6 +62,8 @@ pub struct Site {
     pub metrics: metrics::Metrics,
     /// Threads for work that waits on another server; see `offload`.
     pub pools: offload::Pools,
+    /// Checkout and portal calls each person has waiting on Paddle.
+    pub paddle_calls: crate::services::billing::in_flight::PaddleCalls,
     /// Places for webhook bodies larger than a form (`gate`).
     pub large_bodies: gate::Permits,
     /// A few CSP violation log lines a minute; the rest are counted.
@@ -83,6 +85,7 @@ impl Site {
             llm: config.llm.clone().map(Llm::new),
             metrics: metrics::Metrics::default(),
             pools: offload::Pools::new(&config),
+            paddle_calls: Default::default(),
             large_bodies: gate::Permits::new(gate::LARGE_BODIES_AT_ONCE),
             csp_log_budget: Default::default(),
             untrusted_proxy: Default::default(),

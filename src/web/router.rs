@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 
 use super::csrf::{check_form_csrf, check_header_csrf, check_origin};
 use super::handlers::{
-    account, auth, csp_report, holdings_csv, leaving, pages, portal, portfolio, webhooks,
+    account, auth, checkout, csp_report, holdings_csv, leaving, pages, portal, portfolio, webhooks,
 };
 use super::http::{Method, Req, Resp};
 use super::{Ctx, Site};
@@ -125,6 +125,7 @@ fn lookup(method: Method, segments: &[&str]) -> Option<Route> {
         (Post, ["account", "delete"]) => ("POST /account/delete", leaving::delete, Page),
         (Get, ["api", "me"]) => ("GET /api/me", account::api_me, Json),
         (Post, ["billing", "portal"]) => ("POST /billing/portal", portal::open, Page),
+        (Post, ["billing", "checkout"]) => ("POST /billing/checkout", checkout::start, Page),
         (Get, ["api", "portfolio"]) => ("GET /api/portfolio", portfolio::api_get, Json),
         (Put, ["api", "portfolio"]) => ("PUT /api/portfolio", portfolio::api_put, Json),
         (Post, ["api", "analyze"]) => ("POST /api/analyze", portfolio::analyze, Json),

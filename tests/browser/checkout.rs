@@ -1,6 +1,8 @@
-//! The upgrade path in a real headless Chromium (issue 9): an invited user
-//! presses Upgrade, Paddle.js (stubbed in the page: there is no network
-//! here) opens the checkout with exactly the page's settings, the checkout
+//! The upgrade path in a real headless Chromium (issues 9, 19): an invited
+//! user presses Upgrade, the server makes the Paddle transaction (`POST
+//! /billing/checkout`, the fake Paddle API's `POST /transactions`), Paddle.js
+//! (stubbed in the page: there is no network here) opens the checkout on
+//! its `transactionId`, the checkout
 //! completes, the page says the payment is being activated, and flips to
 //! paid once the test delivers Paddle's signed `subscription.created` to the
 //! webhook (the Paddle API behind it is the local fake, never the internet).
@@ -80,10 +82,40 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
     assert!(said.contains("try again"), "{said}");
     shots.take(&dan, "settings-dan-paddle-unreachable");
 
-    // Upgrade opens the checkout with the page's own settings.
+    // The page carries no price, discount or account: only what Paddle.js
+    // needs to start, and whether to promise the invitee's 50%.
     dan.goto(&format!("{}/settings", app.base_url()));
     dan.wait_for_path("/settings");
+    let page_settings = dan.execute(
+        "return JSON.parse(document.getElementById('paddle-checkout').textContent)",
+        vec![],
+    );
+    assert_eq!(
+        page_settings,
+        json!({"environment": "sandbox", "token": "test_browsertoken", "invited": true})
+    );
+
+    // Paddle can't make the transaction: the page says so, nothing opens.
     dan.execute(FAKE_PADDLE, vec![]);
+    paddle_api.fail_calls(
+        Some("POST"),
+        "/transactions",
+        1,
+        500,
+        "internal_error",
+        None,
+    );
+    dan.click(&dan.find("button[data-checkout]"));
+    dan.wait_for("the unavailable message", || {
+        let status = dan.try_text(".checkout-status")?;
+        status.contains("can't be opened right now").then_some(())
+    });
+    let opened = dan.execute("return window.__paddle.opened.length", vec![]);
+    assert_eq!(opened, 0);
+    shots.take(&dan, "settings-dan-paddle-unavailable");
+
+    // Upgrade: POST /billing/checkout makes the transaction on the server
+    // and Paddle.js opens the checkout on its id.
     let upgrade = dan.find("button[data-checkout]");
     assert_eq!(dan.text(&upgrade), "Upgrade");
     dan.click(&upgrade);
@@ -91,21 +123,25 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
         let opened = dan.execute("return window.__paddle.opened", vec![]);
         (opened.as_array().is_some_and(|a| a.len() == 1)).then(|| opened[0].clone())
     });
-    let page_settings = dan.execute(
-        "return JSON.parse(document.getElementById('paddle-checkout').textContent)",
-        vec![],
-    );
-    assert_eq!(page_settings["discountId"], DISCOUNT);
     assert_eq!(
         opened,
+        json!({"transactionId": "txn_fake000001", "customer": {"email": DAN}})
+    );
+    let made = paddle_api.calls_to("POST", "/transactions");
+    assert_eq!(made.len(), 2, "the failed try and this one");
+    let transaction = made[1].body.clone();
+    let dan_id = support::user_id(&app, DAN);
+    assert_eq!(
+        transaction,
         json!({
-            "items": page_settings["items"],
-            "customer": page_settings["customer"],
-            "customData": page_settings["customData"],
-            "discountId": page_settings["discountId"],
+            "items": [{"price_id": "pri_01browser", "quantity": 1}],
+            "custom_data": {
+                "user_id": dan_id.to_string(),
+                "sig": super::billing::fixtures::custom_data_for(dan_id)["sig"],
+            },
+            "discount_id": DISCOUNT,
         })
     );
-    assert_eq!(opened["customer"]["email"], DAN);
     let paddle = dan.execute(
         "return { env: window.__paddle.env, token: window.__paddle.init.token,
                   callback: typeof window.__paddle.init.eventCallback }",
@@ -120,6 +156,7 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
         vec![],
     );
     assert_eq!(cdn_scripts, 0, "Paddle.js was present, so no CDN load");
+    shots.take(&dan, "settings-dan-checkout-open");
 
     // The checkout completes: the page waits for the webhook.
     dan.execute(
@@ -132,10 +169,11 @@ fn an_invited_user_upgrades_through_the_checkout_and_the_page_flips_to_paid() {
     shots.take(&dan, "settings-dan-activating");
 
     // Paddle tells the app: a signed `subscription.created`, active, with
-    // the customData the page handed to the checkout and the discount it
-    // carried, delivered to the webhook as Paddle delivers it.
+    // the custom_data and the discount of the transaction the server made,
+    // delivered to the webhook as Paddle delivers it.
     let created = Sub::new("sub_01dan", "ctm_01dan")
-        .custom_data(page_settings["customData"].clone())
+        .price("pri_01browser")
+        .custom_data(transaction["custom_data"].clone())
         .discount(DISCOUNT, &at(90 * 24 * 3600))
         .event("evt_01browserdancreated", "created", &at(0));
     let resp = paddle::deliver_signed(&app, WEBHOOK_SECRET, &created);

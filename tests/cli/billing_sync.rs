@@ -4,10 +4,12 @@
 
 use serde_json::{json, Value};
 
-use super::billing_check::{billing_env, billing_vars, good_catalog, APP_SECRET, WEBHOOK_SECRET};
+use super::billing_check::{
+    billing_env, billing_vars, good_catalog, APP_SECRET, MONTHLY, WEBHOOK_SECRET,
+};
 use super::{stdout, succeeded, summary};
 use crate::support::paddle::{deliver_signed, FakePaddle};
-use crate::support::paddle_catalog::{event_of, subscription};
+use crate::support::paddle_catalog::{self, event_of};
 use crate::support::{sign_in, user_id, TestServer};
 
 use app::clock::Timestamp;
@@ -17,6 +19,20 @@ use app::crypto::Keys;
 fn at(offset: i64) -> String {
     let whole = Timestamp::now().plus(offset).to_string();
     format!("{}.{:06}Z", &whole[..19], 123_456)
+}
+
+/// A subscription entity as `GET /subscriptions` lists it, to the price
+/// the app sells (only those give access, SPEC §7).
+fn subscription(
+    id: &str,
+    customer: &str,
+    status: &str,
+    updated_at: &str,
+    custom_data: Value,
+) -> Value {
+    let mut s = paddle_catalog::subscription(id, customer, status, updated_at, custom_data);
+    s["items"][0]["price"]["id"] = MONTHLY.into();
+    s
 }
 
 fn signed_for(user_id: i64) -> Value {
@@ -292,5 +308,40 @@ fn an_unknown_email_or_an_unreachable_paddle_is_an_error() {
         stdout(&out).contains("ctm_01down: not read"),
         "{}",
         summary(&out)
+    );
+}
+
+/// A customer's subscription to another product in the same Paddle account
+/// is listed too: the sync says it is not ours and it grants nothing
+/// (SPEC §7: only `APP_PADDLE_PRICE_ID` gives access).
+#[test]
+fn another_products_subscription_is_not_ours_and_grants_nothing() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let client = app.client();
+    sign_in(&app, &client, "two@example.com");
+    let id = user_id(&app, "two@example.com");
+    paddle.add_customer("ctm_01two", "two@example.com");
+    let mut other = subscription(
+        "sub_01other",
+        "ctm_01two",
+        "active",
+        &at(-10),
+        signed_for(id),
+    );
+    other["items"][0]["price"]["id"] = "pri_01otherproduct".into();
+    paddle.catalog(|c| c.subscriptions = vec![other]);
+    let report = sync(&app, &paddle, &["--email", "two@example.com"]);
+    let result = result_for(&report, "sub_01other");
+    assert_eq!(result["outcome"], "not ours", "{report}");
+    assert_eq!(result["changes"], json!([]), "{report}");
+    assert_eq!(report["changed"], 0, "{report}");
+    assert_eq!(
+        text(&app, &format!("SELECT tier FROM users WHERE id = {id}")),
+        "free"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM subscriptions WHERE id = 'sub_01other'"),
+        0
     );
 }

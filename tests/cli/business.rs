@@ -77,7 +77,7 @@ fn stats_reports_the_funnel_of_the_last_thirty_days() {
             "invites": {"signups": 3, "converted": 2, "conversion_rate": 0.6667},
             "organic": {"signups": 4, "converted": 1, "conversion_rate": 0.25},
             "paid": {"subscribed": 4, "by_tier": 1, "credited": 1},
-            "rewards": {"banked": 1, "running": 2, "ended": 1},
+            "rewards": {"banked": 1, "running": 2, "ended": 1, "failed": 0, "revoked": 0},
             "top_referrers": [
                 {"email": "two@example.com", "signups": 2, "converted": 1},
                 {"email": "one@example.com", "signups": 1, "converted": 1}

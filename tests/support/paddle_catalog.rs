@@ -20,6 +20,7 @@ pub struct Catalog {
     /// When set, a catalog call whose `Authorization` is not
     /// `Bearer <key>` gets Paddle's 403 `invalid_token`.
     pub api_key: Option<String>,
+    /// Price entities by id; while empty, every id is a monthly price.
     pub prices: HashMap<String, Value>,
     pub discounts: HashMap<String, Value>,
     /// Subscription entities, listed by their `customer_id`.
@@ -156,8 +157,14 @@ impl Catalog {
                     "available_versions": [1]
                 }], "meta": meta()}),
             ),
+            // Until a test sets a price, every price is an active monthly
+            // one (what the billing flow's tests sell); then only those set.
             ["prices", id] => match self.prices.get(*id) {
                 Some(p) => (200, json!({"data": p, "meta": meta()})),
+                None if self.prices.is_empty() => (
+                    200,
+                    json!({"data": price(id, Some(("month", 1))), "meta": meta()}),
+                ),
                 None => not_found(id),
             },
             ["discounts", id] => match self.discounts.get(*id) {

@@ -4,14 +4,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::checkout::{get_ok, signed_in, spawn_with_paddle};
 use super::subscriber::subscribe;
-use crate::support::{csrf_in, free_port};
+use crate::support::{csrf_in, free_port, Client};
 
 /// What the fake Paddle API was asked: (request line, authorization, body).
 type Calls = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -74,18 +75,15 @@ fn manage_billing_sends_the_subscriber_to_the_portal_paddle_made() {
         Some("https://customer-portal.paddle.com/cpl_01?action=overview&token=pga_abc")
     );
     assert_eq!(resp.header("cache-control"), Some("no-store"));
-    // The POSTs only: serve's billing check at start reads with GETs.
-    let posts = || -> Vec<(String, String, String)> {
+    // The portal calls (the background worker may ask Paddle other things).
+    let portal_calls = || {
         let calls = calls.lock().unwrap();
-        calls
-            .iter()
-            .filter(|c| c.0.starts_with("POST "))
-            .cloned()
-            .collect()
+        let portal = calls.iter().filter(|c| c.0.contains("/portal-sessions"));
+        portal.cloned().collect::<Vec<_>>()
     };
-    let calls_made = || posts().len();
+    let calls_made = || portal_calls().len();
     assert_eq!(calls_made(), 1);
-    let (line, auth, body) = posts()[0].clone();
+    let (line, auth, body) = portal_calls()[0].clone();
     assert_eq!(line, "POST /customers/ctm_01ann/portal-sessions HTTP/1.1");
     assert_eq!(auth, "Bearer pdl_apikey_test");
     assert_eq!(
@@ -105,7 +103,7 @@ fn manage_billing_sends_the_subscriber_to_the_portal_paddle_made() {
     subscribe(&app, ann_id, "sub_01a", "canceled", None);
     let resp = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
     assert_eq!(resp.status, 303, "{}", resp.summary());
-    let last = posts().last().cloned().unwrap();
+    let last = portal_calls().last().cloned().unwrap();
     assert_eq!(serde_json::from_str::<Value>(&last.2).unwrap(), json!({}));
 }
 
@@ -139,69 +137,149 @@ fn manage_billing_says_when_paddle_is_unavailable() {
     }
 }
 
-/// A Paddle that takes every request and answers none until `release` is
-/// sent: the portal calls stay in flight as long as the test wants.
-fn held_paddle() -> (String, Arc<Mutex<usize>>, std::sync::mpsc::Sender<()>) {
+/// Held calls wait until the flag is set.
+type Gate = (Mutex<bool>, Condvar);
+
+/// A Paddle that holds every portal-session request unanswered until
+/// released (then answers each, and any later one, 503); other requests
+/// (the background worker's) are answered 503 at once. The count is of
+/// portal requests that arrived.
+fn held_paddle() -> (String, Arc<Mutex<usize>>, Arc<Gate>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let arrived = Arc::new(Mutex::new(0usize));
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let count = arrived.clone();
+    let released = Arc::new((Mutex::new(false), Condvar::new()));
+    let (count, gate) = (arrived.clone(), released.clone());
     thread::spawn(move || {
-        let mut held = Vec::new();
-        listener.set_nonblocking(true).unwrap();
-        loop {
-            if let Ok((stream, _)) = listener.accept() {
-                *count.lock().unwrap() += 1;
-                held.push(stream);
-            }
-            if released.try_recv().is_ok() {
-                for mut stream in held.drain(..) {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 503 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+        for stream in listener.incoming().flatten() {
+            let (count, gate) = (count.clone(), gate.clone());
+            thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap_or(0);
+                if line.contains("/portal-sessions") {
+                    *count.lock().unwrap() += 1;
+                    let (open, wake) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = wake.wait(open).unwrap();
+                    }
                 }
-            }
-            thread::sleep(std::time::Duration::from_millis(10));
+                let _ = reader
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 503 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            });
         }
     });
-    (url, arrived, release)
+    (url, arrived, released)
+}
+
+fn release(gate: &Gate) {
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
 }
 
 #[test]
 fn a_slow_paddle_never_holds_the_request_workers() {
-    let (api, arrived, release) = held_paddle();
+    let (api, arrived, gate) = held_paddle();
     let app = spawn_with_paddle(&[("APP_PADDLE_API_URL", &api)]);
-    let (ann, ann_id) = signed_in(&app, "ann@example.com");
-    subscribe(&app, ann_id, "sub_01a", "active", None);
-    let csrf = csrf_in(&get_ok(&ann, "/settings").body);
-    let ann = Arc::new(ann);
-
-    // More Manage billing clicks than the server has workers (4).
-    let clicks: Vec<_> = (0..5)
-        .map(|_| {
-            let (ann, csrf) = (ann.clone(), csrf.clone());
-            thread::spawn(move || ann.post_form("/billing/portal", &[("csrf", &csrf)]).status)
+    // Ten subscribers: more Manage billing clicks than the server has
+    // workers (4), and more than the paddle pool takes (2 running, 8 in all).
+    let people: Vec<(Arc<Client>, String)> = (0..10)
+        .map(|i| {
+            let (client, id) = signed_in(&app, &format!("sub{i}@example.com"));
+            subscribe(&app, id, &format!("sub_01p{i}"), "active", None);
+            let csrf = csrf_in(&get_ok(&client, "/settings").body);
+            (Arc::new(client), csrf)
         })
         .collect();
-    while *arrived.lock().unwrap() < 2 {
-        thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let click = |(client, csrf): &(Arc<Client>, String)| {
+        let (client, csrf) = (client.clone(), csrf.clone());
+        thread::spawn(move || {
+            let resp = client.post_form("/billing/portal", &[("csrf", &csrf)]);
+            (resp.status, resp.header("retry-after").map(str::to_string))
+        })
+    };
+    let wait_until = |done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // Ann's click reaches Paddle first; then everyone else's.
+    let mut clicks = vec![click(&people[0])];
+    wait_until(&|| *arrived.lock().unwrap() == 1);
+    clicks.extend(people[1..].iter().map(click));
+    wait_until(&|| {
+        *arrived.lock().unwrap() >= 2 && clicks.iter().filter(|c| c.is_finished()).count() >= 2
+    });
     // Paddle holds the calls; the site still answers.
-    assert_eq!(get_ok(&ann, "/settings").status, 200);
+    let (ann, _) = &people[0];
+    assert_eq!(get_ok(ann, "/settings").status, 200);
     assert_eq!(app.client().get("/healthz").status, 200);
     assert_eq!(
         *arrived.lock().unwrap(),
         2,
         "the pool makes two calls at a time"
     );
+    // One person can't queue a second call behind their first: 429.
+    let again = ann.post_form("/billing/portal", &[("csrf", &people[0].1)]);
+    assert_eq!(again.status, 429, "{}", again.summary());
+    assert!(again.header("retry-after").is_some(), "{}", again.summary());
+    assert_eq!(
+        *arrived.lock().unwrap(),
+        2,
+        "the refused click asked Paddle nothing"
+    );
 
-    // Paddle answers 503 to each held call; every click gets the clear page.
-    while clicks.iter().any(|c| !c.is_finished()) {
-        let _ = release.send(());
-        thread::sleep(std::time::Duration::from_millis(20));
+    // Paddle answers 503 to each call: every click gets a clear 503, the
+    // two the full pool turned away at once, the rest once Paddle said no.
+    release(&gate);
+    let answers: Vec<_> = clicks.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(
+        answers.iter().all(|(status, _)| *status == 503),
+        "{answers:?}"
+    );
+    let full = answers
+        .iter()
+        .filter(|(_, retry)| retry.as_deref() == Some("10"))
+        .count();
+    assert_eq!(full, 2, "the pool holds eight: {answers:?}");
+    assert_eq!(
+        *arrived.lock().unwrap(),
+        8,
+        "each queued call was made once"
+    );
+}
+
+#[test]
+fn one_person_gets_a_few_portal_links_a_minute() {
+    let (api, calls) = fake_paddle(201, PORTAL_REPLY);
+    let app = spawn_with_paddle(&[("APP_PADDLE_API_URL", &api)]);
+    let (ann, ann_id) = signed_in(&app, "ann@example.com");
+    subscribe(&app, ann_id, "sub_01a", "active", None);
+    let csrf = csrf_in(&get_ok(&ann, "/settings").body);
+    for click in 1..=5 {
+        let resp = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
+        assert_eq!(resp.status, 303, "click {click}: {}", resp.summary());
     }
-    for click in clicks {
-        assert_eq!(click.join().unwrap(), 503);
-    }
+    let sixth = ann.post_form("/billing/portal", &[("csrf", &csrf)]);
+    assert_eq!(sixth.status, 429, "{}", sixth.summary());
+    let wait: i64 = sixth.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let portal = calls.lock().unwrap();
+    let made = portal
+        .iter()
+        .filter(|c| c.0.contains("/portal-sessions"))
+        .count();
+    assert_eq!(made, 5, "the sixth asked Paddle nothing");
+    // Someone else is not held up by Ann's clicks.
+    drop(portal);
+    let (bob, bob_id) = signed_in(&app, "bob@example.com");
+    subscribe(&app, bob_id, "sub_01b", "active", None);
+    let csrf = csrf_in(&get_ok(&bob, "/settings").body);
+    assert_eq!(
+        bob.post_form("/billing/portal", &[("csrf", &csrf)]).status,
+        303
+    );
 }

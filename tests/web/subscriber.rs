@@ -206,7 +206,7 @@ fn api_me_and_show_status_carry_billing_and_rewards() {
         json!({
             "status": "active", "subscription_id": "sub_01bob", "customer_id": "ctm_01ann",
             "current_period_ends_at": "2099-01-01T00:00:00Z", "cancel_at": "2099-01-01T00:00:00Z",
-            "discount_ends_at": "2099-04-02T00:00:00Z",
+            "pause_at": null, "discount_ends_at": "2099-04-02T00:00:00Z",
         })
     );
     assert_eq!(

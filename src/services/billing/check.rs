@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::paddle_api::PaddleApi;
 use super::referral_discount_id;
+use super::reward_terms::{reward_terms, BillingCycle};
 use crate::config::paddle::{PaddleConfig, PaddleEnv};
 use crate::db;
 use crate::error::Result;
@@ -43,65 +44,21 @@ fn fail(name: impl Into<String>, detail: impl Into<String>) -> Check {
     }
 }
 
-/// The price ids of `APP_PADDLE_PRICE_ID`, a comma-separated list whose
-/// first one is sold.
-pub fn price_ids(paddle: &PaddleConfig) -> Vec<String> {
-    paddle
-        .price_id
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// What the referral discount must be for a price billed every `months`
-/// months: three months at half price. Monthly: 50% for three intervals;
-/// every M months: 150/M percent (to the cent) for one interval.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RewardValue {
-    /// Paddle's `amount` for a `percentage` discount.
-    pub amount: String,
-    pub maximum_recurring_intervals: u32,
-}
-
-pub fn reward_value(months: u32) -> RewardValue {
-    let months = months.max(1);
-    if months == 1 {
-        return RewardValue {
-            amount: "50".into(),
-            maximum_recurring_intervals: 3,
-        };
-    }
-    // 150 / M, in hundredths of a percent, rounded half up.
-    let hundredths = (15_000 * 2 + months) / (2 * months);
-    RewardValue {
-        amount: format!("{}.{:02}", hundredths / 100, hundredths % 100),
-        maximum_recurring_intervals: 1,
-    }
-}
-
-/// A price's `billing_cycle` in months; `Err` says why it is refused (one
-/// time, or billed by the day or week).
-pub fn cycle_months(price: &Value) -> std::result::Result<u32, String> {
-    let cycle = price.get("billing_cycle").filter(|c| !c.is_null());
-    let Some(cycle) = cycle else {
+/// A price's billing cycle when the reward can be expressed in it
+/// ([`reward_terms`]); `Err` says why it is refused (one time, or billed by
+/// the day or week).
+pub fn rewardable_cycle(price: &Value) -> std::result::Result<BillingCycle, String> {
+    if price.get("billing_cycle").is_none_or(Value::is_null) {
         return Err("is a one-time price, not recurring".into());
-    };
-    let interval = cycle.get("interval").and_then(Value::as_str).unwrap_or("");
-    let frequency = cycle
-        .get("frequency")
-        .and_then(Value::as_u64)
-        .filter(|f| (1..=120).contains(f))
-        .unwrap_or(0) as u32;
-    match (interval, frequency) {
-        (_, 0) => Err("has no usable billing frequency".into()),
-        ("month", n) => Ok(n),
-        ("year", n) => Ok(12 * n),
-        (other, n) => Err(format!(
-            "is billed every {n} {other}(s); only monthly or yearly cycles are supported"
-        )),
     }
+    let cycle = BillingCycle::of_price(price).ok_or("has no usable billing frequency")?;
+    reward_terms(cycle).map_err(|e| e.to_string())?;
+    Ok(cycle)
+}
+
+/// Months per period of a cycle [`rewardable_cycle`] accepted.
+fn months_of(cycle: BillingCycle) -> u32 {
+    cycle.months().unwrap_or(1)
 }
 
 /// Every check, in order. Each API call that fails is a failed line; the
@@ -123,17 +80,17 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
     };
     let reachable = key_works.ok;
     checks.push(key_works);
-    let ids = price_ids(paddle);
+    let ids = &paddle.price_ids;
     if ids.is_empty() {
         checks.push(fail("prices", "APP_PADDLE_PRICE_ID lists no price id"));
     }
-    let mut sold_months = None;
+    let mut sold = None;
     let mut products = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         let (check, found) = price(api, id, reachable);
         if let Some(found) = found {
             if n == 0 {
-                sold_months = found.months;
+                sold = found.cycle;
             }
             products.push((id.clone(), found.product_id));
         }
@@ -143,7 +100,7 @@ pub fn run(conn: &Connection, paddle: &PaddleConfig, api: &PaddleApi) -> Result<
     checks.extend(discount_checks(
         api,
         discount.as_deref(),
-        sold_months,
+        sold,
         &products,
         reachable,
     ));
@@ -194,8 +151,8 @@ fn client_token_prefix(paddle: &PaddleConfig) -> Check {
 
 /// What the discount checks need of a price Paddle has.
 struct Found {
-    /// Its cycle in months, when it is one we can reward.
-    months: Option<u32>,
+    /// Its cycle, when it is one we can reward.
+    cycle: Option<BillingCycle>,
     product_id: Option<String>,
 }
 
@@ -224,7 +181,7 @@ fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<Found>) {
     let status = price.get("status").and_then(Value::as_str).unwrap_or("");
     if status != "active" {
         let found = Found {
-            months: None,
+            cycle: None,
             product_id,
         };
         return (
@@ -232,18 +189,21 @@ fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<Found>) {
             Some(found),
         );
     }
-    match cycle_months(&price) {
-        Ok(months) => (
-            pass(name, format!("active, billed every {months} month(s)")),
+    match rewardable_cycle(&price) {
+        Ok(cycle) => (
+            pass(
+                name,
+                format!("active, billed every {} month(s)", months_of(cycle)),
+            ),
             Some(Found {
-                months: Some(months),
+                cycle: Some(cycle),
                 product_id,
             }),
         ),
         Err(why) => (
             fail(name, why),
             Some(Found {
-                months: None,
+                cycle: None,
                 product_id,
             }),
         ),
@@ -256,7 +216,7 @@ fn price(api: &PaddleApi, id: &str, reachable: bool) -> (Check, Option<Found>) {
 fn discount_checks(
     api: &PaddleApi,
     id: Option<&str>,
-    sold_months: Option<u32>,
+    sold: Option<BillingCycle>,
     prices: &[(String, Option<String>)],
     reachable: bool,
 ) -> Vec<Check> {
@@ -296,21 +256,21 @@ fn discount_checks(
     };
     vec![
         active,
-        discount_value(&d, sold_months),
+        discount_value(&d, sold),
         discount_applies(&d, prices),
         checkout,
     ]
 }
 
-fn discount_value(d: &Value, sold_months: Option<u32>) -> Check {
+fn discount_value(d: &Value, sold: Option<BillingCycle>) -> Check {
     const NAME: &str = "discount value";
-    let Some(months) = sold_months else {
+    let Some(want) = sold.and_then(|cycle| reward_terms(cycle).ok()) else {
         return fail(
             NAME,
             "not checked: the price sold (the first of APP_PADDLE_PRICE_ID) failed its check",
         );
     };
-    let want = reward_value(months);
+    let months = sold.map_or(1, months_of);
     let kind = d.get("type").and_then(Value::as_str).unwrap_or("");
     let amount = d.get("amount").and_then(Value::as_str).unwrap_or("");
     let recur = d.get("recur").and_then(Value::as_bool).unwrap_or(false);
@@ -432,47 +392,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn half_of_three_months_for_every_cycle() {
-        let v = |m| reward_value(m);
-        assert_eq!(
-            v(1),
-            RewardValue {
-                amount: "50".into(),
-                maximum_recurring_intervals: 3
-            }
-        );
-        assert_eq!(v(12).amount, "12.50");
-        assert_eq!(v(12).maximum_recurring_intervals, 1);
-        assert_eq!(v(3).amount, "50.00");
-        assert_eq!(v(6).amount, "25.00");
-        assert_eq!(v(2).amount, "75.00");
-        assert_eq!(v(24).amount, "6.25");
-        assert_eq!(v(36).amount, "4.17", "rounded to the cent");
-        assert_eq!(v(7).amount, "21.43");
-    }
-
-    #[test]
-    fn cycles_in_months_and_the_refused_ones() {
+    fn cycles_we_reward_and_the_refused_ones() {
         let price = |cycle: Value| json!({"billing_cycle": cycle});
-        assert_eq!(
-            cycle_months(&price(json!({"interval": "month", "frequency": 1}))),
-            Ok(1)
-        );
-        assert_eq!(
-            cycle_months(&price(json!({"interval": "month", "frequency": 3}))),
-            Ok(3)
-        );
-        assert_eq!(
-            cycle_months(&price(json!({"interval": "year", "frequency": 1}))),
-            Ok(12)
-        );
-        for refused in [
-            json!({"interval": "week", "frequency": 1}),
-            json!({"interval": "day", "frequency": 30}),
-            json!({"interval": "month", "frequency": 0}),
-            json!(null),
+        let months = |cycle: Value| rewardable_cycle(&price(cycle)).map(months_of);
+        assert_eq!(months(json!({"interval": "month", "frequency": 1})), Ok(1));
+        assert_eq!(months(json!({"interval": "month", "frequency": 3})), Ok(3));
+        assert_eq!(months(json!({"interval": "year", "frequency": 1})), Ok(12));
+        for (refused, says) in [
+            (json!({"interval": "week", "frequency": 1}), "week"),
+            (json!({"interval": "day", "frequency": 30}), "day"),
+            (json!({"interval": "month", "frequency": 0}), "frequency"),
+            (json!(null), "one-time"),
         ] {
-            assert!(cycle_months(&price(refused.clone())).is_err(), "{refused}");
+            let why = months(refused.clone()).unwrap_err();
+            assert!(why.contains(says), "{refused}: {why}");
         }
     }
 

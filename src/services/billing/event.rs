@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::clock::Timestamp;
+use crate::db::billing::SubscriptionStatus;
 use crate::error::{Error, Result};
 
 /// An instant as Paddle writes it (`2026-11-26T09:30:12.123456Z`), to the
@@ -99,17 +100,22 @@ pub struct Discount {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
     pub id: String,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub customer_id: String,
     pub custom_data: Value,
     pub price_id: Option<String>,
+    /// Every item's `price.id`.
+    pub price_ids: Vec<String>,
     pub current_period_ends_at: Option<Timestamp>,
     /// `scheduled_change.effective_at` when its action is `cancel`.
     pub cancel_at: Option<Timestamp>,
+    /// `scheduled_change.effective_at` when its action is `pause`.
+    pub pause_at: Option<Timestamp>,
+    pub next_billed_at: Option<Timestamp>,
+    /// The checkout transaction (`subscription.created` carries it).
+    pub transaction_id: Option<String>,
     pub discount: Option<Discount>,
 }
-
-pub const STATUSES: [&str; 5] = ["active", "trialing", "past_due", "paused", "canceled"];
 
 fn id_at(v: &Value, key: &str, prefix: &str) -> Option<String> {
     v.get(key)
@@ -128,17 +134,24 @@ fn time_at(v: &Value, pointer: &str) -> Option<Timestamp> {
 /// The subscription in a `subscription.*` event's `data`; `None` when the
 /// fields we need are missing or not what Paddle sends.
 pub fn subscription(data: &Value) -> Option<Subscription> {
-    let status = data.get("status").and_then(Value::as_str)?;
-    if !STATUSES.contains(&status) {
-        return None;
-    }
-    let cancel_at = match data
-        .pointer("/scheduled_change/action")
-        .and_then(Value::as_str)
-    {
-        Some("cancel") => time_at(data, "/scheduled_change/effective_at"),
-        _ => None,
+    let status = SubscriptionStatus::parse(data.get("status").and_then(Value::as_str)?)?;
+    let scheduled = |action: &str| {
+        (data
+            .pointer("/scheduled_change/action")
+            .and_then(Value::as_str)
+            == Some(action))
+        .then(|| time_at(data, "/scheduled_change/effective_at"))
+        .flatten()
     };
+    let price_ids: Vec<String> = data
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.pointer("/price/id").and_then(Value::as_str))
+        .filter(|id| id.len() <= 100)
+        .map(str::to_string)
+        .collect();
     let discount =
         id_at(data.get("discount").unwrap_or(&Value::Null), "id", "dsc_").map(|id| Discount {
             id,
@@ -146,15 +159,16 @@ pub fn subscription(data: &Value) -> Option<Subscription> {
         });
     Some(Subscription {
         id: id_at(data, "id", "sub_")?,
-        status: status.to_string(),
+        status,
         customer_id: id_at(data, "customer_id", "ctm_")?,
         custom_data: data.get("custom_data").cloned().unwrap_or(Value::Null),
-        price_id: data
-            .pointer("/items/0/price/id")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        price_id: price_ids.first().cloned(),
+        price_ids,
         current_period_ends_at: time_at(data, "/current_billing_period/ends_at"),
-        cancel_at,
+        cancel_at: scheduled("cancel"),
+        pause_at: scheduled("pause"),
+        next_billed_at: time_at(data, "/next_billed_at"),
+        transaction_id: id_at(data, "transaction_id", "txn_"),
         discount,
     })
 }
@@ -162,6 +176,9 @@ pub fn subscription(data: &Value) -> Option<Subscription> {
 /// The fields of a `transaction.completed` the app uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transaction {
+    pub id: Option<String>,
+    /// `web` for a checkout, `subscription_recurring` for a renewal, …
+    pub origin: Option<String>,
     pub subscription_id: Option<String>,
     pub customer_id: Option<String>,
     pub custom_data: Value,
@@ -169,10 +186,56 @@ pub struct Transaction {
 
 pub fn transaction(data: &Value) -> Transaction {
     Transaction {
+        id: id_at(data, "id", "txn_"),
+        origin: data
+            .get("origin")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         subscription_id: id_at(data, "subscription_id", "sub_"),
         customer_id: id_at(data, "customer_id", "ctm_"),
         custom_data: data.get("custom_data").cloned().unwrap_or(Value::Null),
     }
+}
+
+/// The fields of an `adjustment.created|updated` the app uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adjustment {
+    pub id: String,
+    /// `refund`, `credit`, `chargeback`, `chargeback_warning`, …
+    pub action: String,
+    /// `full`, `partial`, `tax`, `proration`.
+    pub kind: String,
+    /// `pending_approval`, `approved`, `rejected`, `reversed`.
+    pub status: String,
+    pub transaction_id: String,
+    pub subscription_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+impl Adjustment {
+    /// An approved full refund, or any chargeback: the money went back.
+    pub fn takes_the_payment_back(&self) -> bool {
+        (self.action == "refund" && self.kind == "full" && self.status == "approved")
+            || self.action == "chargeback"
+    }
+}
+
+pub fn adjustment(data: &Value) -> Option<Adjustment> {
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| s.len() <= 100)
+            .map(str::to_string)
+    };
+    Some(Adjustment {
+        id: id_at(data, "id", "adj_")?,
+        action: text("action")?,
+        kind: text("type").unwrap_or_default(),
+        status: text("status").unwrap_or_default(),
+        transaction_id: id_at(data, "transaction_id", "txn_")?,
+        subscription_id: id_at(data, "subscription_id", "sub_"),
+        customer_id: id_at(data, "customer_id", "ctm_"),
+    })
 }
 
 #[cfg(test)]
@@ -214,7 +277,7 @@ mod tests {
         assert_eq!(e.event_type, "subscription.updated");
         let s = subscription(&e.data).unwrap();
         assert_eq!(s.id, "sub_01jf3k8x2v9q7w5e4r3t2y1u0i");
-        assert_eq!(s.status, "active");
+        assert_eq!(s.status, SubscriptionStatus::Active);
         assert_eq!(
             s.price_id.as_deref(),
             Some("pri_01jf2z9y8x7w6v5u4t3s2r1q0p")

@@ -14,9 +14,12 @@ pub mod check;
 pub mod checkout;
 pub mod custom_data;
 pub mod event;
+pub mod in_flight;
 pub mod outbox;
 pub mod paddle_api;
 pub mod portal;
+pub mod retry;
+pub mod reward_terms;
 pub mod rewards;
 pub mod signature;
 pub mod summary;
@@ -37,4 +40,14 @@ pub fn referral_discount_id(conn: &Connection, paddle: &PaddleConfig) -> Result<
 /// `(Paddle calls still owed, calls Paddle refused)`, for `/metrics`.
 pub fn outbox_depth(conn: &Connection) -> Result<(i64, i64)> {
     crate::db::outbox::depth(conn)
+}
+
+/// Referral rewards by state, for `/metrics`.
+pub fn reward_states(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    crate::db::funnel::rewards_by_state(conn)
+}
+
+/// Referrals reversed by a refund or chargeback, for `/metrics`.
+pub fn referrals_reversed(conn: &Connection) -> Result<i64> {
+    crate::db::rewards::reversed_count(conn)
 }

@@ -15,6 +15,8 @@ use serde_json::Value;
 
 use super::call_outcomes;
 use super::paddle_api::{ApiError, PaddleApi};
+use super::reward_terms::{reward_terms, BillingCycle};
+use super::rewards::{self, BeforeApply};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
 use crate::db::{self, outbox, outbox::Job};
@@ -28,6 +30,10 @@ const POLL: Duration = Duration::from_millis(250);
 const SWEEP: Duration = Duration::from_secs(60);
 /// How long a claim holds a row: longer than any one call can take.
 const LEASE_SECS: i64 = 60;
+/// After a Paddle lock, the next try comes no sooner than this (SPEC §7)…
+pub const LOCK_WAIT: i64 = 30 * 60;
+/// …and locks are waited out this long before the call is given up.
+pub const LOCK_PATIENCE: i64 = 7 * 86_400;
 
 /// Seconds to wait after the `attempts`-th failed try: the third try comes
 /// within 10 s of the first, then the wait grows to at most an hour.
@@ -56,6 +62,19 @@ pub fn start(
         return Ok(None);
     };
     let conn = db::open(db_path)?;
+    // The reward discount exists before any invitee's checkout needs it.
+    if super::referral_discount_id(&conn, &paddle)?.is_none() {
+        db::write(&conn, |tx| {
+            db::outbox::enqueue(
+                tx,
+                "create_discount",
+                "{}",
+                "create_discount",
+                true,
+                Timestamp::now(),
+            )
+        })?;
+    }
     let stopping = Arc::new(AtomicBool::new(false));
     let flag = stopping.clone();
     let handle = std::thread::Builder::new()
@@ -97,6 +116,8 @@ pub fn start(
 /// Why a try did not finish.
 enum Failure {
     Api(ApiError),
+    /// Not sent: the subscription is inside its renewal window until then.
+    Later(Timestamp),
     /// Paddle answered but the outcome could not be written down: the row
     /// stays claimed, and the next try (after the lease) checks first.
     Unrecorded(String),
@@ -142,9 +163,11 @@ impl Worker<'_> {
         };
         let done = |f: &dyn Fn(&Connection, Timestamp) -> Result<()>| -> Result<(), Failure> {
             let now = Timestamp::now();
+            // Done first: what the answer leads to (the next reward, a
+            // re-armed call) must not see this call as still owed.
             db::write(self.conn, |tx| {
-                f(tx, now)?;
-                outbox::mark_done(tx, job.id, now)
+                outbox::mark_done(tx, job.id, now)?;
+                f(tx, now)
             })
             .map_err(|e| Failure::Unrecorded(e.to_string()))
         };
@@ -162,11 +185,33 @@ impl Worker<'_> {
                     .get("reward_id")
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
+                let now = Timestamp::now();
+                let decided = rewards::before_apply(self.conn, reward_id, &sub, now)
+                    .map_err(|e| Failure::Unrecorded(e.to_string()))?;
+                match decided {
+                    BeforeApply::Send => {}
+                    BeforeApply::Later(when) => return Err(Failure::Later(when)),
+                    BeforeApply::Drop => return done(&|_, _| Ok(())),
+                    BeforeApply::Bank => {
+                        return done(&|tx, now| {
+                            call_outcomes::back_to_bank(tx, self.paddle, reward_id, now)
+                        })
+                    }
+                }
                 let entity = self.apply_discount_once(job, &sub, &discount)?;
-                done(&|tx, now| call_outcomes::reward_accepted(tx, reward_id, &entity, now))
+                done(&|tx, now| {
+                    call_outcomes::reward_accepted(tx, self.paddle, reward_id, &entity, now)
+                })
+            }
+            "remove_discount" => {
+                let sub = text("subscription_id");
+                let entity = self.api.remove_discount(&sub)?;
+                done(&|tx, now| {
+                    call_outcomes::discount_removed(tx, self.paddle, &sub, &entity, now)
+                })
             }
             "create_discount" => {
-                let id = self.api.create_referral_discount()?;
+                let id = create_discount(self.api, self.paddle)?;
                 done(&|tx, now| call_outcomes::discount_created(tx, &id, now))
             }
             "cancel_subscription" => {
@@ -187,7 +232,14 @@ impl Worker<'_> {
     fn apply_discount_once(&self, job: &Job, sub: &str, discount: &str) -> Result<Value, ApiError> {
         if job.attempts > 1 || job.outcome_unknown {
             let entity = self.api.subscription(sub)?;
-            if entity.pointer("/discount/id").and_then(Value::as_str) == Some(discount) {
+            // Ours and still running: the earlier try landed. (An earlier
+            // reward's discount that has run out does not count.)
+            let running = entity
+                .pointer("/discount/ends_at")
+                .and_then(Value::as_str)
+                .and_then(super::event::PaddleTime::parse)
+                .is_none_or(|end| end.timestamp() > Timestamp::now().plus(rewards::CLOCK_SKEW));
+            if entity.pointer("/discount/id").and_then(Value::as_str) == Some(discount) && running {
                 return Ok(entity);
             }
         }
@@ -210,14 +262,45 @@ impl Worker<'_> {
                 );
                 return Ok(());
             }
+            Err(Failure::Later(when)) => {
+                db::write(self.conn, |tx| {
+                    outbox::mark_retry(tx, job.id, when, "waiting for the renewal window to pass")?;
+                    call_outcomes::reward_waiting(tx, job)
+                })?;
+                log::event(
+                    "billing.outbox_later",
+                    &[("id", &job.id), ("kind", &job.kind), ("next", &when)],
+                );
+                return Ok(());
+            }
             Err(Failure::Api(error)) => error,
         };
         self.failures.fetch_add(1, Ordering::Relaxed);
         let now = Timestamp::now();
         let message = error.to_string();
+        let asked = error.retry_after().unwrap_or(0);
+        let waited_out = job
+            .locked_since
+            .is_some_and(|since| now.secs() - since.secs() >= LOCK_PATIENCE);
         match error {
-            ApiError::Transient(_) => {
-                let next = now.plus(retry_delay(job.attempts));
+            ApiError::Locked { .. } if !waited_out => {
+                let next = now.plus(LOCK_WAIT.max(asked));
+                db::write(self.conn, |tx| {
+                    outbox::mark_locked(tx, job.id, next, &message, now)?;
+                    call_outcomes::reward_waiting(tx, job)
+                })?;
+                log::event(
+                    "billing.outbox_locked",
+                    &[
+                        ("id", &job.id),
+                        ("kind", &job.kind),
+                        ("next", &next),
+                        ("error", &message),
+                    ],
+                );
+            }
+            ApiError::Transient { .. } => {
+                let next = now.plus(retry_delay(job.attempts).max(asked));
                 db::write(self.conn, |tx| {
                     outbox::mark_retry(tx, job.id, next, &message)
                 })?;
@@ -232,7 +315,7 @@ impl Worker<'_> {
                     ],
                 );
             }
-            ApiError::Refused(_) => {
+            ApiError::Refused(_) | ApiError::Locked { .. } => {
                 db::write(self.conn, |tx| {
                     outbox::mark_failed(tx, job.id, now, &message)?;
                     call_outcomes::refused(tx, self.paddle, job, now)
@@ -245,6 +328,23 @@ impl Worker<'_> {
         }
         Ok(())
     }
+}
+
+/// Creates the reward discount, worth three months at half price of the
+/// price sold (its cycle read from Paddle). A cycle the reward can't be
+/// expressed in (days, weeks, none) is a refusal: the operator must fix
+/// the price (`billing-check` says so).
+pub fn create_discount(api: &PaddleApi, paddle: &PaddleConfig) -> Result<String, ApiError> {
+    let price = api.price(&paddle.price_id)?;
+    let cycle = BillingCycle::of_price(&price).ok_or_else(|| {
+        ApiError::Refused(format!(
+            "price {} has no recurring billing cycle",
+            paddle.price_id
+        ))
+    })?;
+    let terms = reward_terms(cycle)
+        .map_err(|e| ApiError::Refused(format!("price {} {e}", paddle.price_id)))?;
+    api.create_referral_discount(&terms, &paddle.price_ids)
 }
 
 #[cfg(test)]

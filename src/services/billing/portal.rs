@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::paddle_api::PaddleApi;
 use super::summary;
 use crate::config::PaddleConfig;
+use crate::db::billing::SubscriptionStatus;
 use crate::error::Result;
 
 /// The customer and subscription a portal session is made for. A canceled
@@ -26,7 +27,7 @@ pub struct PortalTarget {
 /// The user's most relevant subscription, if they have one to manage.
 pub fn target(conn: &Connection, user_id: i64) -> Result<Option<PortalTarget>> {
     Ok(summary::billing(conn, user_id)?.map(|b| PortalTarget {
-        subscription_id: (b.status != "canceled").then_some(b.subscription_id),
+        subscription_id: (b.status != SubscriptionStatus::Canceled).then_some(b.subscription_id),
         customer_id: b.customer_id,
     }))
 }

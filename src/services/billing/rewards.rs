@@ -1,19 +1,27 @@
 //! Access and referral rewards, derived from a user's subscriptions: the
-//! tier follows them, a referral converts on the first `active` one, and the
-//! two rewards are applied one discount at a time per subscription.
+//! tier follows them, a referral converts on the first paid `active` one,
+//! the two rewards are applied one discount at a time per subscription, and
+//! a refund or chargeback of the converting payment reverses it all.
 
 use rusqlite::Connection;
 use serde_json::json;
 
 use super::event::PaddleTime;
-use super::summary;
 use crate::clock::Timestamp;
-use crate::db::billing::{self, SubscriptionRow};
+use crate::db::billing::{self, SubscriptionRow, SubscriptionStatus};
 use crate::db::rewards::{self, Reward};
-use crate::db::users::{self, Tier};
+use crate::db::users::{self, Tier, User};
 use crate::db::{audit, outbox};
 use crate::error::Result;
 use crate::log;
+use crate::services::credit::{self, Actor};
+
+/// Paddle's clock and ours may differ: times of theirs are compared with
+/// ours allowing this much either way (SPEC §7).
+pub const CLOCK_SKEW: i64 = 60;
+/// Paddle locks a subscription around its renewal: no reward PATCH within
+/// this long either side of `next_billed_at`.
+pub const RENEWAL_WINDOW: i64 = 3600;
 
 /// Brings one user's tier, referral and rewards in line with their
 /// subscriptions. `event_id` is the audit note of a tier change.
@@ -24,7 +32,11 @@ pub fn reconcile(
     event_id: &str,
     now: Timestamp,
 ) -> Result<()> {
-    sync_tier(conn, user_id, event_id, now)?;
+    // Billing has no effect on a deleted account's tombstone (SPEC §9).
+    let Some(user) = users::by_id(conn, user_id)?.filter(|u| !u.is_deleted()) else {
+        return Ok(());
+    };
+    sync_tier(conn, &user, event_id, now)?;
     let referrer = convert_on_first_payment(conn, user_id, now)?;
     settle(conn, user_id, discount, now)?;
     if let Some(referrer) = referrer {
@@ -35,35 +47,19 @@ pub fn reconcile(
 
 /// `paid` while any subscription is active, trialing or past due; `free`
 /// otherwise. A credit (`credit_until`) is left alone.
-fn sync_tier(conn: &Connection, user_id: i64, event_id: &str, now: Timestamp) -> Result<()> {
-    let Some(user) = users::by_id(conn, user_id)? else {
-        return Ok(());
-    };
-    let paid = billing::subscriptions_of(conn, user_id)?
+fn sync_tier(conn: &Connection, user: &User, event_id: &str, now: Timestamp) -> Result<()> {
+    let paid = billing::subscriptions_of(conn, user.id)?
         .iter()
-        .any(|s| summary::is_live(&s.status));
+        .any(|s| s.status.grants_access());
     let tier = if paid { Tier::Paid } else { Tier::Free };
     if user.tier == tier {
         return Ok(());
     }
-    users::set_tier(conn, user_id, tier)?;
-    audit::append(
-        conn,
-        &audit::Entry {
-            at: now,
-            user_id,
-            action: "set_tier".into(),
-            old_value: Some(user.tier.to_string()),
-            new_value: Some(tier.to_string()),
-            actor: "paddle".into(),
-            client: None,
-            note: Some(event_id.into()),
-        },
-    )?;
+    credit::write_tier(conn, user, tier, &Actor::paddle(event_id), now)?;
     log::event(
         "billing.tier_changed",
         &[
-            ("user_id", &user_id),
+            ("user_id", &user.id),
             ("tier", &tier),
             ("event_id", &event_id),
         ],
@@ -71,9 +67,10 @@ fn sync_tier(conn: &Connection, user_id: i64, event_id: &str, now: Timestamp) ->
     Ok(())
 }
 
-/// The first time a referred user has an `active` subscription, the referral
-/// converts (once, ever) and each party gets a banked reward. Returns the
-/// referrer when this call converted it.
+/// The first time a referred user has a paid `active` subscription (not an
+/// imported one), the referral converts (once, ever) and each party gets a
+/// banked reward. A Paddle customer converts at most one referral. Returns
+/// the referrer when this call converted it.
 fn convert_on_first_payment(
     conn: &Connection,
     user_id: i64,
@@ -82,14 +79,24 @@ fn convert_on_first_payment(
     let Some((referral_id, referrer, converted)) = rewards::referral_of(conn, user_id)? else {
         return Ok(None);
     };
-    if converted
-        || !billing::subscriptions_of(conn, user_id)?
-            .iter()
-            .any(|s| s.was_active)
-    {
+    if converted {
         return Ok(None);
     }
-    if !rewards::mark_converted(conn, referral_id, now)? {
+    let subs = billing::subscriptions_of(conn, user_id)?;
+    let Some(paying) = subs.iter().find(|s| s.was_active && !s.imported) else {
+        return Ok(None);
+    };
+    if rewards::customer_converted_other(conn, &paying.customer_id, referral_id)? {
+        log::event(
+            "billing.customer_converted_before",
+            &[
+                ("referral_id", &referral_id),
+                ("customer_id", &paying.customer_id),
+            ],
+        );
+        return Ok(None);
+    }
+    if !rewards::mark_converted(conn, referral_id, &paying.id, now)? {
         return Ok(None);
     }
     rewards::insert_banked(conn, referral_id, referrer, "referrer", now)?;
@@ -105,8 +112,94 @@ fn convert_on_first_payment(
     Ok(Some(referrer))
 }
 
-/// Ends rewards whose discount is over and applies the next banked one to
-/// the subscription that will bill again, one at a time.
+/// An approved full refund or a chargeback of `transaction_id`: when it is
+/// the payment that converted a referral, the referral is reversed, both
+/// rewards are revoked (a running one is taken off its subscription by the
+/// worker), and each party's audit says so. Returns the parties whose
+/// rewards were revoked (none when it reversed nothing).
+pub fn reverse(
+    conn: &Connection,
+    transaction_id: &str,
+    event_id: &str,
+    now: Timestamp,
+) -> Result<Vec<i64>> {
+    let Some((referral_id, _)) = rewards::converted_by_transaction(conn, transaction_id)? else {
+        return Ok(Vec::new());
+    };
+    if !rewards::mark_reversed(conn, referral_id, now)? {
+        return Ok(Vec::new());
+    }
+    let paddle = Actor::paddle(event_id);
+    let mut parties = Vec::new();
+    for reward in rewards::rewards_of_referral(conn, referral_id)? {
+        parties.push(reward.user_id);
+        if reward.state == "running" {
+            if let Some(sub) = reward.subscription_id.as_deref() {
+                queue_removal(conn, reward.id, sub, now)?;
+            }
+        }
+        rewards::set_state(
+            conn,
+            reward.id,
+            "revoked",
+            reward.subscription_id.as_deref(),
+            reward.applied_at,
+            reward.ends_at,
+        )?;
+        let entry = paddle.audit_entry(
+            now,
+            reward.user_id,
+            "reverse_referral",
+            Some(format!("{} reward {}", reward.role, reward.state)),
+            Some("revoked".into()),
+        );
+        audit::append(conn, &entry)?;
+    }
+    log::event(
+        "billing.referral_reversed",
+        &[
+            ("referral_id", &referral_id),
+            ("transaction_id", &transaction_id),
+            ("event_id", &event_id),
+        ],
+    );
+    Ok(parties)
+}
+
+/// The outbox key of the call that takes the discount off a subscription.
+fn removal_key(subscription_id: &str) -> String {
+    format!("remove_discount:{subscription_id}")
+}
+
+/// Queues `PATCH discount: null` for a revoked reward's subscription.
+pub fn queue_removal(
+    conn: &Connection,
+    reward_id: i64,
+    subscription_id: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let payload = json!({ "reward_id": reward_id, "subscription_id": subscription_id });
+    outbox::enqueue(
+        conn,
+        "remove_discount",
+        &payload.to_string(),
+        &removal_key(subscription_id),
+        true,
+        now,
+    )?;
+    log::event(
+        "billing.reward_removing",
+        &[
+            ("reward_id", &reward_id),
+            ("subscription_id", &subscription_id),
+        ],
+    );
+    Ok(())
+}
+
+/// Ends rewards whose discount is over, marks the invitee's checkout
+/// discount as their reward, and applies the next banked one to the
+/// subscription that takes one, one at a time.
 pub fn settle(
     conn: &Connection,
     user_id: i64,
@@ -120,20 +213,52 @@ pub fn settle(
         }
     }
     let rewards = rewards::rewards_of(conn, user_id)?;
-    if let Some(sub) = subs.iter().find(|s| bills_again(s)) {
+    if let Some(checkout) = discount.and_then(|d| {
+        subs.iter()
+            .find(|s| s.status.grants_access() && ours_running(s, d, now))
+    }) {
+        take_checkout_discount(conn, &rewards, checkout, now)?;
+    }
+    let rewards = rewards::rewards_of(conn, user_id)?;
+    if let Some(sub) = subs.iter().find(|s| takes_a_discount(s)) {
         apply_next(conn, &rewards, sub, discount, now)?;
     }
     rewards::credit_applied(conn, user_id, now)
 }
 
-/// A subscription that will charge again, so a discount on its next period
-/// means something.
-fn bills_again(sub: &SubscriptionRow) -> bool {
-    summary::is_live(&sub.status) && sub.cancel_at.is_none()
+/// A subscription a reward may be put on now: it will charge again (active
+/// or trialing), nothing is scheduled on it (pause or cancel), and it is
+/// not past due (SPEC §7).
+pub fn takes_a_discount(sub: &SubscriptionRow) -> bool {
+    matches!(
+        sub.status,
+        SubscriptionStatus::Active | SubscriptionStatus::Trialing
+    ) && !sub.has_scheduled_change()
 }
 
+/// When a PATCH on `sub` may be sent: now, or after the renewal window
+/// around `next_billed_at` (Paddle locks it there), clock skew allowed.
+pub fn patch_allowed_from(sub: &SubscriptionRow, now: Timestamp) -> Timestamp {
+    let margin = RENEWAL_WINDOW + CLOCK_SKEW;
+    match sub.next_billed_at {
+        Some(renews) if now.secs() > renews.secs() - margin && now < renews.plus(margin) => {
+            renews.plus(margin)
+        }
+        _ => now,
+    }
+}
+
+/// A discount that has not ended (its `ends_at`, by Paddle's clock, is
+/// not yet a minute behind ours).
 fn discount_running(sub: &SubscriptionRow, now: Timestamp) -> bool {
-    sub.discount_id.is_some() && sub.discount_ends_at.is_none_or(|end| end > now)
+    sub.discount_id.is_some()
+        && sub
+            .discount_ends_at
+            .is_none_or(|end| end.plus(CLOCK_SKEW) > now)
+}
+
+fn ours_running(sub: &SubscriptionRow, discount: &str, now: Timestamp) -> bool {
+    sub.discount_id.as_deref() == Some(discount) && discount_running(sub, now)
 }
 
 /// A running reward ends when a subscription event newer than its apply
@@ -152,15 +277,19 @@ fn refresh_running(
     else {
         return Ok(());
     };
-    // applied_at is whole seconds, rounded down: an event in that same
-    // second may predate the apply, so only a later one counts.
+    // applied_at is ours, whole seconds; the event time is Paddle's. An
+    // event that shows no discount proves the reward over only when it
+    // surely came after the apply: a clock skew later. One that shows our
+    // discount came after it whatever the clocks say.
     let applied = reward
         .applied_at
-        .map(|t| PaddleTime::from_timestamp(t.plus(1)));
-    let newer = PaddleTime::parse(&sub.event_occurred_at)
-        .is_some_and(|seen| applied.is_none_or(|applied| seen >= applied));
+        .map(|t| PaddleTime::from_timestamp(t.plus(CLOCK_SKEW)));
+    let shows_ours = discount.is_some() && sub.discount_id.as_deref() == discount;
+    let newer = shows_ours
+        || PaddleTime::parse(&sub.event_occurred_at)
+            .is_some_and(|seen| applied.is_none_or(|applied| seen >= applied));
     let sub_id = reward.subscription_id.as_deref();
-    if sub.status == "canceled" || (newer && !discount_running(sub, now)) {
+    if sub.status == SubscriptionStatus::Canceled || (newer && !discount_running(sub, now)) {
         let ended = sub
             .discount_ends_at
             .filter(|end| *end <= now)
@@ -192,6 +321,39 @@ fn refresh_running(
     Ok(())
 }
 
+/// The invitee's checkout carried the referral discount: that is their
+/// reward, applied already.
+fn take_checkout_discount(
+    conn: &Connection,
+    rewards: &[Reward],
+    sub: &SubscriptionRow,
+    now: Timestamp,
+) -> Result<()> {
+    let already = rewards
+        .iter()
+        .any(|r| r.state == "running" && r.subscription_id.as_ref() == Some(&sub.id));
+    let Some(own) = rewards
+        .iter()
+        .find(|r| r.state == "banked" && r.role == "referred")
+        .filter(|_| !already)
+    else {
+        return Ok(());
+    };
+    rewards::set_state(
+        conn,
+        own.id,
+        "running",
+        Some(&sub.id),
+        Some(now),
+        sub.discount_ends_at,
+    )?;
+    log::event(
+        "billing.reward_running",
+        &[("reward_id", &own.id), ("via", &"checkout")],
+    );
+    Ok(())
+}
+
 fn apply_next(
     conn: &Connection,
     rewards: &[Reward],
@@ -199,38 +361,16 @@ fn apply_next(
     discount: Option<&str>,
     now: Timestamp,
 ) -> Result<()> {
+    // One call for this person at a time; one discount per subscription.
+    // A failed reward is not in the way: it waits for `billing-retry`.
     let busy = rewards.iter().any(|r| {
-        r.state == "applying"
+        matches!(r.state.as_str(), "applying" | "waiting")
             || (r.state == "running" && r.subscription_id.as_ref() == Some(&sub.id))
     });
     let Some(next) = rewards.iter().find(|r| r.state == "banked") else {
         return Ok(());
     };
-    if busy {
-        return Ok(());
-    }
-    if discount_running(sub, now) {
-        // The invitee's checkout carried the referral discount: that is their
-        // reward, applied already. Any other discount runs out first.
-        let ours = discount.is_some() && sub.discount_id.as_deref() == discount;
-        if let Some(own) = rewards
-            .iter()
-            .find(|r| r.state == "banked" && r.role == "referred")
-            .filter(|_| ours)
-        {
-            rewards::set_state(
-                conn,
-                own.id,
-                "running",
-                Some(&sub.id),
-                Some(now),
-                sub.discount_ends_at,
-            )?;
-            log::event(
-                "billing.reward_running",
-                &[("reward_id", &own.id), ("via", &"checkout")],
-            );
-        }
+    if busy || discount_running(sub, now) || outbox::is_pending(conn, &removal_key(&sub.id))? {
         return Ok(());
     }
     let Some(discount) = discount else {
@@ -241,13 +381,16 @@ fn apply_next(
     let payload =
         json!({ "reward_id": next.id, "subscription_id": sub.id, "discount_id": discount });
     let key = format!("apply_discount:{}:{}", next.id, sub.id);
-    if outbox::enqueue(
+    // Re-armed when finished: a reward sent back to the bank (its
+    // subscription changed before the call) may be queued again.
+    if outbox::enqueue_at(
         conn,
         "apply_discount",
         &payload.to_string(),
         &key,
-        false,
+        true,
         now,
+        patch_allowed_from(sub, now),
     )? {
         rewards::set_state(conn, next.id, "applying", Some(&sub.id), None, None)?;
         log::event(
@@ -258,20 +401,58 @@ fn apply_next(
     Ok(())
 }
 
+/// What the worker does with a reward's PATCH, decided just before it
+/// would be sent (the subscription may have changed since it was queued).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BeforeApply {
+    /// Send it.
+    Send,
+    /// The reward is no longer waiting for this call (revoked, say).
+    Drop,
+    /// The subscription no longer takes a discount: the reward goes back
+    /// to the bank (it is applied when one does).
+    Bank,
+    /// Inside the renewal window: wait until then.
+    Later(Timestamp),
+}
+
+pub fn before_apply(
+    conn: &Connection,
+    reward_id: i64,
+    subscription_id: &str,
+    now: Timestamp,
+) -> Result<BeforeApply> {
+    let waiting = rewards::reward(conn, reward_id)?
+        .is_some_and(|r| matches!(r.state.as_str(), "applying" | "waiting"));
+    if !waiting {
+        return Ok(BeforeApply::Drop);
+    }
+    let Some(sub) = billing::subscription(conn, subscription_id)?.filter(takes_a_discount) else {
+        return Ok(BeforeApply::Bank);
+    };
+    let from = patch_allowed_from(&sub, now);
+    Ok(if from > now {
+        BeforeApply::Later(from)
+    } else {
+        BeforeApply::Send
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{referrals, test_db};
+    use crate::db::{audit, referrals, test_db};
 
     const NOW: Timestamp = Timestamp(1_800_000_000);
     const DISCOUNT: &str = "dsc_ref";
 
     fn sub(id: &str, user_id: i64, status: &str, occurred: &str) -> SubscriptionRow {
+        let status = SubscriptionStatus::parse(status).unwrap();
         SubscriptionRow {
             id: id.into(),
             user_id: Some(user_id),
             customer_id: format!("ctm_{id}"),
-            status: status.into(),
+            status,
             price_id: None,
             current_period_ends_at: Some(NOW.plus(30 * 86400)),
             cancel_at: None,
@@ -279,7 +460,11 @@ mod tests {
             discount_ends_at: None,
             event_occurred_at: occurred.into(),
             last_event_id: format!("evt_{status}"),
-            was_active: status == "active",
+            was_active: status == SubscriptionStatus::Active,
+            next_billed_at: None,
+            pause_at: None,
+            first_transaction_id: None,
+            imported: false,
         }
     }
 
@@ -335,7 +520,7 @@ mod tests {
         );
         let id = rewards::rewards_of(&conn, referrer).unwrap()[0].id;
         rewards::set_state(&conn, id, "running", Some("sub_r"), Some(NOW), None).unwrap();
-        mine.status = "canceled".into();
+        mine.status = SubscriptionStatus::Canceled;
         mine.event_occurred_at = "2027-02-01T00:00:00.000000Z".into();
         billing::upsert_subscription(&conn, &mine, NOW).unwrap();
         reconcile(&conn, referrer, Some(DISCOUNT), "evt_c", NOW.plus(60)).unwrap();

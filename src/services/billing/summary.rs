@@ -10,24 +10,36 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::db::billing_reads::{self, SubscriptionRow};
+use crate::db::billing::{SubscriptionRow, SubscriptionStatus};
+use crate::db::billing_reads;
 use crate::error::Result;
 
 /// The `billing` object of `/api/me`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BillingSummary {
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub subscription_id: String,
     pub customer_id: String,
     pub current_period_ends_at: Option<String>,
     pub cancel_at: Option<String>,
+    /// A scheduled pause: when it takes effect.
+    pub pause_at: Option<String>,
     pub discount_ends_at: Option<String>,
 }
 
 impl BillingSummary {
     /// Active, trialing or past due: the subscription still gives access.
     pub fn is_live(&self) -> bool {
-        is_live(&self.status)
+        self.status.grants_access()
+    }
+
+    /// The date a scheduled pause takes effect, while the subscription is
+    /// still live.
+    pub fn pausing_on(&self) -> Option<Timestamp> {
+        self.pause_at
+            .as_deref()
+            .filter(|_| self.is_live())
+            .and_then(paddle_time)
     }
 
     /// The date a scheduled cancel takes effect, while it is still ahead.
@@ -37,11 +49,6 @@ impl BillingSummary {
             .filter(|_| self.is_live())
             .and_then(paddle_time)
     }
-}
-
-/// Statuses that give paid access (SPEC §7): the tier follows this.
-pub fn is_live(status: &str) -> bool {
-    matches!(status, "active" | "trialing" | "past_due")
 }
 
 /// One entry of `referral.rewards`. `from` (masked) is for the page only.
@@ -66,9 +73,10 @@ fn summary_of(row: SubscriptionRow) -> BillingSummary {
         status: row.status,
         subscription_id: row.id,
         customer_id: row.customer_id,
-        current_period_ends_at: row.current_period_ends_at.map(normalise_time),
-        cancel_at: row.cancel_at.map(normalise_time),
-        discount_ends_at: row.discount_ends_at.map(normalise_time),
+        current_period_ends_at: row.current_period_ends_at.map(|t| t.to_string()),
+        cancel_at: row.cancel_at.map(|t| t.to_string()),
+        pause_at: row.pause_at.map(|t| t.to_string()),
+        discount_ends_at: row.discount_ends_at.map(|t| t.to_string()),
     }
 }
 
@@ -135,18 +143,19 @@ mod tests {
     #[test]
     fn a_scheduled_cancel_shows_only_while_the_subscription_is_live() {
         let mut s = BillingSummary {
-            status: "active".into(),
+            status: SubscriptionStatus::Active,
             subscription_id: "sub_1".into(),
             customer_id: "ctm_1".into(),
             current_period_ends_at: None,
             cancel_at: Some("2026-05-01T00:00:00Z".into()),
+            pause_at: None,
             discount_ends_at: None,
         };
         assert_eq!(
             s.canceling_on().map(|t| t.date_string()),
             Some("2026-05-01".into())
         );
-        s.status = "canceled".into();
+        s.status = SubscriptionStatus::Canceled;
         assert_eq!(s.canceling_on(), None);
     }
 }

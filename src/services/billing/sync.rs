@@ -33,7 +33,9 @@ pub struct Synced {
     pub email: Option<String>,
     /// `created` (no webhook ever delivered it), `updated`, `unchanged`,
     /// `stale` (the stored state is newer), `unmatched` (no account yet),
-    /// `unreadable` (not a subscription we can read).
+    /// `not ours` (a price not in `APP_PADDLE_PRICE_ID`: another product
+    /// in the same Paddle account), `unreadable` (not a subscription we
+    /// can read).
     pub outcome: &'static str,
     /// `status: past_due → active`, `tier: free → paid`, …
     pub changes: Vec<String>,
@@ -159,13 +161,13 @@ fn subscriptions_of(
             .and_then(Value::as_str)
             .unwrap_or("");
         next = next_path(url).ok_or_else(|| {
-            ApiError::Transient(format!(
+            ApiError::transient(format!(
                 "Paddle's next page {url:?} is not a subscriptions list (API base {})",
                 paddle.api_url
             ))
         })?;
     }
-    Err(ApiError::Transient(format!(
+    Err(ApiError::transient(format!(
         "customer {customer_id} has more than {MAX_PAGES} pages of subscriptions"
     )))
 }
@@ -196,6 +198,10 @@ fn apply(
     };
     let (id, customer_id) = (text("id"), text("customer_id"));
     let updated_at = PaddleTime::parse(&text("updated_at"));
+    // Only our prices give access (SPEC §7); the webhook code ignores the
+    // rest, and the report says why.
+    let other_product = super::event::subscription(data)
+        .is_some_and(|sub| !sub.price_ids.iter().any(|p| paddle.price_ids.contains(p)));
     db::write(conn, |tx| {
         let before = billing::subscription(tx, &id)?;
         // Whose it is before: its own row's account, else the account its
@@ -222,6 +228,7 @@ fn apply(
             _ => {}
         }
         let outcome = match (outcome, &before, changes.is_empty()) {
+            (Outcome::Ignored, _, _) if other_product => "not ours",
             (Outcome::Ignored, _, _) => "unreadable",
             (Outcome::Stale, _, _) => "stale",
             (Outcome::Unmatched, None, _) => "unmatched",
@@ -263,13 +270,14 @@ fn row_changes(before: Option<&SubscriptionRow>, after: Option<&SubscriptionRow>
     let show = |v: Option<String>| v.unwrap_or_else(|| "none".into());
     let fields = |r: &SubscriptionRow| {
         [
-            ("status", Some(r.status.clone())),
+            ("status", Some(r.status.as_str().to_string())),
             ("price", r.price_id.clone()),
             (
                 "period ends",
                 r.current_period_ends_at.map(|t| t.to_string()),
             ),
             ("cancel at", r.cancel_at.map(|t| t.to_string())),
+            ("pause at", r.pause_at.map(|t| t.to_string())),
             ("discount", r.discount_id.clone()),
         ]
     };

@@ -10,11 +10,12 @@ use super::{custom_data, referral_discount_id, rewards};
 use crate::clock::Timestamp;
 use crate::config::PaddleConfig;
 use crate::crypto::Keys;
-use crate::db::{self, billing, billing::SubscriptionRow, outbox, users};
+use crate::db::billing::{SubscriptionRow, SubscriptionStatus};
+use crate::db::{self, billing, outbox, users};
 use crate::error::Result;
 use crate::log;
 
-pub const SUBSCRIPTION_EVENTS: [&str; 8] = [
+pub const SUBSCRIPTION_EVENTS: [&str; 9] = [
     "subscription.created",
     "subscription.activated",
     "subscription.updated",
@@ -23,7 +24,10 @@ pub const SUBSCRIPTION_EVENTS: [&str; 8] = [
     "subscription.paused",
     "subscription.resumed",
     "subscription.canceled",
+    "subscription.imported",
 ];
+
+pub const ADJUSTMENT_EVENTS: [&str; 2] = ["adjustment.created", "adjustment.updated"];
 
 /// The event type as a metrics label: the ones we handle by name, the rest
 /// as `other` (so the label set stays small).
@@ -31,6 +35,7 @@ pub fn type_label(event_type: &str) -> &'static str {
     SUBSCRIPTION_EVENTS
         .iter()
         .chain(&["transaction.completed"])
+        .chain(&ADJUSTMENT_EVENTS)
         .find(|t| **t == event_type)
         .copied()
         .unwrap_or("other")
@@ -123,6 +128,14 @@ fn apply(
     let discount = discount.as_deref();
     if SUBSCRIPTION_EVENTS.contains(&env.event_type.as_str()) {
         return match event::subscription(&env.data) {
+            Some(sub) if !sub.price_ids.iter().any(|p| paddle.price_ids.contains(p)) => {
+                // Another product in the same Paddle account: not ours.
+                log::event(
+                    "billing.foreign_price",
+                    &[("event_id", &env.event_id), ("subscription_id", &sub.id)],
+                );
+                Ok(Outcome::Ignored)
+            }
             Some(sub) => on_subscription(tx, keys, env, &sub, discount, now),
             None => {
                 log::event(
@@ -136,7 +149,41 @@ fn apply(
     if env.event_type == "transaction.completed" {
         return on_transaction(tx, keys, env, discount, now);
     }
+    if ADJUSTMENT_EVENTS.contains(&env.event_type.as_str()) {
+        return on_adjustment(tx, paddle, env, now);
+    }
     Ok(Outcome::Ignored)
+}
+
+/// A refund or chargeback: when it takes back the payment that converted a
+/// referral, the conversion is reversed (SPEC §7).
+fn on_adjustment(
+    tx: &Transaction<'_>,
+    paddle: &PaddleConfig,
+    env: &Envelope,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let Some(adjustment) = event::adjustment(&env.data) else {
+        log::event(
+            "billing.unreadable_adjustment",
+            &[("event_id", &env.event_id)],
+        );
+        return Ok(Outcome::Ignored);
+    };
+    if !adjustment.takes_the_payment_back() {
+        return Ok(Outcome::Ignored);
+    }
+    let parties = rewards::reverse(tx, &adjustment.transaction_id, &env.event_id, now)?;
+    if parties.is_empty() {
+        return Ok(Outcome::Ignored);
+    }
+    // A party's next banked reward goes on once the worker has taken the
+    // revoked discount off (settle waits for that call).
+    let discount = referral_discount_id(tx, paddle)?;
+    for user_id in parties {
+        rewards::settle(tx, user_id, discount.as_deref(), now)?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn on_subscription(
@@ -153,7 +200,7 @@ fn on_subscription(
         if last.is_some_and(|last| env.occurred_at < last) {
             // Too old to set the row; that it was once active still counts
             // for the referral, whatever order events arrive in.
-            if sub.status == "active" && !row.was_active {
+            if sub.status == SubscriptionStatus::Active && !row.was_active {
                 billing::mark_was_active(tx, &sub.id)?;
                 if let Some(user_id) = row.user_id {
                     rewards::reconcile(tx, user_id, discount, &row.last_event_id, now)?;
@@ -164,13 +211,22 @@ fn on_subscription(
     }
     let previous_user = existing.as_ref().and_then(|r| r.user_id);
     let user_id = match_user(tx, keys, &sub.custom_data, previous_user, &sub.customer_id)?;
+    if let Some(deleted) = user_id.filter(|id| is_deleted_account(tx, *id).unwrap_or(false)) {
+        // Stored and logged; a deleted account's tombstone gets nothing.
+        log::event(
+            "billing.deleted_account",
+            &[("event_id", &env.event_id), ("user_id", &deleted)],
+        );
+        return Ok(Outcome::Unmatched);
+    }
+    let imported = env.event_type == "subscription.imported";
     billing::upsert_subscription(
         tx,
         &SubscriptionRow {
             id: sub.id.clone(),
             user_id,
             customer_id: sub.customer_id.clone(),
-            status: sub.status.clone(),
+            status: sub.status,
             price_id: sub.price_id.clone(),
             current_period_ends_at: sub.current_period_ends_at,
             cancel_at: sub.cancel_at,
@@ -178,7 +234,11 @@ fn on_subscription(
             discount_ends_at: sub.discount.as_ref().and_then(|d| d.ends_at),
             event_occurred_at: env.occurred_at.to_string(),
             last_event_id: env.event_id.clone(),
-            was_active: sub.status == "active",
+            was_active: sub.status == SubscriptionStatus::Active,
+            next_billed_at: sub.next_billed_at,
+            pause_at: sub.pause_at,
+            first_transaction_id: sub.transaction_id.clone(),
+            imported,
         },
         now,
     )?;
@@ -211,6 +271,13 @@ fn on_transaction(
     now: Timestamp,
 ) -> Result<Outcome> {
     let txn = event::transaction(&env.data);
+    // The first payment of a subscription (a checkout, not a renewal) is
+    // the one whose refund reverses a referral.
+    if let (Some(sub), Some(id)) = (&txn.subscription_id, &txn.id) {
+        if txn.origin.as_deref() != Some("subscription_recurring") {
+            billing::set_first_transaction(tx, sub, id)?;
+        }
+    }
     let Some(user_id) = verified_user(tx, keys, &txn.custom_data)? else {
         return Ok(Outcome::Ignored);
     };
@@ -247,6 +314,10 @@ fn match_user(
         return Ok(previous);
     }
     billing::user_of_customer(tx, customer_id)
+}
+
+fn is_deleted_account(tx: &Transaction<'_>, user_id: i64) -> Result<bool> {
+    Ok(users::by_id(tx, user_id)?.is_some_and(|u| u.is_deleted()))
 }
 
 fn verified_user(

@@ -62,7 +62,7 @@ pub fn invited_converted(to: &str, base_url: &str) -> Email {
 /// their own 50% off stands.
 pub fn referrer_converted(c: &Conversion, base_url: &str) -> Email {
     let state = match (c.referrer_reward.as_deref(), c.referrer_subscribed) {
-        (Some("running" | "applying"), _) => {
+        (Some("running" | "applying" | "waiting"), _) => {
             "Your 50% off is applied to your subscription.".to_string()
         }
         (_, true) => "Your 50% off is banked: it is applied to your subscription as soon as the discount running now ends.".to_string(),

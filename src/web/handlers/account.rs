@@ -24,8 +24,8 @@ pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let (session, me) = session_and_me(ctx, req)?;
     let paddle = ctx.site.config.paddle.as_ref();
     // `me.billing` is the most relevant subscription already read.
-    let status = me.billing.as_ref().map(|b| b.status.as_str());
-    let offer = checkout::offer_given(ctx.db, paddle, &ctx.site.keys, &session.user, status)?;
+    let status = me.billing.as_ref().map(|b| b.status);
+    let offer = checkout::offer_given(ctx.db, paddle, &session.user, status)?;
     let csrf = ctx.csrf_token(req);
     // Read with the session, in the same statement.
     let base = session.user.base_currency;

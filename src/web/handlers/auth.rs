@@ -253,7 +253,12 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let code = form.get("code").unwrap_or("");
     let email = pending.email.as_str();
     let linked = Cell::new(None);
-    let link = referral::linker(pending.referral.as_deref(), &linked, req.now);
+    let link = referral::linker(
+        pending.referral.as_deref(),
+        &ctx.site.keys,
+        &linked,
+        req.now,
+    );
     let outcome = auth::verify_code(
         ctx.db,
         &ctx.site.keys,

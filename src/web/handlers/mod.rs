@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod checkout;
 pub mod csp_report;
 pub mod holdings_csv;
 pub mod leaving;

@@ -59,6 +59,8 @@ pub fn metrics(ctx: &Ctx, req: &Req) -> Result<Resp> {
         credited_users: probes::credited_users(ctx.db, req.now)?,
         outbox_pending,
         outbox_failed,
+        reward_states: billing::reward_states(ctx.db)?,
+        referrals_reversed: billing::referrals_reversed(ctx.db)?,
     };
     Ok(Resp::new(
         200,

@@ -23,14 +23,20 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 .into(),
         ));
     };
+    let user_id = session.user.id;
+    let call = ctx
+        .site
+        .paddle_calls
+        .begin("portal", user_id, req.now)
+        .map_err(super::checkout::refused)?;
     if ctx.site.pools.paddle.is_full() {
         return Err(offload::full());
     }
-    let user_id = session.user.id;
     // Paddle may take seconds: its own pool waits for it, never a worker.
     Ok(Resp::offload(
         PoolName::Paddle,
         move |ctx: &Ctx, req: &Req| {
+            let _call = call;
             let Some(paddle) = ctx.site.config.paddle.as_ref() else {
                 return Err(Error::NotFound);
             };

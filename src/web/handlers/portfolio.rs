@@ -71,7 +71,7 @@ pub(super) fn render(
     let offer = if access::user_paid_status(&session.user, req.now).active {
         None
     } else {
-        checkout::offer(ctx.db, paddle, &ctx.site.keys, &session.user)?
+        checkout::offer(ctx.db, paddle, &session.user)?
     };
     let page = views::portfolio::portfolio(
         &frame(ctx, Some(session), &csrf),

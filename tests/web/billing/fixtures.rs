@@ -9,6 +9,10 @@ use app::crypto::Keys;
 
 const SUBSCRIPTION: &str = include_str!("../../fixtures/paddle/subscription.created.json");
 const TRANSACTION: &str = include_str!("../../fixtures/paddle/transaction.completed.json");
+const ADJUSTMENT: &str = include_str!("../../fixtures/paddle/adjustment.created.json");
+
+/// The price the billing tests' app sells (`APP_PADDLE_PRICE_ID`).
+pub const PRICE: &str = "pri_01jf2z9y8x7w6v5u4t3s2r1q0p";
 
 /// Now plus `offset` seconds, as Paddle writes times (with microseconds).
 pub fn at(offset: i64) -> String {
@@ -33,6 +37,9 @@ pub struct Sub {
     /// `(discount id, ends_at)`.
     pub discount: Option<(String, String)>,
     pub cancel_at: Option<String>,
+    pub pause_at: Option<String>,
+    pub price: String,
+    pub next_billed_at: Option<String>,
 }
 
 impl Sub {
@@ -44,7 +51,30 @@ impl Sub {
             custom_data: Value::Null,
             discount: None,
             cancel_at: None,
+            pause_at: None,
+            price: PRICE.into(),
+            next_billed_at: Some(at(30 * 86_400)),
         }
+    }
+
+    /// The checkout transaction that first paid for it.
+    pub fn first_transaction(&self) -> String {
+        self.id.replacen("sub_", "txn_", 1)
+    }
+
+    pub fn price(mut self, price: &str) -> Sub {
+        self.price = price.into();
+        self
+    }
+
+    pub fn next_billed_at(mut self, when: &str) -> Sub {
+        self.next_billed_at = Some(when.into());
+        self
+    }
+
+    pub fn pause_at(mut self, when: &str) -> Sub {
+        self.pause_at = Some(when.into());
+        self
     }
 
     /// Checkout's signed `custom_data` for this user.
@@ -86,7 +116,11 @@ impl Sub {
         d["customer_id"] = self.customer.as_str().into();
         d["custom_data"] = self.custom_data.clone();
         d["updated_at"] = occurred_at.into();
-        if kind != "created" {
+        d["items"][0]["price"]["id"] = self.price.as_str().into();
+        d["next_billed_at"] = self.next_billed_at.clone().into();
+        if kind == "created" {
+            d["transaction_id"] = self.first_transaction().into();
+        } else {
             d.as_object_mut().unwrap().remove("transaction_id");
         }
         d["discount"] = match &self.discount {
@@ -95,9 +129,12 @@ impl Sub {
             }),
             None => Value::Null,
         };
-        d["scheduled_change"] = match &self.cancel_at {
-            Some(when) => json!({"action": "cancel", "effective_at": when, "resume_at": null}),
-            None => Value::Null,
+        d["scheduled_change"] = match (&self.cancel_at, &self.pause_at) {
+            (Some(when), _) => json!({"action": "cancel", "effective_at": when, "resume_at": null}),
+            (None, Some(when)) => {
+                json!({"action": "pause", "effective_at": when, "resume_at": null})
+            }
+            (None, None) => Value::Null,
         };
         if self.status == "canceled" {
             d["canceled_at"] = occurred_at.into();
@@ -118,8 +155,36 @@ pub fn transaction_completed(event_id: &str, sub: &Sub, occurred_at: &str) -> St
     e["event_id"] = event_id.into();
     e["notification_id"] = event_id.replace("evt_", "ntf_").into();
     e["occurred_at"] = occurred_at.into();
+    e["data"]["id"] = sub.first_transaction().into();
     e["data"]["subscription_id"] = sub.id.as_str().into();
     e["data"]["customer_id"] = sub.customer.as_str().into();
     e["data"]["custom_data"] = sub.custom_data.clone();
+    e.to_string()
+}
+
+/// `adjustment.<kind>` taking back (or not) the payment `transaction_id`:
+/// `action` (`refund`, `chargeback`, `credit`…), `type` (`full`,
+/// `partial`), `status` (`approved`, `pending_approval`…).
+pub fn adjustment(
+    event_id: &str,
+    kind: &str,
+    sub: &Sub,
+    transaction_id: &str,
+    (action, kind_of, status): (&str, &str, &str),
+    occurred_at: &str,
+) -> String {
+    let mut e: Value = serde_json::from_str(ADJUSTMENT).unwrap();
+    e["event_id"] = event_id.into();
+    e["notification_id"] = event_id.replace("evt_", "ntf_").into();
+    e["event_type"] = format!("adjustment.{kind}").into();
+    e["occurred_at"] = occurred_at.into();
+    let d = &mut e["data"];
+    d["id"] = event_id.replace("evt_", "adj_").into();
+    d["action"] = action.into();
+    d["type"] = kind_of.into();
+    d["status"] = status.into();
+    d["transaction_id"] = transaction_id.into();
+    d["subscription_id"] = sub.id.as_str().into();
+    d["customer_id"] = sub.customer.as_str().into();
     e.to_string()
 }

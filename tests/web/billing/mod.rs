@@ -3,11 +3,16 @@
 //! the database and `/api/me`.
 
 mod access;
+mod events;
 mod fixtures;
+mod locks;
+mod once;
 mod outbox;
+mod reversal;
 mod rewards;
 mod signatures;
 mod unread;
+mod upgrade;
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +21,9 @@ use serde_json::Value;
 pub use crate::support::paddle::post_webhook;
 use crate::support::paddle::{deliver_signed, FakePaddle};
 pub use crate::support::{api_me, user_id};
-use crate::support::{csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, TestServer};
+use crate::support::{
+    csrf_in, enter_emailed_code, input_value, sign_in, Client, Resp, Start, TestServer,
+};
 
 pub use fixtures::{at, Sub};
 
@@ -32,6 +39,12 @@ pub fn spawn(paddle: &FakePaddle) -> TestServer {
 
 /// `discount: None` leaves `APP_PADDLE_REFERRAL_DISCOUNT_ID` unset.
 pub fn spawn_with_discount(paddle: &FakePaddle, discount: Option<&str>) -> TestServer {
+    billing(paddle, discount).spawn()
+}
+
+/// The server's start with billing configured against `paddle`, for a
+/// test that sets more (`.env(…)`) before it spawns.
+pub fn billing(paddle: &FakePaddle, discount: Option<&str>) -> Start {
     let start = TestServer::new()
         .env("APP_SECRET", APP_SECRET)
         .env("APP_PADDLE_WEBHOOK_SECRET", WEBHOOK_SECRET)
@@ -43,7 +56,6 @@ pub fn spawn_with_discount(paddle: &FakePaddle, discount: Option<&str>) -> TestS
         Some(d) => start.env("APP_PADDLE_REFERRAL_DISCOUNT_ID", d),
         None => start,
     }
-    .spawn()
 }
 
 /// POSTs `body` to the webhook signed as Paddle would sign it now.

@@ -1,6 +1,8 @@
 //! Paddle calls happen on the outbox worker: retried with backoff, never on
 //! the request, kept across restarts, and never made twice once accepted.
 
+use serde_json::Value;
+
 use super::*;
 use crate::support::paddle::FakePaddle;
 
@@ -179,51 +181,120 @@ fn a_reward_paddle_accepted_is_never_sent_twice() {
     assert!(app.log().contains("event=billing.outbox_retry"));
 }
 
-/// Paddle refuses the discount (the subscription was canceled meanwhile):
-/// the reward goes back to the bank and lands on the next subscription.
+/// Paddle refuses the discount: the reward is `failed`, which the person
+/// sees as pending and the operator sees everywhere they look; once the
+/// cause is fixed, `app billing-retry` re-queues it with its state made
+/// right, and the worker applies it.
 #[test]
-fn a_refused_discount_is_banked_for_the_next_subscription() {
+fn a_refused_discount_fails_and_billing_retry_requeues_it() {
     let paddle = FakePaddle::start();
     let app = spawn(&paddle);
     let (ref_client, referrer) = user(&app, "refused@example.com");
     let first = Sub::new("sub_01refused", "ctm_01refused").of(referrer);
     deliver_ok(&app, &first.event("evt_r0", "created", &at(0)), "ok");
-    paddle.fail_next(1, 400);
+    paddle.fail_calls(
+        Some("PATCH"),
+        "/subscriptions/",
+        1,
+        400,
+        "bad_request",
+        None,
+    );
     let (_, invitee) = invited_user(&app, &ref_client, "banked@example.com");
     let inv = Sub::new("sub_01banked", "ctm_01banked")
         .of(invitee)
         .discount(DISCOUNT, &at(90 * 86400));
     deliver_ok(&app, &inv.event("evt_b0", "created", &at(0)), "ok");
     let reward = format!("SELECT state FROM referral_rewards WHERE user_id = {referrer}");
-    eventually("the refusal re-banks it", &app, SOON, || {
-        text(&app, &reward) == "banked"
+    eventually("the refusal fails it", &app, SOON, || {
+        text(&app, &reward) == "failed"
     });
+    assert!(app.log().contains("event=billing.reward_failed"));
+    let me = api_me(&ref_client);
+    assert_eq!(me["referral"]["rewards"][0]["state"], "failed", "{me}");
+    assert_eq!(me["referral"]["active_credits"], 1, "still owed to them");
+    let page = ref_client.get("/settings").body;
+    assert!(
+        page.contains("pending, being applied"),
+        "the person sees it pending"
+    );
+    let metrics = app.client().get("/metrics").body;
+    assert!(
+        metrics.contains("app_referral_rewards{state=\"failed\"} 1"),
+        "{metrics}"
+    );
+    let stats = app.cli(&["stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["rewards"]["failed"], 1, "{stats}");
+    let status = app.cli(&["show-status", "--email", "refused@example.com"]);
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.contains("referrer failed"), "{status}");
+    assert!(
+        status.contains("billing-retry --email refused@example.com"),
+        "{status}"
+    );
+
+    let out = app.cli(&["billing-retry", "--email", "refused@example.com", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let retried: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(retried["rewards"][0]["state"], "waiting", "{retried}");
     assert_eq!(
-        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE failed_at IS NOT NULL"),
-        1
+        retried["calls"].as_array().map(Vec::len),
+        Some(1),
+        "{retried}"
     );
-    deliver_ok(
-        &app,
-        &first
-            .clone()
-            .status("canceled")
-            .event("evt_r1", "canceled", &at(1)),
-        "ok",
-    );
-    let second = Sub::new("sub_01refused2", "ctm_01refused").of(referrer);
-    deliver_ok(&app, &second.event("evt_r2", "created", &at(2)), "ok");
-    eventually("it runs on the new subscription", &app, SOON, || {
+    eventually("the retried call applies it", &app, SOON, || {
         text(&app, &reward) == "running"
     });
     assert_eq!(
         paddle
-            .calls_to("PATCH", "/subscriptions/sub_01refused2")
+            .calls_to("PATCH", "/subscriptions/sub_01refused")
             .len(),
-        1
+        2,
+        "the refused call, then the retried one"
     );
-    let on_first = paddle
-        .calls()
-        .into_iter()
-        .filter(|c| c.path == "/subscriptions/sub_01refused");
-    assert_eq!(on_first.count(), 1, "the refused call is not made again");
+    // Nothing failed is left: a second retry re-queues nothing.
+    let again = app.cli(&["billing-retry", "--email", "refused@example.com"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("no failed reward calls"));
+    let unknown = app.cli(&["billing-retry", "--email", "nobody@example.com"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+/// Every call carries `Paddle-Version: 1`, and a `Retry-After` Paddle sends
+/// back is honoured: the next try waits at least that long.
+#[test]
+fn calls_carry_paddle_version_and_honour_retry_after() {
+    let paddle = FakePaddle::start();
+    paddle.fail_calls(
+        Some("GET"),
+        "/customers/",
+        1,
+        429,
+        "too_many_requests",
+        Some(600),
+    );
+    let app = spawn(&paddle);
+    dashboard_subscription(&app, &paddle, "later@example.com", "later");
+    eventually("the 429 is recorded", &app, SOON, || {
+        app.query_i64("SELECT count(*) FROM paddle_outbox WHERE last_error IS NOT NULL") == 1
+    });
+    let wait = app.query_i64(
+        "SELECT CAST(strftime('%s', next_attempt_at) AS INTEGER) - CAST(strftime('%s', 'now') AS INTEGER)
+         FROM paddle_outbox WHERE kind = 'lookup_customer'",
+    );
+    assert!(
+        wait >= 590,
+        "Retry-After 600 honoured, not the 2 s backoff: {wait}"
+    );
+    let calls = paddle.calls();
+    assert!(!calls.is_empty());
+    for call in calls {
+        assert_eq!(
+            call.paddle_version.as_deref(),
+            Some("1"),
+            "{} {}",
+            call.method,
+            call.path
+        );
+    }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::fixtures::PRICE;
 use super::*;
 use crate::support::paddle::FakePaddle;
 
@@ -160,16 +161,17 @@ fn three_referrals_are_applied_one_after_another() {
         "ok",
     );
     assert_eq!(patches(&paddle, &sub.id), 1);
-    // Three months on, the discount is gone: the next one is applied.
-    deliver_ok(&app, &sub.event("evt_eve2", "updated", &at(20)), "ok");
+    // Three months on, the discount is gone (an event surely after the
+    // apply: more than the minute of clock skew): the next one is applied.
+    deliver_ok(&app, &sub.event("evt_eve2", "updated", &at(120)), "ok");
     eventually("the second is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "running", "banked"]
     });
     deliver_ok(
         &app,
         &sub.clone()
-            .discount(DISCOUNT, &at(25))
-            .event("evt_eve3", "updated", &at(30)),
+            .discount(DISCOUNT, &at(3600))
+            .event("evt_eve3", "updated", &at(130)),
         "ok",
     );
     assert_eq!(
@@ -177,12 +179,29 @@ fn three_referrals_are_applied_one_after_another() {
         2,
         "a running discount is not replaced"
     );
-    deliver_ok(&app, &sub.event("evt_eve4", "updated", &at(40)), "ok");
+    deliver_ok(&app, &sub.event("evt_eve4", "updated", &at(240)), "ok");
     eventually("the third is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "ended", "running"]
     });
     assert_eq!(patches(&paddle, &sub.id), 3);
     assert_eq!(api_me(&ref_client)["referral"]["converted"], 3);
+}
+
+/// An event that shows no discount but may predate the PATCH by Paddle's
+/// clock (within the minute of skew allowed) does not end the reward.
+#[test]
+fn an_event_within_the_clock_skew_of_the_apply_does_not_end_the_reward() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed_referrer(&app, "sky@example.com", "sky");
+    invitee_pays(&app, &ref_client, "ska@example.com", "ska");
+    invitee_pays(&app, &ref_client, "skb@example.com", "skb");
+    eventually("the first is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running", "banked"]
+    });
+    deliver_ok(&app, &sub.event("evt_sky1", "updated", &at(30)), "ok");
+    assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
+    assert_eq!(patches(&paddle, &sub.id), 1);
 }
 
 #[test]
@@ -236,7 +255,8 @@ fn the_reward_discount_is_created_once_when_not_configured() {
     assert_eq!(created[0].body["amount"], "50");
     assert_eq!(created[0].body["recur"], true);
     assert_eq!(created[0].body["maximum_recurring_intervals"], 3);
-    assert_eq!(created[0].body["enabled_for_checkout"], true);
+    assert_eq!(created[0].body["enabled_for_checkout"], false);
+    assert_eq!(created[0].body["restrict_to"], json!([PRICE]));
     assert!(created[0].body["description"].is_string());
     assert_eq!(
         text(
@@ -253,9 +273,9 @@ fn the_reward_discount_is_created_once_when_not_configured() {
     assert!(!referral(&app, invitee).1.is_empty());
 }
 
-/// A discount whose `ends_at` passed ends its reward even before Paddle
-/// sends another event: the worker looks again (at start, then each
-/// minute) and applies the next one.
+/// A discount whose `ends_at` passed (by more than the minute of clock
+/// skew) ends its reward even before Paddle sends another event: the worker
+/// looks again (at start, then each minute) and applies the next one.
 #[test]
 fn a_lapsed_discount_lets_the_next_reward_in() {
     let paddle = FakePaddle::start();
@@ -266,7 +286,7 @@ fn a_lapsed_discount_lets_the_next_reward_in() {
     eventually("the first is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["running", "banked"]
     });
-    let ends = at(2);
+    let ends = at(30);
     deliver_ok(
         &app,
         &sub.clone()
@@ -274,8 +294,22 @@ fn a_lapsed_discount_lets_the_next_reward_in() {
             .event("evt_max1", "updated", &at(5)),
         "ok",
     );
-    eventually("the discount has run out", &app, SOON, || at(0) > ends);
     assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
+    // Time passes: the discount ended two minutes ago, by Paddle's clock.
+    app.kill();
+    let ended = app::clock::Timestamp::now().plus(-120).to_string();
+    app.db()
+        .execute(
+            "UPDATE subscriptions SET discount_ends_at = ?1 WHERE id = ?2",
+            [&ended, &sub.id],
+        )
+        .unwrap();
+    app.db()
+        .execute(
+            "UPDATE referral_rewards SET ends_at = ?1 WHERE state = 'running'",
+            [&ended],
+        )
+        .unwrap();
     app.restart();
     eventually("the next is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "running"]
@@ -283,6 +317,80 @@ fn a_lapsed_discount_lets_the_next_reward_in() {
     assert_eq!(patches(&paddle, &sub.id), 2);
     assert_eq!(
         text(&app, &format!("SELECT ends_at FROM referral_rewards WHERE user_id = {referrer} ORDER BY id LIMIT 1")),
-        format!("{}Z", &ends[..19])
+        ended
     );
+}
+
+/// A yearly price: "50% for 3 intervals" would be three years. The
+/// discount is worth three months at half price in one period instead;
+/// a weekly price gets no discount at all (the operator is told).
+#[test]
+fn the_discount_follows_the_prices_billing_cycle() {
+    let yearly = FakePaddle::start();
+    yearly.set_price_cycle(PRICE, "year", 1);
+    let app = spawn_with_discount(&yearly, None);
+    let created = yearly.wait_for("POST", "/discounts", 1, SOON);
+    assert_eq!(created.len(), 1, "{}", app.log());
+    let read = yearly.catalog(|c| c.calls_to(&format!("/prices/{PRICE}")));
+    assert!(!read.is_empty(), "the price's cycle is read");
+    let body = &created[0].body;
+    assert_eq!(body["amount"], "12.50", "{body}");
+    assert_eq!(body["maximum_recurring_intervals"], 1, "{body}");
+    assert_eq!(body["recur"], true);
+    assert_eq!(body["enabled_for_checkout"], false);
+    assert_eq!(body["restrict_to"], json!([PRICE]));
+    drop(app);
+
+    let weekly = FakePaddle::start();
+    weekly.set_price_cycle(PRICE, "week", 1);
+    let app = spawn_with_discount(&weekly, None);
+    eventually("the refusal is logged", &app, SOON, || {
+        app.log().contains("event=billing.outbox_failed")
+    });
+    assert!(weekly.calls_to("POST", "/discounts").is_empty());
+    assert!(
+        app.log()
+            .contains("only monthly or yearly cycles are supported"),
+        "{}",
+        app.log()
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM meta WHERE key = 'paddle_referral_discount_id'"),
+        0
+    );
+}
+
+/// Paddle's clock may run a little ahead of ours: a discount whose
+/// `ends_at` passed less than a minute ago (by our clock) still runs; one
+/// that ended longer ago ends the reward and lets the next one in.
+#[test]
+fn a_discount_end_within_a_minute_of_our_clock_still_runs() {
+    let paddle = FakePaddle::start();
+    let app = spawn(&paddle);
+    let (ref_client, referrer, sub) = subscribed_referrer(&app, "tim@example.com", "tim");
+    invitee_pays(&app, &ref_client, "tia@example.com", "tia");
+    invitee_pays(&app, &ref_client, "tib@example.com", "tib");
+    eventually("the first is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["running", "banked"]
+    });
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, &at(-30))
+            .event("evt_tim1", "updated", &at(100)),
+        "ok",
+    );
+    assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
+    assert_eq!(patches(&paddle, &sub.id), 1);
+    deliver_ok(
+        &app,
+        &sub.clone()
+            .discount(DISCOUNT, &at(-90))
+            .event("evt_tim2", "updated", &at(110)),
+        "ok",
+    );
+    eventually("the next is applied", &app, SOON, || {
+        state(&rewards_of(&app, referrer)) == ["ended", "running"]
+    });
+    assert_eq!(patches(&paddle, &sub.id), 2);
 }
