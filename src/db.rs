@@ -101,7 +101,10 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     // Building refinery's runner parses every migration's name with a regex
     // compiled for the purpose: two thirds of a CLI verb's CPU. A file that
     // is already at the newest version has nothing to apply.
-    if schema_version(conn)? == Some(LATEST_MIGRATION) {
+    // Both the newest version and the number applied must match: a file
+    // that has the newest but lacks an older one goes to refinery, which
+    // says so, instead of running without a table.
+    if schema_version(conn)? == Some((LATEST_MIGRATION, MIGRATION_COUNT)) {
         return Ok(());
     }
     let mut last_error = None;
@@ -128,12 +131,14 @@ pub fn migrate_to(conn: &mut Connection, version: i32) -> Result<()> {
         .map_err(|e| Error::Migration(e.to_string()))
 }
 
-/// The newest migration in `migrations/` (a unit test checks it against the
-/// embedded ones).
-const LATEST_MIGRATION: i64 = 12;
+/// The newest migration in `migrations/`, and how many there are (V8 was
+/// never shipped); a unit test checks both against the embedded ones.
+const LATEST_MIGRATION: i64 = 13;
+const MIGRATION_COUNT: i64 = 12;
 
-/// The newest migration applied to this file; `None` for a new file.
-fn schema_version(conn: &Connection) -> Result<Option<i64>> {
+/// The newest migration applied to this file and how many are; `None` for a
+/// new file.
+fn schema_version(conn: &Connection) -> Result<Option<(i64, i64)>> {
     let exists: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM sqlite_schema
@@ -143,9 +148,10 @@ fn schema_version(conn: &Connection) -> Result<Option<i64>> {
     if !exists {
         return Ok(None);
     }
-    Ok(conn
-        .prepare_cached("SELECT max(version) FROM refinery_schema_history")?
-        .query_row([], |r| r.get(0))?)
+    let (newest, count): (Option<i64>, i64) = conn
+        .prepare_cached("SELECT max(version), count(*) FROM refinery_schema_history")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(newest.map(|newest| (newest, count)))
 }
 
 /// Opens (creating if needed) and migrates: what `serve` and `migrate` do first.
@@ -242,11 +248,29 @@ mod tests {
             .map(|m| i64::from(m.version()))
             .max();
         assert_eq!(newest, Some(LATEST_MIGRATION));
+        let count = embedded::migrations::runner().get_migrations().len();
+        assert_eq!(i64::try_from(count).unwrap(), MIGRATION_COUNT);
         let mut conn = test_db();
-        assert_eq!(schema_version(&conn).unwrap(), Some(LATEST_MIGRATION));
+        assert_eq!(
+            schema_version(&conn).unwrap(),
+            Some((LATEST_MIGRATION, MIGRATION_COUNT))
+        );
         migrate(&mut conn).unwrap();
         let fresh = Connection::open_in_memory().unwrap();
         assert_eq!(schema_version(&fresh).unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_that_lacks_an_older_migration_is_not_taken_as_up_to_date() {
+        let mut conn = test_db();
+        conn.execute("DELETE FROM refinery_schema_history WHERE version = 10", [])
+            .unwrap();
+        assert_eq!(
+            schema_version(&conn).unwrap(),
+            Some((LATEST_MIGRATION, MIGRATION_COUNT - 1))
+        );
+        // refinery is asked, and says what is wrong, instead of a silent pass
+        assert!(migrate(&mut conn).is_err());
     }
 
     #[test]
