@@ -102,7 +102,7 @@ pub struct GrantCreditArgs {
     /// grant access through the end of this UTC day (YYYY-MM-DD)
     #[argh(option)]
     pub until: Option<String>,
-    /// why, for the audit log
+    /// why, for the audit log; shown to the person in their data export
     #[argh(option)]
     pub note: Option<String>,
     /// print one JSON object instead of a sentence
@@ -117,7 +117,7 @@ pub struct RevokeCreditArgs {
     /// the account's email
     #[argh(option)]
     pub email: String,
-    /// why, for the audit log
+    /// why, for the audit log; shown to the person in their data export
     #[argh(option)]
     pub note: Option<String>,
     /// print one JSON object instead of a sentence
@@ -135,7 +135,7 @@ pub struct SetTierArgs {
     /// free or paid
     #[argh(option)]
     pub tier: String,
-    /// why, for the audit log
+    /// why, for the audit log; shown to the person in their data export
     #[argh(option)]
     pub note: Option<String>,
     /// print one JSON object instead of a sentence
@@ -202,7 +202,7 @@ pub struct DeleteUserArgs {
     /// the account's email
     #[argh(option)]
     pub email: String,
-    /// why, for the audit log
+    /// why, for the audit log; shown to the person in their data export
     #[argh(option)]
     pub note: Option<String>,
     /// also have Paddle cancel a subscription that still bills
@@ -273,7 +273,8 @@ pub struct ImportHoldingsArgs {
 pub fn run(cli: Cli) -> Result<()> {
     let env = config::process_env;
     let db_path = config::db_path(cli.db, &env);
-    let open = || db::open_and_migrate(&db_path);
+    // Only `serve` and `migrate` create the file (SPEC §1).
+    let open = || db::open_existing_and_migrate(&db_path);
     let now = Timestamp::now();
     match cli.command {
         Command::Serve(args) => {
@@ -285,7 +286,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::serve::run(Config::from_process_env(flags)?, &db_path)
         }
         Command::Migrate(_) => {
-            open()?;
+            db::open_and_migrate(&db_path)?;
             println!("database {} is up to date", db_path.display());
             Ok(())
         }

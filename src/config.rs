@@ -30,12 +30,19 @@ pub struct Config {
     pub addr: String,
     /// Public URL without a trailing slash.
     pub base_url: String,
+    /// The origins that are this site for the Origin check: the base URL's,
+    /// and with no base URL given and a loopback listen address, the same
+    /// port on `localhost`, `127.0.0.1` and `[::1]` too (SPEC §4 "Origins").
+    pub origins: Vec<String>,
     pub workers: usize,
     /// `APP_SECRET`; when unset the secret is generated and kept in `<db path>.key`.
     pub secret: Option<Vec<u8>>,
     pub admin_token: Option<String>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// `APP_SUPPORT_EMAIL`, else the sender: who a person without paid
+    /// access writes to while billing is off.
+    pub support_email: String,
     pub llm: Option<LlmConfig>,
     /// `APP_LLM_CONCURRENCY`: analyses that may wait on the LLM at once.
     pub llm_concurrency: usize,
@@ -100,12 +107,16 @@ impl Config {
                 "listen address {addr:?} must be HOST:PORT, for example 127.0.0.1:8080"
             )));
         }
+        let given_base_url = flags.base_url.or_else(|| env("APP_BASE_URL"));
         let base_url = check_base_url(
-            &flags
-                .base_url
-                .or_else(|| env("APP_BASE_URL"))
-                .unwrap_or_else(|| format!("http://{addr}")),
+            given_base_url
+                .as_deref()
+                .unwrap_or(&format!("http://{addr}")),
         )?;
+        let origins = match (&given_base_url, loopback_port(&addr)) {
+            (None, Some(port)) => loopback_origins(&base_url, port),
+            _ => vec![base_url.clone()],
+        };
 
         let workers = flags.workers.unwrap_or(DEFAULT_WORKERS);
         if !(1..=256).contains(&workers) {
@@ -140,6 +151,7 @@ impl Config {
         }
         let mail_from = env("APP_MAIL_FROM")
             .unwrap_or_else(|| format!("no-reply@{}", mail_domain(host_of(&base_url))));
+        let support_email = env("APP_SUPPORT_EMAIL").unwrap_or_else(|| mail_from.clone());
 
         let llm = env("APP_LLM_URL").map(|url| LlmConfig {
             url: url.trim_end_matches('/').to_string(),
@@ -191,11 +203,13 @@ impl Config {
         Ok(Config {
             addr,
             base_url,
+            origins,
             workers,
             secret,
             admin_token,
             smtp_url,
             mail_from,
+            support_email,
             llm,
             llm_concurrency,
             trusted_proxies,
@@ -245,6 +259,31 @@ fn check_base_url(url: &str) -> Result<String> {
             "base URL {url:?} must look like https://example.com (scheme and host, no path)"
         ))),
     }
+}
+
+/// The port of a listen address on this machine only (`127.0.0.1:8080`,
+/// `[::1]:8080`, `localhost:8080`); `None` for any other address.
+fn loopback_port(addr: &str) -> Option<u16> {
+    if let Ok(socket) = addr.parse::<std::net::SocketAddr>() {
+        return socket.ip().is_loopback().then(|| socket.port());
+    }
+    let (host, port) = addr.rsplit_once(':')?;
+    host.eq_ignore_ascii_case("localhost")
+        .then(|| port.parse().ok())
+        .flatten()
+}
+
+/// The base URL's origin first, then the loopback names of the same port
+/// a newcomer may type instead.
+fn loopback_origins(base_url: &str, port: u16) -> Vec<String> {
+    let mut origins = vec![base_url.to_string()];
+    for host in ["127.0.0.1", "localhost", "[::1]"] {
+        let origin = format!("http://{host}:{port}");
+        if !origins.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
+            origins.push(origin);
+        }
+    }
+    origins
 }
 
 /// The host (with port) of a checked base URL.
@@ -297,6 +336,45 @@ mod tests {
         let c =
             Config::from_env(Flags::default(), &env_of(&[("APP_LLM_CONCURRENCY", "2")])).unwrap();
         assert_eq!(c.llm_concurrency, 2);
+    }
+
+    #[test]
+    fn with_no_base_url_the_loopback_names_of_the_port_are_one_site() {
+        let c = Config::from_env(Flags::default(), &env_of(&[])).unwrap();
+        assert_eq!(
+            c.origins,
+            [
+                "http://127.0.0.1:8080",
+                "http://localhost:8080",
+                "http://[::1]:8080"
+            ]
+        );
+        let c = Config::from_env(Flags::default(), &env_of(&[("APP_ADDR", "[::1]:9000")])).unwrap();
+        assert_eq!(c.origins[0], "http://[::1]:9000");
+        assert!(c.origins.contains(&"http://localhost:9000".to_string()));
+        let c =
+            Config::from_env(Flags::default(), &env_of(&[("APP_ADDR", "localhost:7000")])).unwrap();
+        assert!(c.origins.contains(&"http://127.0.0.1:7000".to_string()));
+        // A base URL given, or a public listen address: that origin only.
+        let given = &[("APP_BASE_URL", "http://127.0.0.1:8080")];
+        let c = Config::from_env(Flags::default(), &env_of(given)).unwrap();
+        assert_eq!(c.origins, ["http://127.0.0.1:8080"]);
+        let public = &[("APP_ADDR", "0.0.0.0:8080")];
+        let c = Config::from_env(Flags::default(), &env_of(public)).unwrap();
+        assert_eq!(c.origins, ["http://0.0.0.0:8080"]);
+    }
+
+    #[test]
+    fn the_support_address_defaults_to_the_sender() {
+        let c = Config::from_env(
+            Flags::default(),
+            &env_of(&[("APP_MAIL_FROM", "me@shop.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.support_email, "me@shop.example");
+        let env = env_of(&[("APP_SUPPORT_EMAIL", "help@shop.example")]);
+        let c = Config::from_env(Flags::default(), &env).unwrap();
+        assert_eq!(c.support_email, "help@shop.example");
     }
 
     #[test]

@@ -36,8 +36,35 @@ mod embedded {
 /// Opens (creating if needed) the database with the pragmas every connection
 /// needs. Writes go through [`write`], which starts `BEGIN IMMEDIATE`.
 pub fn open(path: &Path) -> Result<Connection> {
+    open_with(path, OpenFlags::SQLITE_OPEN_CREATE)
+}
+
+/// Opens a database file that must exist already: every verb but `serve`
+/// and `migrate` (SPEC §1), so a typo in `--db` or the wrong directory never
+/// leaves an empty database behind.
+pub fn open_existing(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        return Err(missing_database(path));
+    }
+    // Without SQLITE_OPEN_CREATE, so a file removed since is not made anew.
+    open_with(path, OpenFlags::empty()).map_err(|e| match path.exists() {
+        false => missing_database(path),
+        true => e,
+    })
+}
+
+/// The one line a verb prints for a database file that is not there.
+fn missing_database(path: &Path) -> Error {
+    let path = path.display();
+    Error::Usage(format!(
+        "no database at {path}: pass --db PATH (or set APP_DB) to name the one `serve` uses, \
+         or create this one with `app --db {path} migrate`"
+    ))
+}
+
+fn open_with(path: &Path, create: OpenFlags) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
+        | create
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| {
@@ -74,7 +101,10 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     // Building refinery's runner parses every migration's name with a regex
     // compiled for the purpose: two thirds of a CLI verb's CPU. A file that
     // is already at the newest version has nothing to apply.
-    if schema_version(conn)? == Some(LATEST_MIGRATION) {
+    // Both the newest version and the number applied must match: a file
+    // that has the newest but lacks an older one goes to refinery, which
+    // says so, instead of running without a table.
+    if schema_version(conn)? == Some((LATEST_MIGRATION, MIGRATION_COUNT)) {
         return Ok(());
     }
     let mut last_error = None;
@@ -101,12 +131,14 @@ pub fn migrate_to(conn: &mut Connection, version: i32) -> Result<()> {
         .map_err(|e| Error::Migration(e.to_string()))
 }
 
-/// The newest migration in `migrations/` (a unit test checks it against the
-/// embedded ones).
-const LATEST_MIGRATION: i64 = 12;
+/// The newest migration in `migrations/`, and how many there are (V8 was
+/// never shipped); a unit test checks both against the embedded ones.
+const LATEST_MIGRATION: i64 = 13;
+const MIGRATION_COUNT: i64 = 12;
 
-/// The newest migration applied to this file; `None` for a new file.
-fn schema_version(conn: &Connection) -> Result<Option<i64>> {
+/// The newest migration applied to this file and how many are; `None` for a
+/// new file.
+fn schema_version(conn: &Connection) -> Result<Option<(i64, i64)>> {
     let exists: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM sqlite_schema
@@ -116,14 +148,23 @@ fn schema_version(conn: &Connection) -> Result<Option<i64>> {
     if !exists {
         return Ok(None);
     }
-    Ok(conn
-        .prepare_cached("SELECT max(version) FROM refinery_schema_history")?
-        .query_row([], |r| r.get(0))?)
+    let (newest, count): (Option<i64>, i64) = conn
+        .prepare_cached("SELECT max(version), count(*) FROM refinery_schema_history")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(newest.map(|newest| (newest, count)))
 }
 
-/// Opens and migrates: what every command does first.
+/// Opens (creating if needed) and migrates: what `serve` and `migrate` do first.
 pub fn open_and_migrate(path: &Path) -> Result<Connection> {
     let mut conn = open(path)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a file that must exist, and migrates it: what every other verb
+/// does first.
+pub fn open_existing_and_migrate(path: &Path) -> Result<Connection> {
+    let mut conn = open_existing(path)?;
     migrate(&mut conn)?;
     Ok(conn)
 }
@@ -207,11 +248,29 @@ mod tests {
             .map(|m| i64::from(m.version()))
             .max();
         assert_eq!(newest, Some(LATEST_MIGRATION));
+        let count = embedded::migrations::runner().get_migrations().len();
+        assert_eq!(i64::try_from(count).unwrap(), MIGRATION_COUNT);
         let mut conn = test_db();
-        assert_eq!(schema_version(&conn).unwrap(), Some(LATEST_MIGRATION));
+        assert_eq!(
+            schema_version(&conn).unwrap(),
+            Some((LATEST_MIGRATION, MIGRATION_COUNT))
+        );
         migrate(&mut conn).unwrap();
         let fresh = Connection::open_in_memory().unwrap();
         assert_eq!(schema_version(&fresh).unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_that_lacks_an_older_migration_is_not_taken_as_up_to_date() {
+        let mut conn = test_db();
+        conn.execute("DELETE FROM refinery_schema_history WHERE version = 10", [])
+            .unwrap();
+        assert_eq!(
+            schema_version(&conn).unwrap(),
+            Some((LATEST_MIGRATION, MIGRATION_COUNT - 1))
+        );
+        // refinery is asked, and says what is wrong, instead of a silent pass
+        assert!(migrate(&mut conn).is_err());
     }
 
     #[test]

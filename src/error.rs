@@ -17,6 +17,11 @@ pub enum Error {
         message: &'static str,
     },
     Forbidden(&'static str),
+    /// A POST whose `Origin` is another site's (or that says cross-site):
+    /// the page names where this site is.
+    ForeignOrigin {
+        base_url: String,
+    },
     /// A webhook without a valid signature from its sender.
     BadSignature,
     NotFound,
@@ -75,7 +80,7 @@ impl Error {
             Error::BadRequest(_) | Error::Usage(_) => 400,
             Error::Unauthorized | Error::BadSignature => 401,
             Error::PaymentRequired { .. } => 402,
-            Error::Forbidden(_) => 403,
+            Error::Forbidden(_) | Error::ForeignOrigin { .. } => 403,
             Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::PayloadTooLarge => 413,
@@ -94,7 +99,7 @@ impl Error {
             Error::BadRequest(_) | Error::Usage(_) => "bad_request",
             Error::Unauthorized => "unauthorized",
             Error::PaymentRequired { .. } => "payment_required",
-            Error::Forbidden(_) => "forbidden",
+            Error::Forbidden(_) | Error::ForeignOrigin { .. } => "forbidden",
             Error::BadSignature => "bad_signature",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
@@ -116,6 +121,9 @@ impl Error {
             Error::Unauthorized => "Sign in first.".into(),
             Error::PaymentRequired { message, .. } => (*message).into(),
             Error::Forbidden(m) => (*m).into(),
+            Error::ForeignOrigin { base_url } => format!(
+                "This request came from another site, so it was refused. Open the site at {base_url} and try again."
+            ),
             Error::BadSignature => {
                 "The Paddle-Signature header is missing, malformed, wrong or stale.".into()
             }

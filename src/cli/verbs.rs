@@ -110,8 +110,15 @@ pub fn show_status(
     println!("{}", me.email);
     println!("  tier:          {}", me.tier);
     println!("  access:        {}", access::badge(&me.paid));
-    println!("  referral code: {}", me.referral.code);
-    println!("  invite link:   {}", me.referral.invite_url);
+    const LATER: &str = "none yet (given at their next sign-in)";
+    println!(
+        "  referral code: {}",
+        me.referral.code.as_deref().unwrap_or(LATER)
+    );
+    println!(
+        "  invite link:   {}",
+        me.referral.invite_url.as_deref().unwrap_or(LATER)
+    );
     println!(
         "  referrals:     {} pending, {} converted, {} active credits",
         me.referral.pending, me.referral.converted, me.referral.active_credits

@@ -59,10 +59,14 @@ pub fn paying(conn: &Connection, now: Timestamp) -> Result<(i64, i64, i64)> {
 }
 
 /// Rewards by state, as `(state, count)` for every state that has any:
-/// `/metrics` shows each, `stats` folds them (see [`RewardCounts`]).
+/// `/metrics` shows each, `stats` folds them (see [`RewardCounts`]). The
+/// counts are kept by V13's triggers, so this reads seven rows whatever the
+/// size of `referral_rewards`.
 pub fn rewards_by_state(conn: &Connection) -> Result<Vec<(String, i64)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT state, count(*) FROM referral_rewards GROUP BY state")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT substr(name, 9), value FROM kept_counts
+         WHERE name GLOB 'rewards:*' AND value > 0 ORDER BY name",
+    )?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -162,4 +166,71 @@ pub fn count_analysis(conn: &Connection, day: &str, provider: &str) -> Result<()
     )?
     .execute(params![day, provider])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::db::{test_db, users};
+
+    fn counted(conn: &Connection) -> Vec<(String, i64)> {
+        let mut stmt = conn
+            .prepare("SELECT state, count(*) FROM referral_rewards GROUP BY state ORDER BY state")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn kept_reward_counts_follow_every_insert_change_and_delete() {
+        let conn = test_db();
+        let now = Timestamp(1_800_000_000);
+        let a = users::create(&conn, "a@example.com", now).unwrap();
+        let b = users::create(&conn, "b@example.com", now).unwrap();
+        conn.execute(
+            "INSERT INTO referrals (id, referrer_user_id, referred_user_id, created_at)
+             VALUES (1, ?1, ?2, '2027-01-15T08:00:00Z')",
+            [a.id, b.id],
+        )
+        .unwrap();
+        for (role, user) in [("referrer", a.id), ("referred", b.id)] {
+            conn.execute(
+                "INSERT INTO referral_rewards (referral_id, user_id, role, state, created_at)
+                 VALUES (1, ?1, ?2, 'banked', '2027-01-15T08:00:00Z')",
+                rusqlite::params![user, role],
+            )
+            .unwrap();
+        }
+        assert_eq!(rewards_by_state(&conn).unwrap(), vec![("banked".into(), 2)]);
+        conn.execute(
+            "UPDATE referral_rewards SET state = 'running' WHERE role = 'referrer'",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE referral_rewards SET state = 'failed' WHERE role = 'referred'",
+            [],
+        )
+        .unwrap();
+        // An update that keeps the state changes no count.
+        conn.execute("UPDATE referral_rewards SET state = state", [])
+            .unwrap();
+        assert_eq!(rewards_by_state(&conn).unwrap(), counted(&conn));
+        assert_eq!(
+            rewards(&conn).unwrap(),
+            RewardCounts {
+                running: 1,
+                failed: 1,
+                ..RewardCounts::default()
+            }
+        );
+        conn.execute("DELETE FROM referral_rewards WHERE role = 'referred'", [])
+            .unwrap();
+        assert_eq!(
+            rewards_by_state(&conn).unwrap(),
+            vec![("running".into(), 1)]
+        );
+        assert_eq!(rewards_by_state(&conn).unwrap(), counted(&conn));
+    }
 }

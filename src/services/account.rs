@@ -24,8 +24,10 @@ pub struct Me {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ReferralInfo {
-    pub code: String,
-    pub invite_url: String,
+    /// Assigned at sign-up (or, for an account from before referral codes,
+    /// at its next sign-in); null until then, since reading never writes.
+    pub code: Option<String>,
+    pub invite_url: Option<String>,
     pub pending: i64,
     pub converted: i64,
     pub active_credits: i64,
@@ -38,10 +40,10 @@ pub fn by_email(conn: &Connection, email: &str) -> Result<User> {
     users::by_email(conn, email)?.ok_or_else(|| credit::unknown_email(email))
 }
 
-/// Everything about `user`, assigning the referral code on first use.
+/// Everything about `user`, as it is: reading writes nothing.
 pub fn me(conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
     let read = db::read(conn, |conn| Reads::of(conn, user.id, now))?;
-    read.into_me(conn, user, base_url, now)
+    read.into_me(user, base_url, now)
 }
 
 /// The user of a live session `token` and their [`me`], the session check
@@ -64,11 +66,12 @@ pub fn me_of_session(
     let Some((user, read)) = read else {
         return Ok(None);
     };
-    let me = read.into_me(conn, &user, base_url, now)?;
+    let me = read.into_me(&user, base_url, now)?;
     Ok(Some((user, me)))
 }
 
-/// What [`me`] reads, in one transaction; the code may be missing yet.
+/// What [`me`] reads, in one transaction; the code may be missing yet
+/// (an account signed in before codes were given at sign-up).
 struct Reads {
     code: Option<String>,
     stats: referral::ReferralCounts,
@@ -87,18 +90,15 @@ impl Reads {
         })
     }
 
-    /// The [`Me`], assigning a missing code (a write, so after the reads).
-    fn into_me(self, conn: &Connection, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
-        let code = match self.code {
-            Some(code) => code,
-            None => referral::assign_code_if_missing(conn, user.id)?,
-        };
+    /// The [`Me`] from what was read.
+    fn into_me(self, user: &User, base_url: &str, now: Timestamp) -> Result<Me> {
+        let code = self.code;
         Ok(Me {
             email: user.email.clone(),
             tier: user.tier,
             paid: access::user_paid_status(user, now),
             referral: ReferralInfo {
-                invite_url: referral::invite_url(base_url, &code),
+                invite_url: code.as_deref().map(|c| referral::invite_url(base_url, c)),
                 code,
                 pending: self.stats.pending,
                 converted: self.stats.converted,

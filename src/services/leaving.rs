@@ -6,12 +6,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::clock::Timestamp;
-use crate::db::{self, audit, holdings, leaving, users, users::User};
+use crate::db::{self, audit, holdings, leaving, referrals, users, users::User};
 use crate::error::{Error, Result};
+use crate::services::auth;
 use crate::services::billing::summary;
 use crate::services::credit::{self, Actor};
 use crate::services::portfolio::Holding;
-use crate::services::{auth, referral};
 
 /// The actor the audit names when people delete their own account.
 pub const SELF: &str = "self";
@@ -180,7 +180,8 @@ fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
 /// `GET /account/export`: everything the app keeps about `user`. The people
 /// they invited appear as dates only, never as emails.
 pub fn export(conn: &Connection, user: &User) -> Result<Value> {
-    let code = referral::assign_code_if_missing(conn, user.id)?;
+    // Read, never assigned here: a GET writes nothing (SPEC §11).
+    let code = referrals::code_of(conn, user.id)?;
     let invited: Vec<Value> = leaving::invited(conn, user.id)?
         .into_iter()
         .map(|(created_at, converted_at)| {

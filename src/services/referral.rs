@@ -40,7 +40,10 @@ pub fn normalise_code(raw: &str) -> Option<String> {
     (code.len() == CODE_LEN).then_some(code)
 }
 
-/// The user's code, assigning one on first use.
+/// The user's code, assigning one if they have none yet: at sign-up and
+/// sign-in (POST /verify), never on a GET, so every GET is read-only (the
+/// step a read replica needs, SPEC §11). An account from before referrals
+/// gets its code at its next sign-in.
 pub fn assign_code_if_missing(conn: &Connection, user_id: i64) -> Result<String> {
     assign_code_with(conn, user_id, generate_code)
 }
@@ -50,24 +53,34 @@ pub fn assign_code_if_missing(conn: &Connection, user_id: i64) -> Result<String>
 pub fn assign_code_with(
     conn: &Connection,
     user_id: i64,
-    mut generate: impl FnMut() -> Result<String>,
+    generate: impl FnMut() -> Result<String>,
 ) -> Result<String> {
     if let Some(code) = referrals::code_of(conn, user_id)? {
         return Ok(code);
     }
+    db::write(conn, |tx| give_code_with(tx, user_id, generate))
+}
+
+/// The user's code, assigned inside the caller's transaction if missing
+/// (the one that creates the account, at sign-up).
+pub fn give_code(tx: &Transaction<'_>, user_id: i64) -> Result<String> {
+    give_code_with(tx, user_id, generate_code)
+}
+
+fn give_code_with(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    mut generate: impl FnMut() -> Result<String>,
+) -> Result<String> {
+    if let Some(existing) = referrals::code_of(tx, user_id)? {
+        return Ok(existing); // another request got there first
+    }
     for _ in 0..ASSIGN_ATTEMPTS {
         let candidate = generate()?;
-        let assigned = db::write(conn, |tx| {
-            if let Some(existing) = referrals::code_of(tx, user_id)? {
-                return Ok(Some(existing)); // another request got there first
-            }
-            Ok(referrals::try_set_code(tx, user_id, &candidate)?.then(|| candidate.clone()))
-        })?;
-        if let Some(code) = assigned {
-            if code == candidate {
-                log::event("referral.code_assigned", &[("user_id", &user_id)]);
-            }
-            return Ok(code);
+        // A taken code fails only its statement; the transaction goes on.
+        if referrals::try_set_code(tx, user_id, &candidate)? {
+            log::event("referral.code_assigned", &[("user_id", &user_id)]);
+            return Ok(candidate);
         }
     }
     Err(Error::Internal(
@@ -147,8 +160,8 @@ pub fn link_new_user(
     Ok(Some(referrer_id))
 }
 
-/// A hook for `auth::verify_code` that links the new account when it came
-/// with a code, remembering the referrer so the caller can log it after the
+/// A hook for `auth::verify_code` that gives the new account its referral
+/// code and links it when it came with an inviter's code, remembering the referrer so the caller can log it after the
 /// transaction commits.
 pub fn linker<'a>(
     code: Option<&'a str>,
@@ -157,6 +170,8 @@ pub fn linker<'a>(
     now: Timestamp,
 ) -> impl FnOnce(&Transaction<'_>, &User) -> Result<()> + 'a {
     move |tx, user| {
+        // Every account has its code from sign-up on (SPEC §11).
+        give_code(tx, user.id)?;
         if let Some(code) = code {
             linked.set(link_new_user(tx, keys, user, code, now)?);
         }

@@ -20,7 +20,11 @@ pub fn login(frame: &Frame, form: &LoginForm) -> Markup {
                 @if form.invited_by_code.is_some() {
                     div class="banner invited" role="status" {
                         strong { "You were invited." }
-                        " Sign in with your email below to create your account: when you first pay, you and the friend who invited you both get 50% off for 3 months."
+                        @if frame.billing_on {
+                            " Sign in with your email below to create your account: when you first pay, you and the friend who invited you both get 50% off for 3 months."
+                        } @else {
+                            " Sign in with your email below to create your account."
+                        }
                     }
                 }
                 h1 { "Sign in" }
@@ -54,6 +58,8 @@ pub struct VerifyForm<'a> {
     pub minutes_left: Option<i64>,
     /// Seconds until a new code may be asked for, when there is a wait.
     pub wait_for_new: Option<i64>,
+    /// Why "Send a new code" sent none yet (asked inside the minute).
+    pub notice: Option<&'a str>,
 }
 
 pub const MAIL_FAILED: &str = "We could not send the email. Try again in a minute.";
@@ -92,7 +98,9 @@ pub fn verify(frame: &Frame, form: &VerifyForm) -> Markup {
                     @if let Some(code) = form.referral {
                         input type="hidden" name="ref" value=(code);
                     }
-                    @if let Some(wait) = form.wait_for_new {
+                    @if let Some(notice) = form.notice {
+                        p class="banner warn" role="status" data-testid="resend-notice" { (notice) }
+                    } @else if let Some(wait) = form.wait_for_new {
                         p class="muted small" role="status" {
                             "You can ask for a new code in " (wait) " seconds."
                         }

@@ -36,6 +36,8 @@ pub fn page(assets: &AssetUrls, status: u16, message: &str) -> Markup {
             assets,
             user: None,
             csrf: "",
+            billing_on: false,
+            support_email: "",
         },
         status,
         message,

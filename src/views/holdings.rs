@@ -30,17 +30,18 @@ pub fn table(csrf: &str, v: &Valuation) -> Markup {
             tbody {
                 @for row in &v.rows {
                     @let h = &row.holding;
+                    @let quantity = number(h.quantity);
                     tr data-symbol=(h.symbol) data-currency=(h.currency) {
                         th scope="row" class="symbol" { (h.symbol) }
-                        td data-label="Quantity" { (number(h.quantity)) }
-                        td data-label="Price" {
+                        td data-label="Quantity" class=[long(&quantity)] { (quantity) }
+                        td data-label="Price" class=[long(&h.price.amount())] {
                             (priced(h.price, h.currency))
                             (source(h))
                         }
-                        td data-label="Cost basis" { @if let Some(c) = h.cost_basis { (priced(c, h.currency)) } @else { span class="muted" { "—" } } }
-                        td data-label="Value" data-testid="value" { (value_cell(row, base)) }
+                        td data-label="Cost basis" class=[h.cost_basis.and_then(|c| long(&c.amount()))] { @if let Some(c) = h.cost_basis { (priced(c, h.currency)) } @else { span class="muted" { "—" } } }
+                        td data-label="Value" data-testid="value" class=[row.base_value.or(row.value).and_then(|x| long(&x.money()))] { (value_cell(row, base)) }
                         td data-label="Weight" { @if row.base_value.is_some() { (percent(v.weight(row))) } @else { span class="muted" { "—" } } }
-                        td data-label="P/L" { (pl(row.base_pl.filter(|_| row.base_value.is_some()))) }
+                        td data-label="P/L" class=[row.base_pl.and_then(|x| long(&x.money()))] { (pl(row.base_pl.filter(|_| row.base_value.is_some()))) }
                         td class="actions" {
                             form method="post" action=(format!("/portfolio/holdings/{}/delete", h.symbol)) class="inline" {
                                 (csrf_field(csrf))
@@ -54,9 +55,9 @@ pub fn table(csrf: &str, v: &Valuation) -> Markup {
                 tr {
                     th scope="row" class="symbol" { "Total" }
                     td class="wide-only" {} td class="wide-only" {} td class="wide-only" {}
-                    td data-label="Value" data-testid="total-row" { span class="nowrap" { (v.total.money()) " " (base) } }
+                    td data-label="Value" data-testid="total-row" class=[long(&v.total.money())] { (figure(&v.total.money(), Some(html! { (base) }))) }
                     td data-label="Weight" { (percent(if v.total > Decimal::ZERO { 1.0 } else { 0.0 })) }
-                    td data-label="P/L" { (pl(v.unrealized_pl())) }
+                    td data-label="P/L" class=[v.unrealized_pl().and_then(|x| long(&x.money()))] { (pl(v.unrealized_pl())) }
                     td class="wide-only" {}
                 }
             }
@@ -71,12 +72,12 @@ fn value_cell(row: &Row, base: Currency) -> Markup {
     html! {
         @match (row.base_value, row.value) {
             (Some(b), Some(v)) if own != base => {
-                (b.money())
-                span class="muted small block" { (v.money()) " " (own) }
+                (figure(&b.money(), None))
+                span class="muted small block" { (figure(&v.money(), Some(html! { (own) }))) }
             },
-            (Some(b), _) => (b.money()),
+            (Some(b), _) => (figure(&b.money(), None)),
             (None, Some(v)) => {
-                span class="muted" { (v.money()) " " (own) }
+                span class="muted" { (figure(&v.money(), Some(html! { (own) }))) }
                 span class="small block note" { "No " (own) " rate: not in the total" }
             },
             (None, None) => span class="muted" { "—" },
@@ -85,7 +86,34 @@ fn value_cell(row: &Row, base: Currency) -> Markup {
 }
 
 fn priced(x: Decimal, currency: Currency) -> Markup {
-    html! { span class="nowrap" { (x.amount()) " " span class="currency" { (currency) } } }
+    figure(
+        &x.amount(),
+        Some(html! { span class="currency" { (currency) } }),
+    )
+}
+
+/// `long` for a figure too wide to share a phone's card row with two others
+/// (more than 12 characters): there it takes the row to itself.
+fn long(text: &str) -> Option<&'static str> {
+    (text.chars().count() > 12).then_some("long")
+}
+
+/// A number as it reads (`1,234,567.89`), never split from its `unit` (a
+/// currency). A long one (see `long`) may wrap after a thousands separator,
+/// never inside a group of digits: holdings at the limits (1e12 × 1e12)
+/// still fit a phone's card.
+pub fn figure(text: &str, unit: Option<Markup>) -> Markup {
+    let (head, last) = match long(text) {
+        Some(_) => text.rfind(',').map_or(("", text), |i| text.split_at(i + 1)),
+        None => ("", text),
+    };
+    html! {
+        @for group in head.split_inclusive(',') { (group) wbr; }
+        @match unit {
+            Some(unit) => span class="nowrap" { (last) " " (unit) },
+            None => (last),
+        }
+    }
 }
 
 /// Where a quoted price came from and when it was current.
@@ -115,9 +143,9 @@ pub fn when(at: crate::clock::Timestamp) -> String {
 fn pl(value: Option<Decimal>) -> Markup {
     html! {
         @match value {
-            Some(v) if v > Decimal::ZERO => span class="gain" { "+" (v.money()) },
-            Some(v) if v.is_negative() => span class="loss" { (v.money()) },
-            Some(v) => span { (v.money()) },
+            Some(v) if v > Decimal::ZERO => span class="gain" { "+" (figure(&v.money(), None)) },
+            Some(v) if v.is_negative() => span class="loss" { (figure(&v.money(), None)) },
+            Some(v) => span { (figure(&v.money(), None)) },
             None => span class="muted" { "—" },
         }
     }
@@ -156,5 +184,25 @@ mod tests {
             when(crate::clock::Timestamp::from_date(2026, 9, 29)),
             "2026-09-29"
         );
+    }
+
+    #[test]
+    fn a_figure_wraps_only_after_a_thousands_separator() {
+        assert_eq!(
+            figure("1,234,567,890.12", Some(html! { "USD" })).into_string(),
+            r#"1,<wbr>234,<wbr>567,<wbr><span class="nowrap">890.12 USD</span>"#
+        );
+        assert_eq!(
+            figure("-12,345,678,901", None).into_string(),
+            "-12,<wbr>345,<wbr>678,<wbr>901"
+        );
+        // Short ones read as they always did.
+        assert_eq!(
+            figure("1,234.50", Some(html! { "USD" })).into_string(),
+            r#"<span class="nowrap">1,234.50 USD</span>"#
+        );
+        assert_eq!(figure("1,234,567.89", None).into_string(), "1,234,567.89");
+        assert_eq!(long("1,234,567.89"), None);
+        assert_eq!(long("1000000000000"), Some("long"));
     }
 }

@@ -25,7 +25,11 @@ pub fn landing(frame: &Frame, account_deleted: bool) -> Markup {
                 ul class="features" {
                     li { strong { "No passwords." } " A one-time code by email, every time." }
                     li { strong { "Your data stays here." } " One file on one server; nothing is shared." }
-                    li { strong { "Invite friends." } " You both get 50% off for three months." }
+                    @if frame.billing_on {
+                        li { strong { "Invite friends." } " You both get 50% off for three months." }
+                    } @else {
+                        li { strong { "Invite friends." } " Share your invite link from Settings." }
+                    }
                 }
             }
         },

@@ -68,7 +68,7 @@ pub fn portfolio(
             div class="page-head" {
                 h1 { "Portfolio" }
                 @if !v.rows.is_empty() {
-                    p class="muted" { "Total value " strong data-testid="total-value" { (v.total.money()) " " (base) } }
+                    p class="muted" { "Total value " strong data-testid="total-value" { (holdings::figure(&v.total.money(), Some(html! { (base) }))) } }
                 }
             }
             @if let Some(notice) = notice {
@@ -102,7 +102,7 @@ pub fn portfolio(
                 button type="button" class="button" id="get-commentary" data-csrf=(frame.csrf) { "Get commentary" }
                 p id="commentary-status" class="muted" role="status" aria-live="polite" {}
                 div id="commentary" class="commentary" hidden {}
-                div id="commentary-upgrade" hidden { (upgrade_hint(checkout, frame.csrf)) }
+                div id="commentary-upgrade" hidden { (upgrade_hint(frame, checkout)) }
             }
         },
     )

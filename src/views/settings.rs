@@ -1,6 +1,9 @@
 //! The settings page: plan, referral code, invite link and referral stats.
 
-use maud::{html, Markup};
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use maud::{html, Markup, PreEscaped};
 
 use super::billing;
 use super::layout::{csrf_field, page, Frame};
@@ -30,31 +33,44 @@ pub fn settings(
             h1 { "Settings" }
             section class="card" {
                 h2 { "Account" }
-                @if let Some(headline) = credit_headline(&me.paid) {
-                    p class="headline" data-testid="credit-headline" { (headline) }
-                }
                 dl class="facts" {
                     dt { "Email" } dd { (me.email) }
-                    dt { "Plan" } dd { span class=(badge_class) data-testid="tier-badge" { (access::badge(&me.paid)) } }
+                    // One statement: SPEC's badge, then what it means.
+                    dt { "Plan" } dd data-testid="plan" {
+                        span class=(badge_class) data-testid="tier-badge" { (access::badge(&me.paid)) }
+                        @if let Some(meaning) = credit_meaning(&me.paid) {
+                            " "
+                            span class="plan-meaning" data-testid="credit-headline" { (meaning) }
+                        }
+                    }
                 }
                 @if let Some(sub) = &me.billing {
                     (billing::subscription(frame.csrf, sub, now))
                 }
                 @if !me.paid.active {
-                    (upgrade_hint(checkout, frame.csrf))
+                    (upgrade_hint(frame, checkout))
                 } @else if let Some(checkout) = checkout {
                     (billing::checkout_block(checkout, frame.csrf))
                 }
             }
             section class="card" {
                 h2 { "Invite friends" }
-                p class="muted" {
-                    "When someone you invite first pays, you both get 50% off for 3 months."
+                p class="muted" data-testid="invite-terms" {
+                    @if frame.billing_on {
+                        "When someone you invite first pays, you both get 50% off for 3 months."
+                    } @else {
+                        "Share your link: the people who sign up through it are counted below."
+                    }
                 }
-                p { "Your referral code " span class="chip" data-testid="referral-code" { (me.referral.code) } }
-                div class="copy-row" {
-                    input type="text" id="invite-link" value=(me.referral.invite_url) readonly aria-label="Invite link";
-                    button type="button" class="button secondary" data-copy="invite-link" { "Copy" }
+                @if let (Some(code), Some(link)) = (&me.referral.code, &me.referral.invite_url) {
+                    p { "Your referral code " span class="chip" data-testid="referral-code" { (code) } }
+                    div class="copy-row" {
+                        input type="text" id="invite-link" value=(link) readonly aria-label="Invite link";
+                        button type="button" class="button secondary" data-copy="invite-link" { "Copy" }
+                    }
+                } @else {
+                    // Only an account signed in before codes came at sign-up.
+                    p data-testid="referral-code-later" { "Your referral code and invite link come with your next sign-in." }
                 }
                 div class="grid stats" {
                     (stat("Pending", me.referral.pending))
@@ -78,12 +94,7 @@ fn currency_card(csrf: &str, base: Currency) -> Markup {
                 (csrf_field(csrf))
                 label class="field-label" for="f-base" { "Show values in" }
                 select id="f-base" name="currency" aria-describedby="base-hint" {
-                    @if !ECB_CURRENCIES.contains(&base.as_str()) {
-                        option value=(base) selected { (base) }
-                    }
-                    @for c in ECB_CURRENCIES {
-                        option value=(c) selected[c == base.as_str()] { (c) }
-                    }
+                    (currency_options(base))
                 }
                 button type="submit" class="button secondary" { "Save" }
             }
@@ -94,9 +105,43 @@ fn currency_card(csrf: &str, base: Currency) -> Markup {
     }
 }
 
-/// What a running credit means, in a line: "Paid features on until 26 Dec
-/// (30 days left)". The year shows when the date is most of a year away.
-fn credit_headline(paid: &PaidStatus) -> Option<String> {
+/// The select's options with `base` selected. The list never changes, so
+/// each of its 30 choices is rendered once and kept: rendering the options
+/// on every request cost the page about 5% (`load --callgrind`).
+fn currency_options(base: Currency) -> PreEscaped<Cow<'static, str>> {
+    static RENDERED: OnceLock<Vec<String>> = OnceLock::new();
+    let all = RENDERED.get_or_init(|| {
+        ECB_CURRENCIES
+            .iter()
+            .map(|c| options_with(c).into_string())
+            .collect()
+    });
+    match ECB_CURRENCIES.iter().position(|c| *c == base.as_str()) {
+        Some(i) => PreEscaped(Cow::Borrowed(all[i].as_str())),
+        // A base the ECB does not publish (kept from before): first, chosen.
+        None => PreEscaped(Cow::Owned(
+            html! {
+                option value=(base) selected { (base) }
+                (options_with(base.as_str()))
+            }
+            .into_string(),
+        )),
+    }
+}
+
+fn options_with(selected: &str) -> Markup {
+    html! {
+        @for c in ECB_CURRENCIES {
+            option value=(c) selected[c == selected] { (c) }
+        }
+    }
+}
+
+/// What a running credit means, said after its badge so the two read as
+/// one statement: "free · credit · 30 days remaining (expires 2026-12-26):
+/// paid features are on, complimentary, until 26 Dec." The year shows when
+/// the date is most of a year away.
+fn credit_meaning(paid: &PaidStatus) -> Option<String> {
     let (Some(Source::Credit), Some(until), Some(days)) =
         (paid.source, paid.expires_at, paid.days_remaining)
     else {
@@ -112,9 +157,8 @@ fn credit_headline(paid: &PaidStatus) -> Option<String> {
     } else {
         String::new()
     };
-    let unit = if days == 1 { "day" } else { "days" };
     Some(format!(
-        "Paid features on until {day} {month}{year} ({days} {unit} left)"
+        "— paid features are on, complimentary, until {day} {month}{year}; then the free plan."
     ))
 }
 
@@ -129,17 +173,24 @@ fn stat(label: &str, value: i64) -> Markup {
 
 /// Shown wherever a person without paid access meets a paid feature, with
 /// the Upgrade button when they may open a checkout.
-pub fn upgrade_hint(checkout: Option<&Checkout>, csrf: &str) -> Markup {
+pub fn upgrade_hint(frame: &Frame, checkout: Option<&Checkout>) -> Markup {
     html! {
         div class="banner warn upgrade-hint" id="upgrade" role="note" {
             strong { "Commentary is a paid feature." }
-            " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
-            "to get plain-language commentary on your portfolio. "
-            @if !checkout.is_some_and(|c| c.settings.invited) {
-                "Invited by a friend? Your first three months are half price."
-            }
-            @if let Some(checkout) = checkout {
-                (billing::checkout_block(checkout, csrf))
+            @if frame.billing_on {
+                " Upgrade to the paid plan, or ask the operator of this site for complimentary access, "
+                "to get plain-language commentary on your portfolio. "
+                @if !checkout.is_some_and(|c| c.settings.invited) {
+                    "Invited by a friend? Your first three months are half price."
+                }
+                @if let Some(checkout) = checkout {
+                    (billing::checkout_block(checkout, frame.csrf))
+                }
+            } @else {
+                // No price and no button here: who to ask, and nothing to discount.
+                " This site does not take payments. To get access, write to "
+                a href=(format!("mailto:{}", frame.support_email)) data-testid="support-email" { (frame.support_email) }
+                "."
             }
         }
     }
@@ -160,34 +211,30 @@ mod tests {
     }
 
     #[test]
-    fn a_credit_is_headlined_with_its_date_and_days_left() {
+    fn a_credit_is_explained_after_its_badge_with_its_date() {
         let Some(now) = parse_date("2026-11-26").map(|t| t.plus(12 * 3600)) else {
             panic!("the date parses");
         };
         // What `grant-credit --days 30` gives on 26 Nov.
         let until = now.plus(30 * DAY);
         assert_eq!(
-            credit_headline(&credit(until, 30)).as_deref(),
-            Some("Paid features on until 26 Dec (30 days left)")
-        );
-        assert_eq!(
-            credit_headline(&credit(until, 1)).as_deref(),
-            Some("Paid features on until 26 Dec (1 day left)")
+            credit_meaning(&credit(until, 30)).as_deref(),
+            Some("— paid features are on, complimentary, until 26 Dec; then the free plan.")
         );
         let far = credit(until.plus(365 * DAY), 395);
-        assert!(credit_headline(&far).is_some_and(|h| h.contains("26 Dec 2027")));
+        assert!(credit_meaning(&far).is_some_and(|h| h.contains("26 Dec 2027")));
         let paid = PaidStatus {
             source: Some(Source::Tier),
             expires_at: None,
             days_remaining: None,
             ..credit(until, 30)
         };
-        assert_eq!(credit_headline(&paid), None);
+        assert_eq!(credit_meaning(&paid), None);
         let free = PaidStatus {
             active: false,
             source: None,
             ..paid.clone()
         };
-        assert_eq!(credit_headline(&free), None);
+        assert_eq!(credit_meaning(&free), None);
     }
 }

@@ -1,9 +1,12 @@
 //! CSS and JS from `assets/`, compiled into the binary and served under a
 //! content-hashed name with a year-long cache lifetime; and the favicon.
 
+use flate2::Compression;
+
 use crate::crypto;
 use crate::views::layout::AssetUrls;
 
+use super::compress;
 use super::http::Resp;
 
 pub struct Asset {
@@ -11,6 +14,8 @@ pub struct Asset {
     pub url: String,
     content_type: &'static str,
     body: &'static [u8],
+    /// The body gzipped once, at start, for clients that take it.
+    gzipped: Vec<u8>,
 }
 
 impl Asset {
@@ -20,6 +25,7 @@ impl Asset {
             url: format!("/assets/{stem}.{hash}.{ext}"),
             content_type,
             body,
+            gzipped: compress::gzip(body, Compression::best()),
         }
     }
 }
@@ -52,15 +58,20 @@ impl Assets {
         Assets { css, js, urls }
     }
 
-    /// The asset at `path`, if it is one of ours by its current hash.
-    pub fn serve(&self, path: &str) -> Option<Resp> {
-        [&self.css, &self.js]
-            .into_iter()
-            .find(|a| a.url == path)
-            .map(|a| {
-                Resp::new(200, a.content_type, a.body)
-                    .with_header("Cache-Control", "public, max-age=31536000, immutable")
-            })
+    /// The asset at `path`, if it is one of ours by its current hash:
+    /// gzipped (compressed at start) when the client takes gzip.
+    pub fn serve(&self, path: &str, gzip: bool) -> Option<Resp> {
+        let asset = [&self.css, &self.js].into_iter().find(|a| a.url == path)?;
+        let resp = if gzip {
+            Resp::new(200, asset.content_type, asset.gzipped.as_slice())
+                .with_header("Content-Encoding", "gzip")
+        } else {
+            Resp::new(200, asset.content_type, asset.body)
+        };
+        Some(
+            resp.with_header("Cache-Control", "public, max-age=31536000, immutable")
+                .with_header("Vary", "Accept-Encoding"),
+        )
     }
 }
 

@@ -10,6 +10,7 @@
 
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::log;
 
 use super::http::Req;
 use super::{cookies, Ctx};
@@ -97,19 +98,45 @@ pub fn token_ok(ctx: &Ctx, req: &Req, submitted: &str) -> bool {
 
 /// A browser says where a request came from; refuse other sites.
 pub fn check_origin(ctx: &Ctx, req: &Req) -> Result<()> {
-    const CROSS_SITE: &str = "This request came from another site, so it was refused.";
+    let refused = |came: &str| {
+        // One line, so a newcomer at the wrong address sees why (the value
+        // is the browser's own header, cut short).
+        let came: String = came.chars().take(200).collect();
+        log::event(
+            "csrf.origin_refused",
+            &[
+                ("path", &req.path),
+                ("origin", &came),
+                ("expected", &ctx.site.config.origins.join(",")),
+            ],
+        );
+        Err(Error::ForeignOrigin {
+            base_url: ctx.origin().to_string(),
+        })
+    };
     if req
         .header("sec-fetch-site")
         .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
     {
-        return Err(Error::Forbidden(CROSS_SITE));
+        return refused(&format!(
+            "{} (Sec-Fetch-Site: cross-site)",
+            req.header("origin").unwrap_or("none")
+        ));
     }
     match req.header("origin") {
-        Some(origin) if !origin.eq_ignore_ascii_case(ctx.origin()) => {
-            Err(Error::Forbidden(CROSS_SITE))
-        }
+        Some(origin) if !is_own_origin(ctx, origin) => refused(origin),
         _ => Ok(()),
     }
+}
+
+/// Whether `origin` is this site: the base URL's origin, or with no base
+/// URL and a loopback listen address, the same port by any loopback name.
+fn is_own_origin(ctx: &Ctx, origin: &str) -> bool {
+    ctx.site
+        .config
+        .origins
+        .iter()
+        .any(|own| origin.eq_ignore_ascii_case(own))
 }
 
 pub fn check_form_csrf(ctx: &Ctx, req: &Req) -> Result<()> {

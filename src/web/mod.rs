@@ -15,6 +15,7 @@ use crate::services::{analyst::llm::Llm, auth, mail::Mailer, ratelimit::Limiter}
 pub mod assets;
 pub mod capacity;
 pub mod client;
+pub mod compress;
 pub mod cookies;
 pub mod csp;
 pub mod csrf;

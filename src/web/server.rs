@@ -17,7 +17,7 @@ use crate::log;
 use super::client::ClientAddr;
 use super::http::{Method, Req, Resp};
 use super::respond::{error_response, SECURITY_HEADERS};
-use super::{offload, router, Ctx, Site};
+use super::{compress, offload, router, Ctx, Site};
 
 /// Requests being handled on request workers right now. A request line is
 /// written at once when no other request is in hand, and batched
@@ -169,6 +169,7 @@ fn answer(site: &Site, request: tiny_http::Request, req: &Req, started: Instant,
             ("client", &req.client),
         ],
     );
+    let resp = compress::for_client(req, resp);
     let _ = request.respond(to_tiny(resp));
 }
 

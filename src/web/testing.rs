@@ -92,6 +92,8 @@ impl InProcess {
         let token = crypto::b64url(&crypto::random_bytes::<32>()?);
         db::write(&self.db, |tx| {
             let user = db::users::create(tx, email, self.now)?;
+            // As sign-up does: every account has its referral code.
+            crate::services::referral::give_code(tx, user.id)?;
             db::sessions::insert(
                 tx,
                 &crypto::sha256(token.as_bytes()),

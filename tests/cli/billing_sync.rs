@@ -41,9 +41,25 @@ fn signed_for(user_id: i64) -> Value {
     json!({"user_id": user_id.to_string(), "sig": sig})
 }
 
+/// A server with billing on, once its own billing check at start is done:
+/// that check reads the same fake catalog, and on a loaded machine it could
+/// otherwise come late and take a failure a test sets up for the CLI.
 fn spawn(paddle: &FakePaddle) -> TestServer {
     good_catalog(paddle);
-    TestServer::new().envs(billing_vars(paddle)).spawn()
+    let app = TestServer::new().envs(billing_vars(paddle)).spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let checked = |log: String| {
+        log.contains("event=billing.checked") || log.contains("event=billing.check_error")
+    };
+    while !checked(app.log()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no billing check at start; log:\n{}",
+            app.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    app
 }
 
 fn deliver(app: &TestServer, entity: &Value, event_id: &str, kind: &str, occurred_at: &str) {

@@ -6,6 +6,7 @@ mod billing_sync;
 mod business;
 mod credit;
 mod import_holdings;
+mod newcomer;
 
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};

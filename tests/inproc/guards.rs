@@ -234,3 +234,68 @@ fn signed_out_pages_go_to_login_and_the_api_says_401() {
         }
     }
 }
+
+/// SPEC §4 "Origins": with no base URL and a loopback listen address (the
+/// defaults), a newcomer may open `localhost`, `127.0.0.1` or `[::1]`.
+#[test]
+fn with_the_defaults_every_loopback_name_of_the_port_is_this_site() {
+    let app = app();
+    assert_eq!(app.base_url(), "http://127.0.0.1:8080");
+    for (i, origin) in [
+        "http://localhost:8080",
+        "http://127.0.0.1:8080",
+        "http://[::1]:8080",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (token, visitor) = visitor_form(&app, "/login");
+        // One email each: a second code for one mailbox would wait a minute.
+        let email = format!("max{i}@example.com");
+        let fields = [("email", email.as_str()), ("csrf", token.as_str())];
+        let login = request("POST", "/login")
+            .with_cookie(&visitor)
+            .with_form(&fields)
+            .with_header("Origin", origin)
+            .with_header("Sec-Fetch-Site", "same-origin");
+        let resp = send(&app, login);
+        assert!(
+            resp.is_see_other_to("/verify"),
+            "{origin}: {}",
+            resp.summary()
+        );
+    }
+    // Another port, or another host, is still another site; and the page
+    // says where to open this one.
+    for origin in ["http://localhost:8081", "http://10.0.0.1:8080", EVIL] {
+        let (token, visitor) = visitor_form(&app, "/login");
+        let fields = [("email", "max@example.com"), ("csrf", token.as_str())];
+        let login = request("POST", "/login")
+            .with_cookie(&visitor)
+            .with_form(&fields)
+            .with_header("Origin", origin);
+        let resp = send(&app, login);
+        assert_eq!(resp.status, 403, "{origin}: {}", resp.summary());
+        assert!(
+            resp.body.contains("Open the site at http://127.0.0.1:8080"),
+            "{origin}: the page names the base URL: {}",
+            resp.body
+        );
+    }
+}
+
+/// A base URL that was set is the one origin: behind a proxy `localhost`
+/// is not the public site.
+#[test]
+fn with_a_base_url_set_only_its_origin_is_this_site() {
+    let app = app_with(&[("APP_BASE_URL", "http://127.0.0.1:8080")]);
+    let (token, visitor) = visitor_form(&app, "/login");
+    let fields = [("email", "max@example.com"), ("csrf", token.as_str())];
+    let login = request("POST", "/login")
+        .with_cookie(&visitor)
+        .with_form(&fields)
+        .with_header("Origin", "http://localhost:8080");
+    let resp = send(&app, login);
+    assert_eq!(resp.status, 403, "{}", resp.summary());
+    assert_eq!(codes_issued(&app), 0);
+}

@@ -10,6 +10,7 @@
 
 mod csp_report;
 mod guards;
+mod newcomer;
 mod pages;
 mod paid;
 mod signin;

@@ -12,6 +12,7 @@ mod leaving_scrub;
 mod lockout;
 mod log_lines;
 mod mail_outage;
+mod newcomer;
 mod notices;
 mod ops;
 mod pages;

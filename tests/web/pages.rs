@@ -1,6 +1,6 @@
 //! The frame of every page as a person meets it (issue 12, items 2, 5 and 9):
 //! the top bar on an error page, the current page marked, the favicon, the
-//! credit headlined beside its badge, the invite banner's wording, and the
+//! credit explained right after its badge, the invite banner's wording, and the
 //! operator's view of credited users in `/metrics` and `serve --help`.
 
 use crate::support::{html_unescape, sign_in, TestServer};
@@ -90,14 +90,14 @@ fn the_favicon_is_served_and_linked() {
 }
 
 #[test]
-fn a_running_credit_is_headlined_beside_its_exact_badge() {
+fn a_running_credit_is_explained_right_after_its_exact_badge() {
     let app = TestServer::new().spawn();
     let client = app.client();
     sign_in(&app, &client, "credit@example.com");
     let free = client.get("/settings").body;
     assert!(
         !free.contains("credit-headline"),
-        "no headline without a credit"
+        "no explanation without a credit"
     );
     let out = app.cli(&[
         "grant-credit",
@@ -112,15 +112,19 @@ fn a_running_credit_is_headlined_beside_its_exact_badge() {
         String::from_utf8_lossy(&out.stderr)
     );
     let html = client.get("/settings").body;
-    let headline = text_after(&html, "data-testid=\"credit-headline\"").expect("a headline");
-    assert!(
-        headline.starts_with("Paid features on until ") && headline.ends_with(" (30 days left)"),
-        "{headline}"
-    );
     let badge = text_after(&html, "data-testid=\"tier-badge\"").expect("the badge");
     assert!(
         badge.starts_with("free · credit · 30 days remaining (expires "),
         "the badge keeps SPEC §5's text as one piece of text: {badge}"
+    );
+    let meaning = text_after(&html, "data-testid=\"credit-headline\"").expect("its meaning");
+    assert!(
+        meaning.starts_with("— paid features are on, complimentary, until "),
+        "{meaning}"
+    );
+    assert!(
+        html.find("tier-badge") < html.find("credit-headline"),
+        "the badge first, then what it means"
     );
 }
 

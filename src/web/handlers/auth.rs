@@ -85,7 +85,16 @@ pub fn login(ctx: &Ctx, req: &Req) -> Result<Resp> {
             return login_page(ctx, req, 400, &form);
         }
     };
+    // "Send a new code" inside the minute comes from the verify page with
+    // this email's pending cookie: that page stays (SPEC §4), saying when a
+    // new code can be sent; the code already sent still works.
+    let waiting = ctx.pending(req).filter(|p| p.email == email);
     let limited = |retry_after: i64, message: &str| -> Result<Resp> {
+        if let Some(pending) = &waiting {
+            let notice = format!("{message} The code we already sent still works.");
+            return Ok(verify_page(ctx, req, 429, pending, None, Some(&notice))?
+                .with_header("Retry-After", &retry_after.to_string()));
+        }
         let form = LoginForm {
             email: &email,
             error: Some(message),
@@ -165,7 +174,7 @@ pub fn verify_form(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let Some(pending) = ctx.pending(req) else {
         return Ok(Resp::redirect("/login"));
     };
-    verify_page(ctx, req, 200, &pending, None)
+    verify_page(ctx, req, 200, &pending, None, None)
 }
 
 /// The key the mailer remembers a failed code delivery under: a hash of the
@@ -187,6 +196,7 @@ fn verify_page(
     status: u16,
     pending: &PendingCookie,
     error: Option<&str>,
+    notice: Option<&str>,
 ) -> Result<Resp> {
     let csrf = ctx.csrf_token(req);
     let status_now = auth::code_status(
@@ -206,6 +216,7 @@ fn verify_page(
             .map(|t| ((t.secs() - req.now.secs()) as f64 / 60.0).ceil() as i64),
         wait_for_new: status_now.wait_for_new,
         mail_failed: mail_failed(ctx, req),
+        notice,
     };
     Ok(Resp::html(
         status,
@@ -278,7 +289,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
                 "auth.verify_rate_limited",
                 &[("email", &logged(ctx, email))],
             );
-            return Ok(verify_page(ctx, req, 429, &pending, Some(&message))?
+            return Ok(verify_page(ctx, req, 429, &pending, Some(&message), None)?
                 .with_header("Retry-After", &retry_after.to_string()));
         }
         Err(e) => return Err(e),
@@ -290,6 +301,11 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             session_token,
         } => {
             Metrics::count(&ctx.site.metrics.codes_verified);
+            if !created {
+                // An account from before referral codes gets its own at
+                // sign-in (a POST), since no GET writes (SPEC §11).
+                referral::assign_code_if_missing(ctx.db, user.id)?;
+            }
             log::event(
                 "auth.signed_in",
                 &[("user_id", &user.id), ("new_account", &created)],
@@ -329,14 +345,14 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             );
             let plural = if tries_left == 1 { "try" } else { "tries" };
             let message = format!("That code is not right. {tries_left} {plural} left.");
-            verify_page(ctx, req, 400, &pending, Some(&message))
+            verify_page(ctx, req, 400, &pending, Some(&message), None)
         }
         Verified::Burnt => {
             Metrics::count(&ctx.site.metrics.codes_failed);
             log::event("auth.code_burnt", &[("email", &logged(ctx, email))]);
             verify_page(ctx, req, 400, &pending, Some(
                 "That was the last try for this code, so it no longer works. Send a new code below.",
-            ))
+            ), None)
         }
         Verified::NoCode => verify_page(
             ctx,
@@ -344,6 +360,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             400,
             &pending,
             Some("This code has expired or was already used. Send a new code below."),
+            None,
         ),
         Verified::Malformed => verify_page(
             ctx,
@@ -351,6 +368,7 @@ pub fn verify(ctx: &Ctx, req: &Req) -> Result<Resp> {
             400,
             &pending,
             Some("A code is six digits, like 123456. That entry did not use up a try."),
+            None,
         ),
     }
 }

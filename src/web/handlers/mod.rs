@@ -20,5 +20,7 @@ pub fn frame<'a>(ctx: &'a Ctx, session: Option<&'a Session>, csrf: &'a str) -> F
         assets: &ctx.site.assets.urls,
         user: session.map(|s| &s.user),
         csrf,
+        billing_on: ctx.site.config.paddle.is_some(),
+        support_email: &ctx.site.config.support_email,
     }
 }

@@ -29,7 +29,11 @@ pub fn healthz(ctx: &Ctx, _req: &Req) -> Result<Resp> {
 }
 
 pub fn asset(ctx: &Ctx, req: &Req) -> Result<Resp> {
-    ctx.site.assets.serve(&req.path).ok_or(Error::NotFound)
+    let gzip = crate::web::compress::accepts_gzip(req);
+    ctx.site
+        .assets
+        .serve(&req.path, gzip)
+        .ok_or(Error::NotFound)
 }
 
 pub fn favicon(_ctx: &Ctx, _req: &Req) -> Result<Resp> {

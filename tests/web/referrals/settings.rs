@@ -4,44 +4,54 @@
 use super::*;
 
 #[test]
-fn referral_code_is_assigned_on_first_visit_and_stays() {
+fn referral_code_is_assigned_at_sign_up_and_stays() {
     let app = TestServer::new().spawn();
     let alice = app.client();
     sign_in(&app, &alice, "alice@example.com");
-    assert_eq!(
-        stored_code(&app, "alice@example.com"),
-        None,
-        "a code before any visit"
-    );
-
-    let first = code_on_page(&settings(&alice).body);
-    assert_eq!(
-        stored_code(&app, "alice@example.com").as_deref(),
-        Some(first.as_str())
-    );
+    let first = stored_code(&app, "alice@example.com").expect("a code from sign-up on");
     for _ in 0..3 {
         assert_eq!(code_on_page(&settings(&alice).body), first);
         assert_eq!(api_me(&alice)["referral"]["code"], first.as_str());
     }
-
-    // First visit through the API this time.
     let bob = app.client();
     sign_in(&app, &bob, "bob@example.com");
-    assert_eq!(stored_code(&app, "bob@example.com"), None);
-    let from_api = api_me(&bob)["referral"]["code"]
-        .as_str()
-        .expect("a code string")
-        .to_string();
-    assert_eq!(
-        stored_code(&app, "bob@example.com").as_deref(),
-        Some(from_api.as_str())
-    );
-    assert_eq!(code_on_page(&settings(&bob).body), from_api);
-    assert_ne!(from_api, first, "two users, one code");
-    for code in [&first, &from_api] {
+    let bobs = stored_code(&app, "bob@example.com").expect("a code from sign-up on");
+    assert_ne!(bobs, first, "two users, one code");
+    for code in [&first, &bobs] {
         assert_eq!(code.len(), 8);
         assert!(code.chars().all(|c| ALPHABET.contains(c)), "{code}");
     }
+}
+
+/// An account from before referral codes (SPEC §3: no backfill) gets its
+/// code at its next sign-in, never from a GET (SPEC §11).
+#[test]
+fn an_account_without_a_code_gets_one_at_its_next_sign_in_not_on_a_visit() {
+    let app = TestServer::new().spawn();
+    let old = app.client();
+    sign_in(&app, &old, "old@example.com");
+    app.db()
+        .execute(
+            "UPDATE users SET referral_code = NULL WHERE email = 'old@example.com'",
+            [],
+        )
+        .unwrap();
+    let page = settings(&old).body;
+    assert!(page.contains("come with your next sign-in"), "{page}");
+    assert!(api_me(&old)["referral"]["code"].is_null());
+    assert_eq!(stored_code(&app, "old@example.com"), None, "a GET wrote");
+
+    // The next sign-in, past the minute between codes.
+    app.db()
+        .execute(
+            "UPDATE login_codes SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 hours')",
+            [],
+        )
+        .unwrap();
+    let again = app.client();
+    sign_in(&app, &again, "old@example.com");
+    let code = stored_code(&app, "old@example.com").expect("given at sign-in");
+    assert_eq!(code_on_page(&settings(&again).body), code);
 }
 
 #[test]
