@@ -52,6 +52,10 @@ impl SubscriptionStatus {
     }
 }
 
+/// [`SubscriptionStatus::grants_access`] as an SQL list, for
+/// `status IN GRANTING_STATUSES` (a unit test keeps the two the same).
+pub const GRANTING_STATUSES: &str = "('active', 'trialing', 'past_due')";
+
 impl std::fmt::Display for SubscriptionStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -303,6 +307,8 @@ mod tests {
             .filter(|s| SubscriptionStatus::parse(s).is_some_and(|s| s.grants_access()))
             .collect();
         assert_eq!(granting, ["active", "trialing", "past_due"]);
+        let quoted: Vec<String> = granting.iter().map(|s| format!("'{s}'")).collect();
+        assert_eq!(GRANTING_STATUSES, format!("({})", quoted.join(", ")));
         assert_eq!(SubscriptionStatus::parse("Active"), None);
     }
 }
