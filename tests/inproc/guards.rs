@@ -192,6 +192,24 @@ fn wrong_method_is_405_with_the_methods_that_are_allowed() {
 }
 
 #[test]
+fn wrong_methods_on_the_portfolio_routes_are_405() {
+    // (A GET of the page forms' addresses is a 303 to /portfolio:
+    // tests/web/portfolio_form.rs.)
+    let app = app();
+    let session = signed_in(&app, "methods@example.com");
+    for (method, path) in [
+        ("DELETE", "/api/portfolio"),
+        ("POST", "/api/portfolio"),
+        ("PUT", "/portfolio/holdings"),
+        ("PUT", "/portfolio/holdings/AAPL/delete"),
+    ] {
+        let req = request(method, path).with_session(&session).with_json("{}");
+        let resp = send(&app, req);
+        assert_eq!(resp.status, 405, "{method} {path}: {}", resp.summary());
+    }
+}
+
+#[test]
 fn unknown_path_is_404_json_under_api_and_a_page_elsewhere() {
     let app = app();
     for path in ["/nope", "/login/extra", "/verify.php", "/%2e%2e/etc/passwd"] {

@@ -1,5 +1,6 @@
 //! The JSON API (SPEC §4 "GET/PUT /api/portfolio"): listing, replacing,
-//! who may call it, the content type it takes and the methods it answers.
+//! who may call it and the content type it takes (the methods it answers:
+//! `inproc::guards`).
 
 use super::*;
 
@@ -90,21 +91,4 @@ fn put_takes_only_application_json() {
         &[("Content-Type", "application/json; charset=utf-8")],
     );
     assert_eq!(resp.status, 200, "with a charset: {}", resp.summary());
-}
-
-#[test]
-fn wrong_methods_on_the_portfolio_api_are_405() {
-    // (A GET of the page forms' addresses is a 303 to /portfolio:
-    // tests/web/portfolio_form.rs.)
-    let app = TestServer::new().spawn();
-    let client = signed_in(&app, "methods@example.com");
-    for (method, path) in [
-        ("DELETE", "/api/portfolio"),
-        ("POST", "/api/portfolio"),
-        ("PUT", "/portfolio/holdings"),
-        ("PUT", "/portfolio/holdings/AAPL/delete"),
-    ] {
-        let resp = client.request(method, path, &[("Content-Type", "application/json")], b"{}");
-        assert_eq!(resp.status, 405, "{method} {path}: {}", resp.summary());
-    }
 }
