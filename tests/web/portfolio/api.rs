@@ -65,30 +65,3 @@ fn put_replaces_every_holding_and_answers_the_saved_list() {
     assert_eq!(body, json!({"holdings": []}));
     assert!(portfolio_page(&client).body.contains("No holdings yet"));
 }
-
-#[test]
-fn put_takes_only_application_json() {
-    let app = TestServer::new().spawn();
-    let client = signed_in(&app, "typed@example.com");
-    let body = json!({"holdings": three_holdings()}).to_string();
-    for headers in [
-        vec![],
-        vec![("Content-Type", "text/plain")],
-        vec![("Content-Type", "application/x-www-form-urlencoded")],
-        vec![("Content-Type", "multipart/form-data; boundary=x")],
-    ] {
-        let resp = put_with(&client, &body, &headers);
-        json_error(&resp, 415, "unsupported_media_type");
-    }
-    assert!(
-        api_holdings(&client).is_empty(),
-        "a refused PUT saved holdings"
-    );
-
-    let resp = put_with(
-        &client,
-        &body,
-        &[("Content-Type", "application/json; charset=utf-8")],
-    );
-    assert_eq!(resp.status, 200, "with a charset: {}", resp.summary());
-}
