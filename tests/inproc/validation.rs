@@ -81,7 +81,11 @@ fn put_with_a_bad_holding_is_400_naming_it_and_saves_nothing() {
             "{bad}: the message does not name holdings[3]: {message:?}"
         );
         assert_eq!(saved(&app), ["KEEP"], "{bad}: a refused PUT saved");
-        assert_eq!(listed(&app, &session), before, "{bad}: a refused PUT changed it");
+        assert_eq!(
+            listed(&app, &session),
+            before,
+            "{bad}: a refused PUT changed it"
+        );
     }
 }
 
@@ -107,7 +111,11 @@ fn put_bodies_of_another_shape_or_type_are_refused() {
         r#"{"holdings": [{"symbol":"X","quantity":Infinity,"price":1}]}"#,
     ] {
         json_error(&put(&app, &session, body), 400, "bad_request");
-        assert_eq!(listed(&app, &session), before, "{body}: a refused PUT changed it");
+        assert_eq!(
+            listed(&app, &session),
+            before,
+            "{body}: a refused PUT changed it"
+        );
     }
     let body = r#"{"holdings":[{"symbol":"X","quantity":1,"price":1}]}"#;
     for ctype in [
