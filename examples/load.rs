@@ -9,8 +9,11 @@
 //! Other modes:
 //!
 //! - `--compare-bare`: the bare page (`examples/bare.rs`) and the signed-in
-//!   page, alternately, `--rounds` (3) rounds each with the same connections
-//!   and duration; prints both medians and their ratio. Uses `wrk -t2` when
+//!   page(s), alternately, `--rounds` (3) rounds each with the same
+//!   connections and duration; `--path /portfolio,/settings` measures
+//!   several routes in one run. Prints each route's throughput as a ratio of
+//!   the bare run just before it and the median of those ratios (the number
+//!   to compare between builds when other work shares the cores). Uses `wrk -t2` when
 //!   it is installed (as the issue measured), else this program's own client
 //!   (`--own-client` forces that).
 //! - `--with-grants`: runs `app grant-credit --days 1` for the signed-in

@@ -46,18 +46,14 @@ impl Decimal {
         if fraction.len() > PLACES as usize {
             return None;
         }
-        let whole: i128 = if whole.is_empty() {
-            0
+        // At most 8 digits, checked above.
+        let frac = digits(fraction)? * 10i128.pow(PLACES - fraction.len() as u32);
+        let units = if whole.len() <= 10 {
+            // Below 10^18 units: no overflow to check.
+            digits(whole)? * SCALE + frac
         } else {
-            whole.parse().ok()?
+            digits(whole)?.checked_mul(SCALE)?.checked_add(frac)?
         };
-        let mut frac: i128 = if fraction.is_empty() {
-            0
-        } else {
-            fraction.parse().ok()?
-        };
-        frac *= 10i128.pow(PLACES - fraction.len() as u32);
-        let units = whole.checked_mul(SCALE)?.checked_add(frac)?;
         Some(Decimal(if negative { -units } else { units }))
     }
 
@@ -117,29 +113,101 @@ impl Decimal {
     /// Money as people read it: thousands separators and two decimals
     /// (`-1,234.50`), never `-0.00`.
     pub fn money(self) -> String {
-        let cents = self.round_to(2).0 / (SCALE / 100);
-        let (whole, part) = ((cents / 100).abs(), (cents % 100).abs());
-        let digits = whole.to_string();
-        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(c);
+        let cents = self.cents();
+        let (whole, part) = (
+            cents.unsigned_abs() / 100,
+            (cents.unsigned_abs() % 100) as u8,
+        );
+        let mut out = String::with_capacity(24);
+        if cents < 0 {
+            out.push('-');
         }
-        let sign = if cents < 0 { "-" } else { "" };
-        format!("{sign}{grouped}.{part:02}")
+        push_grouped(&mut out, whole);
+        out.push('.');
+        out.push(char::from(b'0' + part / 10));
+        out.push(char::from(b'0' + part % 10));
+        out
     }
 
     /// Every decimal the amount has (`190.5`, `0.125`), as money when it has
     /// at most two (`190.50`) so people can check what they typed.
     pub fn amount(self) -> String {
-        if self.round_to(2) == self {
+        if self.0 % (SCALE / 100) == 0 {
             self.money()
         } else {
             self.to_string()
         }
     }
+
+    /// Whole cents, rounded half away from zero. The page formats dozens of
+    /// amounts a request, so what fits an `i64` (any amount below 92
+    /// billion) skips the slower `i128` division.
+    fn cents(self) -> i128 {
+        const STEP: u64 = (SCALE / 100) as u64;
+        match i64::try_from(self.0) {
+            Ok(units) => {
+                let q = ((units.unsigned_abs() + STEP / 2) / STEP) as i128;
+                if units < 0 {
+                    -q
+                } else {
+                    q
+                }
+            }
+            Err(_) => self.round_to(2).0 / (SCALE / 100),
+        }
+    }
+}
+
+/// The value of a run of ASCII digits (already checked by the caller);
+/// `None` past `i128`. Up to 18 digits in a `u64`, which is what every
+/// amount read from the database takes.
+fn digits(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    if b.len() <= 18 {
+        let mut n: u64 = 0;
+        for &c in b {
+            n = n * 10 + u64::from(c.checked_sub(b'0').filter(|d| *d <= 9)?);
+        }
+        return Some(i128::from(n));
+    }
+    let mut n: i128 = 0;
+    for &c in b {
+        let d = c.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n = n.checked_mul(10)?.checked_add(i128::from(d))?;
+    }
+    Some(n)
+}
+
+/// `n` with a comma between each group of three digits: `1,234,567`.
+fn push_grouped(out: &mut String, mut n: u128) {
+    // 39 digits and 12 commas at most.
+    let mut buf = [0u8; 52];
+    let mut at = buf.len();
+    let mut count = 0;
+    loop {
+        let digit = match u64::try_from(n) {
+            Ok(small) => {
+                n = u128::from(small / 10);
+                (small % 10) as u8
+            }
+            Err(_) => {
+                let d = (n % 10) as u8;
+                n /= 10;
+                d
+            }
+        };
+        if count > 0 && count % 3 == 0 {
+            at -= 1;
+            buf[at] = b',';
+        }
+        at -= 1;
+        buf[at] = b'0' + digit;
+        count += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[at..].iter().map(|&b| char::from(b)));
 }
 
 /// `a × b / c` without overflow for anything a portfolio holds: `a` is split
@@ -166,14 +234,34 @@ fn mul_div(a: i128, b: i128, c: i128) -> Option<i128> {
 /// The shortest exact text: `190.5`, `10`, `-0.00000001`.
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let units = self.0.unsigned_abs();
-        let (whole, fraction) = (units / SCALE as u128, units % SCALE as u128);
-        if fraction == 0 {
-            return write!(f, "{sign}{whole}");
+        const SCALE_U64: u64 = SCALE as u64;
+        if self.0 < 0 {
+            f.write_str("-")?;
         }
-        let digits = format!("{fraction:08}");
-        write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+        let units = self.0.unsigned_abs();
+        let fraction = match u64::try_from(units) {
+            Ok(small) => {
+                fmt::Display::fmt(&(small / SCALE_U64), f)?;
+                small % SCALE_U64
+            }
+            Err(_) => {
+                fmt::Display::fmt(&(units / SCALE as u128), f)?;
+                (units % SCALE as u128) as u64
+            }
+        };
+        if fraction == 0 {
+            return Ok(());
+        }
+        let mut digits = [b'0'; 9];
+        digits[0] = b'.';
+        let mut rest = fraction;
+        for d in digits[1..].iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let len = digits.iter().rposition(|&b| b != b'0').map_or(1, |i| i + 1);
+        // ASCII digits and a point.
+        f.write_str(std::str::from_utf8(&digits[..len]).unwrap_or_default())
     }
 }
 
@@ -349,5 +437,31 @@ mod tests {
         assert_eq!(d("190.5").amount(), "190.50");
         assert_eq!(d("0.1234").amount(), "0.1234");
         assert_eq!(d("0.125").round_to(2), d("0.13"));
+        assert_eq!(d("-0.005").money(), "-0.01");
+        assert_eq!(d("0.004999").money(), "0.00");
+        assert_eq!(d("12").money(), "12.00");
+        assert_eq!(d("123456").money(), "123,456.00");
+        // Past an i64 of units (92 billion): the i128 path.
+        assert_eq!(d("123456789012.345").money(), "123,456,789,012.35");
+        assert_eq!(d("-123456789012.344").money(), "-123,456,789,012.34");
+        assert_eq!(
+            d("100000000000000000000000").money(),
+            "100,000,000,000,000,000,000,000.00"
+        );
+        assert_eq!(d("123456789012.5").amount(), "123,456,789,012.50");
+        assert_eq!(d("123456789012.125").amount(), "123456789012.125");
+    }
+
+    #[test]
+    fn large_amounts_print_and_parse_exactly() {
+        for raw in [
+            "123456789012.12345678",
+            "-123456789012.00000001",
+            "999999999999999999999999",
+            "0.10000001",
+        ] {
+            assert_eq!(d(raw).to_string(), raw);
+        }
+        assert_eq!(Decimal::parse("9999999999999999999999999"), None);
     }
 }

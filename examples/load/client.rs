@@ -27,6 +27,7 @@ pub fn exchange(
         .unwrap_or(0);
     let mut headers = Vec::new();
     let mut length = 0;
+    let mut chunked = false;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -39,11 +40,48 @@ pub fn exchange(
         if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
         }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("transfer-encoding:") {
+            chunked = v.trim() == "chunked";
+        }
         headers.push(line);
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+    let body = if chunked {
+        read_chunked(reader)?
+    } else {
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        body
+    };
     Ok((status, headers, body))
+}
+
+/// A `Transfer-Encoding: chunked` body (tiny_http sends pages of 32 KiB
+/// and more that way, such as `/portfolio` with 50 holdings).
+fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let size = line.trim_end().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size.trim(), 16)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+        if size == 0 {
+            // Trailers (none are sent) end with an empty line.
+            loop {
+                let mut trailer = String::new();
+                if reader.read_line(&mut trailer)? == 0 || trailer.trim_end().is_empty() {
+                    return Ok(body);
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0; 2];
+        reader.read_exact(&mut crlf)?;
+    }
 }
 
 pub fn connect(addr: &str) -> std::io::Result<BufReader<TcpStream>> {

@@ -1,5 +1,7 @@
-//! `--compare-bare`: the bare page and the signed-in page, alternately,
-//! with the same load, and the ratio of their median throughputs.
+//! `--compare-bare`: the bare page and the signed-in routes (`--path`, a
+//! comma-separated list), alternately, with the same load; each route's
+//! throughput as a ratio of the bare run just before it, and the median of
+//! those ratios over the rounds (robust when other work shares the cores).
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +18,24 @@ pub struct Sample {
     pub p50: f64,
     pub p99: f64,
     pub errors: u64,
+    pub seconds: f64,
+    /// The server's CPU time per answer, in microseconds.
+    pub cpu_us: f64,
+}
+
+/// User plus system CPU time of a process so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // USER_HZ is 100 on Linux.
+    ticks.iter().sum::<f64>() / 100.0
 }
 
 pub fn run(args: &Args, dir: &std::path::Path) {
@@ -48,7 +68,7 @@ pub fn run(args: &Args, dir: &std::path::Path) {
         app.addr,
         args.path
     );
-    let measure = |addr: &str, path: &str, cookie: &str| {
+    let measure_load = |addr: &str, path: &str, cookie: &str| {
         if wrk {
             with_wrk(addr, path, cookie, args)
         } else {
@@ -64,35 +84,69 @@ pub fn run(args: &Args, dir: &std::path::Path) {
                 p50: run.percentile(0.50),
                 p99: run.percentile(0.99),
                 errors: run.errors,
+                seconds: run.seconds,
+                cpu_us: 0.0,
             }
         }
     };
-    let (mut bares, mut apps) = (Vec::new(), Vec::new());
+    // CPU time the server process itself spent per answer (user + system,
+    // from /proc): unlike throughput, what other work on the machine takes
+    // does not enter it, only what it does to the caches.
+    let measure = |addr: &str, path: &str, cookie: &str, pid: u32| {
+        let cpu = cpu_seconds(pid);
+        let mut sample = measure_load(addr, path, cookie);
+        let answers = sample.rps * sample.seconds;
+        sample.cpu_us = (cpu_seconds(pid) - cpu) * 1e6 / answers.max(1.0);
+        sample
+    };
+    // Each round measures the bare page, then every route right after it,
+    // so each route's ratio is to a bare run taken under the same load.
+    let paths: Vec<&str> = args.path.split(',').map(str::trim).collect();
+    let mut bares = Vec::new();
+    let mut routes: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> =
+        vec![(Vec::new(), Vec::new(), Vec::new()); paths.len()];
+    let mut bare_cpu = Vec::new();
     for round in 1..=args.rounds {
-        let b = measure(&bare_addr, "/", "");
-        let a = measure(&app.addr, &args.path, &cookie);
-        println!(
-            "round {round}     bare {:>8.0} req/s (p99 {:.2} ms)   {} {:>8.0} req/s (p99 {:.2} ms){}",
-            b.rps,
-            b.p99,
-            args.path,
-            a.rps,
-            a.p99,
-            match b.errors + a.errors {
-                0 => String::new(),
-                n => format!("   {n} answers not 200!"),
-            }
+        let b = measure(&bare_addr, "/", "", bare.id());
+        print!(
+            "round {round}     bare {:>8.0} req/s (p99 {:.2} ms, {:.1} µs CPU)",
+            b.rps, b.p99, b.cpu_us
         );
+        bare_cpu.push(b.cpu_us);
+        for (path, (rps, ratios, cpu)) in paths.iter().zip(routes.iter_mut()) {
+            let a = measure(&app.addr, path, &cookie, app.child.id());
+            cpu.push(a.cpu_us);
+            print!(
+                "   {path} {:>7.0} req/s (p99 {:.2} ms, {:.1} µs CPU, ratio {:.3}){}",
+                a.rps,
+                a.p99,
+                a.cpu_us,
+                a.rps / b.rps,
+                match b.errors + a.errors {
+                    0 => String::new(),
+                    n => format!(" {n} answers not 200!"),
+                }
+            );
+            rps.push(a.rps);
+            ratios.push(a.rps / b.rps);
+        }
+        println!();
         bares.push(b.rps);
-        apps.push(a.rps);
     }
     stop.store(true, Ordering::Relaxed);
-    let (b, a) = (median(&mut bares), median(&mut apps));
     println!(
-        "median      bare {b:>8.0} req/s              {} {a:>8.0} req/s              ratio {:.2}",
-        args.path,
-        a / b
+        "median      bare {:>8.0} req/s, {:.1} µs CPU a request",
+        median(&mut bares),
+        median(&mut bare_cpu)
     );
+    for (path, (rps, ratios, cpu)) in paths.iter().zip(routes.iter_mut()) {
+        println!(
+            "median      {path} {:>8.0} req/s, {:.1} µs CPU a request, ratio to bare {:.3} (median of the rounds' ratios)",
+            median(rps),
+            median(cpu),
+            median(ratios)
+        );
+    }
     if let Some(grants) = grants {
         let (ok, failed) = grants.join().expect("grant loop");
         println!("beside      {ok} grant-credit runs ({failed} failed)");
@@ -144,6 +198,8 @@ pub fn with_wrk(addr: &str, path: &str, cookie: &str, args: &Args) -> Sample {
         errors: field("Non-2xx or 3xx responses:")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        seconds: args.seconds as f64,
+        cpu_us: 0.0,
     }
 }
 

@@ -25,7 +25,7 @@ pub fn insert(
 pub fn user_for(conn: &Connection, token_hash: &[u8], now: Timestamp) -> Result<Option<User>> {
     Ok(conn
         .prepare_cached(
-            "SELECT u.id, u.email, u.tier, u.created_at, u.credit_until
+            "SELECT u.id, u.email, u.tier, u.created_at, u.credit_until, u.base_currency
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )?

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
+use crate::money::Currency;
 
 /// `users.tier`: the one column the paid gate reads (SPEC §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -58,6 +59,8 @@ pub struct User {
     pub tier: Tier,
     pub created_at: Timestamp,
     pub credit_until: Option<Timestamp>,
+    /// What values, weights and history are shown in (settings).
+    pub base_currency: Currency,
 }
 
 impl User {
@@ -97,7 +100,7 @@ pub fn live_count(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-const COLUMNS: &str = "id, email, tier, created_at, credit_until";
+const COLUMNS: &str = "id, email, tier, created_at, credit_until, base_currency";
 
 /// A user from a row of [`COLUMNS`], in that order.
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -107,6 +110,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         tier: r.get(2)?,
         created_at: r.get(3)?,
         credit_until: r.get(4)?,
+        base_currency: r.get(5)?,
     })
 }
 
@@ -138,6 +142,7 @@ pub fn create(conn: &Connection, email: &str, now: Timestamp) -> Result<User> {
         tier: Tier::Free,
         created_at: now,
         credit_until: None,
+        base_currency: Currency::USD,
     })
 }
 

@@ -160,6 +160,7 @@ mod tests {
             tier: Tier::parse(tier).unwrap(),
             created_at: NOW,
             credit_until,
+            base_currency: crate::money::Currency::USD,
         }
     }
 

@@ -22,10 +22,6 @@ pub fn list(conn: &Connection, user_id: i64) -> Result<Vec<Holding>> {
     holdings::list(conn, user_id)
 }
 
-pub fn base_currency(conn: &Connection, user_id: i64) -> Result<Currency> {
-    prices::base_currency(conn, user_id)
-}
-
 /// Sets the account's base currency; values and history are read in it
 /// from now on.
 pub fn set_base_currency(conn: &Connection, user_id: i64, currency: Currency) -> Result<()> {

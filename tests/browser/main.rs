@@ -10,6 +10,7 @@
 //! the paths) and fails, never skips, without them. Screenshots of every page
 //! land in `target/screenshots/` (or `$CARGO_TARGET_DIR/screenshots/`).
 
+mod axe;
 mod pages;
 // The integration tests' support, shared: this journey uses a few of its
 // helpers, and the `tests` crate, which compiles it with every warning on,

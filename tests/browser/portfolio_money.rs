@@ -1,13 +1,15 @@
 //! Issue 22 in the browser: a USD account adds a EUR holding and sees it
 //! converted at the (fake) ECB rate, imports a CSV through the file picker,
-//! and sees the history chart; the page still fits 390 and 320 px.
+//! and sees the history chart; the page still fits 390 and 320 px, and
+//! axe-core finds nothing on it, its import errors or the settings' currency
+//! form at 1280 and 390 px.
 
 use std::time::{Duration, Instant};
 
 use super::support::market::FakeMarket;
 use super::support::TestServer;
-use super::webdriver::{Binaries, Driver};
-use super::{pages, sign_in, Screenshots, HEIGHT, WIDTH};
+use super::webdriver::{Binaries, Browser, Driver};
+use super::{axe, pages, sign_in, Screenshots, HEIGHT, WIDTH};
 
 const DANA: &str = "dana@example.com";
 
@@ -31,21 +33,10 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
     sign_in(&app, &dana, DANA, &shots, "dana");
 
     // A USD holding, then a EUR one: the EUR one is valued in USD.
-    let form = "form.holding-form";
     for (symbol, quantity, price, currency) in
         [("AAPL", "10", "100", ""), ("SAP.DE", "4", "100", "EUR")]
     {
-        for (name, value) in [
-            ("symbol", symbol),
-            ("quantity", quantity),
-            ("price", price),
-            ("cost_basis", ""),
-            ("currency", currency),
-        ] {
-            dana.type_into(&dana.find(&format!("{form} input[name={name}]")), value);
-        }
-        dana.click(&dana.find(&format!("{form} button[type=submit]")));
-        dana.find(&format!("tr[data-symbol='{symbol}']"));
+        add(&dana, symbol, quantity, price, currency);
     }
     let sap = dana.text(&dana.find("tr[data-symbol='SAP.DE']"));
     assert!(
@@ -112,7 +103,73 @@ fn a_eur_holding_is_converted_a_csv_is_imported_and_the_history_is_drawn() {
     });
     shots.take(&dana, "portfolio-history");
 
+    // A holding in a currency the ECB does not publish: shown with its note,
+    // left out of the total, and on the phones below with the other rows.
+    add(&dana, "VOLV-B.ST", "3", "250", "SEK");
+    let volvo = dana.text(&dana.find("tr[data-symbol='VOLV-B.ST']"));
+    assert!(
+        volvo.contains("No SEK rate: not in the total"),
+        "the row says why it is not counted: {volvo}"
+    );
+
+    // axe-core: the portfolio (EUR and USD holdings, the history chart), the
+    // import's error state and the settings' currency form, at 1280 and 390.
     let base = app.base_url();
+    let bad = profiles.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "symbol,quantity,price,cost_basis,currency\nAAPL,ten,100,,USD\n,1,1,,EURO\n",
+    )
+    .unwrap();
+    for (width, height) in [(WIDTH, HEIGHT), pages::PHONE] {
+        dana.resize(width, height);
+        dana.wait_for(&format!("a {width} px wide window"), || {
+            let inner = dana.execute("return window.innerWidth", vec![]);
+            (inner.as_u64() == Some(u64::from(width))).then_some(())
+        });
+        dana.goto(&format!("{base}/portfolio?range=all"));
+        dana.find("[data-testid=history-chart]");
+        dana.find("tr[data-symbol='SAP.DE']");
+        axe::no_violations(
+            &dana,
+            &format!("/portfolio with EUR and USD holdings and the history at {width} px"),
+        );
+
+        dana.type_into(&dana.find("#f-file"), bad.to_str().unwrap());
+        dana.click(&dana.find("form.import-form button[type=submit]"));
+        let errors = dana.find("#import-errors");
+        let listed = dana.text(&errors);
+        assert!(
+            listed.contains("line 2") && listed.contains("line 3"),
+            "each bad row named: {listed}"
+        );
+        shots.take(&dana, &format!("import-errors-{width}"));
+        axe::no_violations(&dana, &format!("the import's errors at {width} px"));
+
+        dana.goto(&format!("{base}/settings"));
+        dana.find("select#f-base");
+        axe::no_violations(
+            &dana,
+            &format!("/settings with the currency form at {width} px"),
+        );
+    }
+
     pages::on_phones(&dana, &shots, base, "/portfolio", "portfolio-money");
     pages::on_phones(&dana, &shots, base, "/settings", "settings-currency");
+}
+
+/// Fills the holding form with a currency, saves, and waits for the row.
+fn add(browser: &Browser, symbol: &str, quantity: &str, price: &str, currency: &str) {
+    let form = "form.holding-form";
+    for (name, value) in [
+        ("symbol", symbol),
+        ("quantity", quantity),
+        ("price", price),
+        ("cost_basis", ""),
+        ("currency", currency),
+    ] {
+        browser.type_into(&browser.find(&format!("{form} input[name={name}]")), value);
+    }
+    browser.click(&browser.find(&format!("{form} button[type=submit]")));
+    browser.find(&format!("tr[data-symbol='{symbol}']"));
 }

@@ -27,7 +27,8 @@ pub fn settings(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let status = me.billing.as_ref().map(|b| b.status);
     let offer = checkout::offer_given(ctx.db, paddle, &session.user, status)?;
     let csrf = ctx.csrf_token(req);
-    let base = crate::services::portfolio::base_currency(ctx.db, session.user.id)?;
+    // Read with the session, in the same statement.
+    let base = session.user.base_currency;
     let page = views::settings::settings(
         &frame(ctx, Some(&session), &csrf),
         &me,

@@ -124,7 +124,7 @@ pub fn save(ctx: &Ctx, req: &Req) -> Result<Resp> {
         };
         render(ctx, req, &session, 400, &form, &[], None)
     };
-    let base = portfolio::base_currency(ctx.db, session.user.id)?;
+    let base = session.user.base_currency;
     let fields = Fields {
         symbol: field("symbol"),
         quantity: field("quantity"),
@@ -186,7 +186,7 @@ pub fn api_get(ctx: &Ctx, req: &Req) -> Result<Resp> {
 pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
     let body: Value = req.json()?;
-    let base = portfolio::base_currency(ctx.db, session.user.id)?;
+    let base = session.user.base_currency;
     let mut holdings = holdings_json::holdings(&body, base)?;
     // A quoted entry takes the configured provider; with quotes off, typed.
     let provider = ctx.site.config.quotes.as_ref().map(|q| q.provider);
@@ -208,7 +208,7 @@ pub fn api_put(ctx: &Ctx, req: &Req) -> Result<Resp> {
 pub fn analyze(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let caller = ctx.require_paid(req)?;
     let base = match &caller {
-        Caller::User(user) => portfolio::base_currency(ctx.db, user.id)?,
+        Caller::User(user) => user.base_currency,
         Caller::Admin => crate::money::Currency::USD,
     };
     let posted = if req.body.iter().all(u8::is_ascii_whitespace) {
