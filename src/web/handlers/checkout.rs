@@ -111,7 +111,7 @@ pub fn on_paddle_pool(
 }
 
 /// A person with a call still waiting, or too many this minute: 429.
-pub fn refused(refusal: Refusal) -> Error {
+fn refused(refusal: Refusal) -> Error {
     let (retry_after, message) = match refusal {
         Refusal::InFlight => (
             5,
