@@ -1,7 +1,9 @@
 //! What `serve` builds and tears down: the keys, the listener, the mail
-//! worker, the signal watcher, the janitor, the notices job, the billing
-//! outbox worker, the offload pools and the request workers. The request
-//! loop itself lives in `web::server`.
+//! worker (and its SMTP check at start), the signal watcher, the janitor,
+//! the notices job, the market data job (rates, quotes, daily totals), the
+//! billing outbox worker, the offload pools, `billing-check`'s checks at
+//! start and the request workers. The request loop itself lives in
+//! `web::server`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

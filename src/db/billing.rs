@@ -50,7 +50,24 @@ impl SubscriptionStatus {
             SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue
         )
     }
+
+    /// Active or trialing: it will charge again, so a reward's discount may
+    /// be put on it (past due, paused and canceled ones take none).
+    pub fn charges_again(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Active | SubscriptionStatus::Trialing
+        )
+    }
 }
+
+/// [`SubscriptionStatus::grants_access`] as an SQL list, for
+/// `status IN GRANTING_STATUSES` (a unit test keeps the two the same).
+pub const GRANTING_STATUSES: &str = "('active', 'trialing', 'past_due')";
+
+/// [`SubscriptionStatus::charges_again`] as an SQL list (kept the same by
+/// the same test).
+pub const CHARGING_STATUSES: &str = "('active', 'trialing')";
 
 impl std::fmt::Display for SubscriptionStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,6 +320,23 @@ mod tests {
             .filter(|s| SubscriptionStatus::parse(s).is_some_and(|s| s.grants_access()))
             .collect();
         assert_eq!(granting, ["active", "trialing", "past_due"]);
+        let sql_list = |pick: fn(SubscriptionStatus) -> bool| {
+            let quoted: Vec<String> = all
+                .into_iter()
+                .filter(|s| SubscriptionStatus::parse(s).is_some_and(pick))
+                .map(|s| format!("'{s}'"))
+                .collect();
+            format!("({})", quoted.join(", "))
+        };
+        assert_eq!(
+            GRANTING_STATUSES,
+            sql_list(SubscriptionStatus::grants_access)
+        );
+        assert_eq!(
+            CHARGING_STATUSES,
+            sql_list(SubscriptionStatus::charges_again)
+        );
+        assert_eq!(CHARGING_STATUSES, "('active', 'trialing')");
         assert_eq!(SubscriptionStatus::parse("Active"), None);
     }
 }

@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::billing::GRANTING_STATUSES;
 use crate::clock::Timestamp;
 use crate::error::Result;
 
@@ -46,15 +47,15 @@ pub fn signups(conn: &Connection, since: Timestamp, until: Timestamp) -> Result<
 /// `(subscribed, paid by tier without a subscription, credited)` now.
 pub fn paying(conn: &Connection, now: Timestamp) -> Result<(i64, i64, i64)> {
     Ok(conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT
                (SELECT count(DISTINCT user_id) FROM subscriptions
-                WHERE status IN ('active', 'trialing', 'past_due') AND user_id IS NOT NULL),
+                WHERE status IN {GRANTING_STATUSES} AND user_id IS NOT NULL),
                (SELECT count(*) FROM users u WHERE u.tier = 'paid' AND NOT EXISTS (
                     SELECT 1 FROM subscriptions s WHERE s.user_id = u.id
-                    AND s.status IN ('active', 'trialing', 'past_due'))),
+                    AND s.status IN {GRANTING_STATUSES})),
                (SELECT count(*) FROM users WHERE tier = 'free' AND credit_until > ?1)",
-        )?
+        ))?
         .query_row([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
 }
 

@@ -13,8 +13,9 @@ use crate::error::Result;
 pub fn billing_subscriptions(conn: &Connection, user_id: i64) -> Result<Vec<SubscriptionRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM subscriptions WHERE user_id = ?1
-         AND status IN ('active', 'trialing', 'past_due') AND cancel_at IS NULL ORDER BY id",
-        billing::COLUMNS
+         AND status IN {} AND cancel_at IS NULL ORDER BY id",
+        billing::COLUMNS,
+        billing::GRANTING_STATUSES
     ))?;
     let rows = stmt.query_map([user_id], billing::from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

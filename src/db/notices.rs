@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::billing::{SubscriptionStatus, GRANTING_STATUSES};
 use crate::clock::Timestamp;
 use crate::error::Result;
 
@@ -48,17 +49,17 @@ pub struct Conversion {
 
 /// Referrals converted at or after `since` (a range of `referrals_converted`).
 pub fn conversions_since(conn: &Connection, since: Timestamp) -> Result<Vec<Conversion>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT r.id, a.id, a.email, b.id, b.email,
                 (SELECT w.state FROM referral_rewards w
                  WHERE w.referral_id = r.id AND w.role = 'referrer'),
                 EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = a.id
-                        AND s.status IN ('active', 'trialing', 'past_due'))
+                        AND s.status IN {GRANTING_STATUSES})
          FROM referrals r
          JOIN users a ON a.id = r.referrer_user_id
          JOIN users b ON b.id = r.referred_user_id
          WHERE r.converted_at >= ?1 ORDER BY r.converted_at, r.id",
-    )?;
+    ))?;
     let rows = stmt.query_map([since], |r| {
         Ok(Conversion {
             referral_id: r.get(0)?,
@@ -101,9 +102,9 @@ pub fn past_due(conn: &Connection) -> Result<Vec<PastDue>> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.id, s.current_period_ends_at, u.id, u.email
          FROM subscriptions s JOIN users u ON u.id = s.user_id
-         WHERE s.status = 'past_due' ORDER BY s.id",
+         WHERE s.status = ?1 ORDER BY s.id",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([SubscriptionStatus::PastDue], |r| {
         Ok(PastDue {
             subscription_id: r.get(0)?,
             current_period_ends_at: r.get(1)?,

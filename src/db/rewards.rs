@@ -164,13 +164,14 @@ pub fn users_with_banked(conn: &Connection) -> Result<Vec<i64>> {
 /// Users holding a banked reward and a subscription that could take it
 /// now: the minute sweep settles them (a safety net under the events).
 pub fn users_with_banked_and_a_taker(conn: &Connection) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT DISTINCT rr.user_id FROM referral_rewards rr
          JOIN subscriptions s ON s.user_id = rr.user_id
-         WHERE rr.state = 'banked' AND s.status IN ('active', 'trialing')
+         WHERE rr.state = 'banked' AND s.status IN {}
            AND s.cancel_at IS NULL AND s.pause_at IS NULL
          ORDER BY rr.user_id",
-    )?;
+        super::billing::CHARGING_STATUSES
+    ))?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

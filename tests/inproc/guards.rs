@@ -129,6 +129,52 @@ fn a_signed_in_form_needs_its_own_sessions_token_and_this_site() {
     );
     assert!(ok.is_see_other_to("/portfolio"), "{}", ok.summary());
     assert_eq!(count(&app, "SELECT count(*) FROM holdings"), 1);
+
+    // The delete form too: without its token, or from another site.
+    let delete = |csrf: Option<&str>| {
+        let fields: Vec<(&str, &str)> = csrf.map(|t| ("csrf", t)).into_iter().collect();
+        request("POST", "/portfolio/holdings/AAPL/delete")
+            .with_session(&session)
+            .with_form(&fields)
+    };
+    for (what, req) in [
+        ("delete without a token", delete(None)),
+        ("delete with a forged token", delete(Some("forged"))),
+        (
+            "delete from another site",
+            delete(Some(&token)).with_header("Origin", EVIL),
+        ),
+    ] {
+        let resp = send(&app, req);
+        assert_eq!(resp.status, 403, "{what}: {}", resp.summary());
+    }
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM holdings"),
+        1,
+        "a refused delete removed the holding"
+    );
+}
+
+#[test]
+fn logout_without_its_token_is_403_and_keeps_the_session() {
+    let app = app();
+    let session = signed_in(&app, "frank@example.com");
+    for fields in [&[][..], &[("csrf", "forged")][..]] {
+        let out = send(
+            &app,
+            request("POST", "/logout")
+                .with_session(&session)
+                .with_form(fields),
+        );
+        assert_eq!(out.status, 403, "{fields:?}: {}", out.summary());
+    }
+    let still = send(&app, get("/portfolio").with_session(&session));
+    assert_eq!(
+        still.status,
+        200,
+        "the session ended without a valid csrf token: {}",
+        still.summary()
+    );
 }
 
 #[test]
@@ -188,6 +234,24 @@ fn wrong_method_is_405_with_the_methods_that_are_allowed() {
             let ctype = resp.header("content-type").unwrap_or("");
             assert!(ctype.starts_with("text/html"), "{method} {path}: {ctype}");
         }
+    }
+}
+
+#[test]
+fn wrong_methods_on_the_portfolio_routes_are_405() {
+    // (A GET of the page forms' addresses is a 303 to /portfolio:
+    // tests/web/portfolio_form.rs.)
+    let app = app();
+    let session = signed_in(&app, "methods@example.com");
+    for (method, path) in [
+        ("DELETE", "/api/portfolio"),
+        ("POST", "/api/portfolio"),
+        ("PUT", "/portfolio/holdings"),
+        ("PUT", "/portfolio/holdings/AAPL/delete"),
+    ] {
+        let req = request(method, path).with_session(&session).with_json("{}");
+        let resp = send(&app, req);
+        assert_eq!(resp.status, 405, "{method} {path}: {}", resp.summary());
     }
 }
 

@@ -1,8 +1,9 @@
 //! Pages as they render (SPEC §4 "GET /settings", §8 headers): what the
-//! settings page shows, and the security headers on every kind of answer.
+//! settings page shows, the top bar on an error page, and the security
+//! headers on every kind of answer.
 
 use super::*;
-use crate::support::{assert_security_headers, html_unescape, json_of, text_of};
+use crate::support::{assert_security_headers, html_unescape, json_of, link, text_of};
 
 #[test]
 fn settings_shows_the_referral_code_chip_and_the_invite_link() {
@@ -76,6 +77,38 @@ fn every_kind_of_answer_has_the_security_headers() {
         assert!(
             cache.contains("no-store"),
             "{what}: Cache-Control {cache:?}"
+        );
+    }
+}
+
+#[test]
+fn a_405_for_a_signed_in_person_keeps_the_signed_in_top_bar() {
+    let app = app();
+    let resp = send(&app, request("PUT", "/portfolio"));
+    assert_eq!(resp.status, 405, "{}", resp.summary());
+    assert!(
+        link(&resp.body, "/login").is_some(),
+        "signed out: a Sign in link"
+    );
+
+    let session = signed_in(&app, "lost@example.com");
+    for (method, path, status) in [("PUT", "/portfolio", 405), ("GET", "/nowhere", 404)] {
+        let resp = send(&app, request(method, path).with_session(&session));
+        assert_eq!(resp.status, status, "{method} {path}: {}", resp.summary());
+        assert!(resp.body.contains("Error "), "{}", resp.body);
+        for href in ["/portfolio", "/settings"] {
+            assert!(
+                link(&resp.body, href).is_some(),
+                "{method} {path}: no {href} link"
+            );
+        }
+        assert!(
+            resp.body.contains("action=\"/logout\""),
+            "{method} {path}: no Sign out"
+        );
+        assert!(
+            link(&resp.body, "/login").is_none(),
+            "{method} {path}: a Sign in link"
         );
     }
 }

@@ -41,9 +41,15 @@ fn assert_payment_required(app: &InProcess, resp: &Resp, reason: &str) {
 
 #[test]
 fn analyze_without_a_caller_is_401() {
-    let app = app();
-    let resp = send(&app, request("POST", "/api/analyze").with_json(HOLDINGS));
-    json_error(&resp, 401, "unauthorized");
+    let token = [("APP_ADMIN_TOKEN", "inproc-admin-token-0123456789abcdef0123")];
+    // with or without an admin token configured, with a body or without
+    // one (the stored portfolio)
+    for app in [app(), app_with(&token)] {
+        let resp = send(&app, request("POST", "/api/analyze").with_json(HOLDINGS));
+        json_error(&resp, 401, "unauthorized");
+        let resp = send(&app, request("POST", "/api/analyze"));
+        json_error(&resp, 401, "unauthorized");
+    }
 }
 
 #[test]
@@ -51,6 +57,16 @@ fn analyze_for_a_free_user_is_402_free_tier() {
     let app = app();
     let session = signed_in(&app, "free@example.com");
     assert_payment_required(&app, &analyze(&app, &session), "free_tier");
+    // without a body, on a stored portfolio, too
+    let saved = send(
+        &app,
+        request("PUT", "/api/portfolio")
+            .with_session(&session)
+            .with_json(HOLDINGS),
+    );
+    assert_eq!(saved.status, 200, "{}", saved.summary());
+    let stored = send(&app, request("POST", "/api/analyze").with_session(&session));
+    assert_payment_required(&app, &stored, "free_tier");
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub use headers::assert_security_headers;
 pub use http::{cookie_attrs, cookie_pair, form_encode, parse_response, raw, Client, Resp};
 pub use json::{json_error, json_error_message, json_of};
 pub use mail::{code_in, Mail};
-pub use page::{csrf_in, html_unescape, input_value, text_of, try_csrf_in};
+pub use page::{csrf_in, html_unescape, input_value, link, text_of, try_csrf_in};
 pub use smtp::MailSink;
 
 const BIN: &str = env!("CARGO_BIN_EXE_app");

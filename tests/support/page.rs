@@ -82,6 +82,14 @@ fn tag_attrs(s: &str) -> Vec<(String, String)> {
     }
 }
 
+/// The opening `<a …>` tag whose `href` is exactly `href`.
+pub fn link(html: &str, href: &str) -> Option<String> {
+    let at = html.find(&format!("href=\"{href}\""))?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    Some(html[start..=end].to_string())
+}
+
 /// Undoes the escaping maud applies to text and attribute values.
 pub fn html_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")

@@ -328,24 +328,6 @@ fn with_smtp_the_log_does_not_hold_whole_email_addresses() {
 }
 
 #[test]
-fn each_visitor_gets_its_own_sign_in_form_token() {
-    let app = TestServer::new().spawn();
-    let (ann, bob) = (app.client(), app.client());
-    let (ann_token, bob_token) = (login_csrf(&ann), login_csrf(&bob));
-    assert_ne!(ann_token, bob_token, "one shared value");
-    let crossed = bob.post_form(
-        "/login",
-        &[("email", "bob@example.com"), ("csrf", &ann_token)],
-    );
-    assert_eq!(crossed.status, 403, "{}", crossed.summary());
-    let own = bob.post_form(
-        "/login",
-        &[("email", "bob@example.com"), ("csrf", &bob_token)],
-    );
-    assert!(own.is_see_other_to("/verify"), "{}", own.summary());
-}
-
-#[test]
 fn the_caddy_example_sends_hsts() {
     let caddy = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

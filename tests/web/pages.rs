@@ -1,56 +1,16 @@
 //! The frame of every page as a person meets it (issue 12, items 2, 5 and 9):
-//! the top bar on an error page, the current page marked, the favicon, the
-//! credit explained right after its badge, the invite banner's wording, and the
-//! operator's view of credited users in `/metrics` and `serve --help`.
+//! the current page marked, the favicon, the credit headlined beside its
+//! badge, the invite banner's wording, and the operator's view of credited
+//! users in `/metrics` and `serve --help`. The top bar on an error page is
+//! checked in-process (`inproc::pages`).
 
-use crate::support::{html_unescape, sign_in, TestServer};
-
-/// The opening `<a …>` tag whose `href` is exactly `href`.
-fn link(html: &str, href: &str) -> Option<String> {
-    let at = html.find(&format!("href=\"{href}\""))?;
-    let start = html[..at].rfind('<')?;
-    let end = at + html[at..].find('>')?;
-    Some(html[start..=end].to_string())
-}
+use crate::support::{html_unescape, link, sign_in, TestServer};
 
 fn text_after(html: &str, marker: &str) -> Option<String> {
     let at = html.find(marker)?;
     let open_end = at + html[at..].find('>')? + 1;
     let close = open_end + html[open_end..].find('<')?;
     Some(html_unescape(html[open_end..close].trim()))
-}
-
-#[test]
-fn a_405_for_a_signed_in_person_keeps_the_signed_in_top_bar() {
-    let app = TestServer::new().spawn();
-    let client = app.client();
-    let resp = client.request("PUT", "/portfolio", &[], b"");
-    assert_eq!(resp.status, 405, "{}", resp.summary());
-    assert!(
-        link(&resp.body, "/login").is_some(),
-        "signed out: a Sign in link"
-    );
-
-    sign_in(&app, &client, "lost@example.com");
-    for (method, path, status) in [("PUT", "/portfolio", 405), ("GET", "/nowhere", 404)] {
-        let resp = client.request(method, path, &[], b"");
-        assert_eq!(resp.status, status, "{method} {path}: {}", resp.summary());
-        assert!(resp.body.contains("Error "), "{}", resp.body);
-        for href in ["/portfolio", "/settings"] {
-            assert!(
-                link(&resp.body, href).is_some(),
-                "{method} {path}: no {href} link"
-            );
-        }
-        assert!(
-            resp.body.contains("action=\"/logout\""),
-            "{method} {path}: no Sign out"
-        );
-        assert!(
-            link(&resp.body, "/login").is_none(),
-            "{method} {path}: a Sign in link"
-        );
-    }
 }
 
 #[test]

@@ -230,10 +230,7 @@ pub fn settle(
 /// or trialing), nothing is scheduled on it (pause or cancel), and it is
 /// not past due (SPEC §7).
 pub fn takes_a_discount(sub: &SubscriptionRow) -> bool {
-    matches!(
-        sub.status,
-        SubscriptionStatus::Active | SubscriptionStatus::Trialing
-    ) && !sub.has_scheduled_change()
+    sub.status.charges_again() && !sub.has_scheduled_change()
 }
 
 /// When a PATCH on `sub` may be sent: now, or after the renewal window

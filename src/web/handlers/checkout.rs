@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use super::frame;
+use crate::config::PaddleConfig;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::billing::checkout;
@@ -36,22 +37,12 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let wants_json = req
         .header("accept")
         .is_some_and(|a| a.contains("application/json"));
-    let call = ctx
-        .site
-        .paddle_calls
-        .begin("checkout", user.id, req.now)
-        .map_err(refused)?;
-    if ctx.site.pools.paddle.is_full() {
-        return Err(offload::full());
-    }
-    // Paddle may take seconds: its own pool waits for it, never a worker.
-    Ok(Resp::offload(
-        PoolName::Paddle,
-        move |ctx: &Ctx, req: &Req| {
-            let _call = call;
-            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
-                return Err(Error::NotFound);
-            };
+    on_paddle_pool(
+        ctx,
+        req,
+        "checkout",
+        user.id,
+        move |ctx: &Ctx, req: &Req, paddle: &PaddleConfig| {
             let transaction = match checkout::create_transaction(ctx.db, paddle, &request) {
                 Ok(id) => id,
                 Err(error) => {
@@ -87,11 +78,44 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
             let page = views::billing::checkout_page(&frame(ctx, session.as_ref(), &csrf), &offer);
             Ok(csp::for_checkout(Resp::html(200, page), Some(paddle.env)))
         },
+    )
+}
+
+/// Runs `job` for one person's click (`kind`: `checkout` or `portal`) on
+/// the `paddle` pool, since Paddle may take seconds: never on a worker. One
+/// call of each kind in flight per person and a few a minute (else 429,
+/// asking Paddle nothing); 503 at once while the pool is full. `job` gets
+/// Paddle's configuration (404 should billing be off by then).
+pub fn on_paddle_pool(
+    ctx: &Ctx,
+    req: &Req,
+    kind: &'static str,
+    user_id: i64,
+    job: impl FnOnce(&Ctx, &Req, &PaddleConfig) -> Result<Resp> + Send + 'static,
+) -> Result<Resp> {
+    let call = ctx
+        .site
+        .paddle_calls
+        .begin(kind, user_id, req.now)
+        .map_err(refused)?;
+    if ctx.site.pools.paddle.is_full() {
+        return Err(offload::full());
+    }
+    Ok(Resp::offload(
+        PoolName::Paddle,
+        move |ctx: &Ctx, req: &Req| {
+            // held until the answer is made
+            let _call = call;
+            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
+                return Err(Error::NotFound);
+            };
+            job(ctx, req, paddle)
+        },
     ))
 }
 
 /// A person with a call still waiting, or too many this minute: 429.
-pub fn refused(refusal: Refusal) -> Error {
+fn refused(refusal: Refusal) -> Error {
     let (retry_after, message) = match refusal {
         Refusal::InFlight => (
             5,

@@ -1,13 +1,14 @@
 //! `POST /billing/portal`: "Manage billing" sends a subscriber to their
 //! Paddle customer portal.
 
+use super::checkout::on_paddle_pool;
 use super::frame;
+use crate::config::PaddleConfig;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::billing::portal;
 use crate::views;
 use crate::web::http::{Req, Resp};
-use crate::web::offload::{self, PoolName};
 use crate::web::Ctx;
 
 const UNAVAILABLE: &str = "Billing is unavailable right now, try again in a minute.";
@@ -24,37 +25,27 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
         ));
     };
     let user_id = session.user.id;
-    let call = ctx
-        .site
-        .paddle_calls
-        .begin("portal", user_id, req.now)
-        .map_err(super::checkout::refused)?;
-    if ctx.site.pools.paddle.is_full() {
-        return Err(offload::full());
-    }
-    // Paddle may take seconds: its own pool waits for it, never a worker.
-    Ok(Resp::offload(
-        PoolName::Paddle,
-        move |ctx: &Ctx, req: &Req| {
-            let _call = call;
-            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
-                return Err(Error::NotFound);
-            };
-            match portal::session_url(paddle, &target) {
-                Ok(url) => {
-                    log::event("billing.portal_opened", &[("user_id", &user_id)]);
-                    Ok(Resp::redirect(&url).with_header("Cache-Control", "no-store"))
-                }
-                Err(error) => {
-                    log::event(
-                        "billing.portal_failed",
-                        &[("user_id", &user_id), ("error", &error)],
-                    );
-                    unavailable(ctx, req, error.retry_after)
-                }
+    on_paddle_pool(
+        ctx,
+        req,
+        "portal",
+        user_id,
+        move |ctx: &Ctx, req: &Req, paddle: &PaddleConfig| match portal::session_url(
+            paddle, &target,
+        ) {
+            Ok(url) => {
+                log::event("billing.portal_opened", &[("user_id", &user_id)]);
+                Ok(Resp::redirect(&url).with_header("Cache-Control", "no-store"))
+            }
+            Err(error) => {
+                log::event(
+                    "billing.portal_failed",
+                    &[("user_id", &user_id), ("error", &error)],
+                );
+                unavailable(ctx, req, error.retry_after)
             }
         },
-    ))
+    )
 }
 
 /// "Billing is unavailable right now": 503, try again in a minute, or

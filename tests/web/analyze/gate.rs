@@ -1,45 +1,10 @@
 //! The paid gate in front of `POST /api/analyze` (SPEC §4, §5) as the real
 //! server wires it: sessions after the CLI's grants, revokes and tiers, the
-//! admin token and its limiter, and requests from another site.
+//! admin token and its limiter, and requests from another site. Who gets
+//! 401 and which 402 (free tier, credit expired) is the in-process tier's
+//! (`inproc::paid`).
 
 use super::*;
-
-#[test]
-fn analyze_without_a_caller_is_401() {
-    let app = TestServer::new()
-        .env("APP_ADMIN_TOKEN", ADMIN_TOKEN)
-        .spawn();
-    let client = app.client();
-    json_error(&analyze(&client, None), 401, "unauthorized");
-    let resp = analyze(&client, Some(&json!({ "holdings": sample_holdings() })));
-    json_error(&resp, 401, "unauthorized");
-}
-
-#[test]
-fn analyze_for_a_free_user_is_402_free_tier() {
-    let app = TestServer::new().spawn();
-    let client = signed_in(&app, "free@example.com");
-    save_portfolio(&client, &sample_holdings());
-    assert_payment_required(&analyze(&client, None), "free_tier");
-    let resp = analyze(&client, Some(&json!({ "holdings": sample_holdings() })));
-    assert_payment_required(&resp, "free_tier");
-}
-
-#[test]
-fn analyze_after_the_credit_expired_is_402_credit_expired() {
-    let app = TestServer::new().spawn();
-    let client = credited_user(&app, "lapsed@example.com");
-    save_portfolio(&client, &sample_holdings());
-    analysis(&analyze(&client, None));
-
-    app.db()
-        .execute(
-            "UPDATE users SET credit_until = '2020-01-01T00:00:00Z' WHERE email = ?1",
-            ["lapsed@example.com"],
-        )
-        .unwrap();
-    assert_payment_required(&analyze(&client, None), "credit_expired");
-}
 
 #[test]
 fn analyze_for_a_credited_user_is_200() {

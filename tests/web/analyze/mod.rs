@@ -113,17 +113,6 @@ fn analysis(resp: &Resp) -> Value {
     body
 }
 
-/// A 402 with this reason, a message and an upgrade URL.
-fn assert_payment_required(resp: &Resp, reason: &str) {
-    let body = json_error(resp, 402, "payment_required");
-    assert_eq!(body["reason"], reason, "{}", resp.body);
-    assert!(
-        body["upgrade_url"].as_str().is_some_and(|u| !u.is_empty()),
-        "no upgrade_url: {}",
-        resp.body
-    );
-}
-
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1.0)
 }

@@ -1,5 +1,6 @@
 //! The JSON API (SPEC §4 "GET/PUT /api/portfolio"): listing, replacing,
-//! who may call it, the content type it takes and the methods it answers.
+//! who may call it and the content type it takes (the methods it answers:
+//! `inproc::guards`).
 
 use super::*;
 
@@ -63,48 +64,4 @@ fn put_replaces_every_holding_and_answers_the_saved_list() {
     let body = put_holdings(&client, json!([]));
     assert_eq!(body, json!({"holdings": []}));
     assert!(portfolio_page(&client).body.contains("No holdings yet"));
-}
-
-#[test]
-fn put_takes_only_application_json() {
-    let app = TestServer::new().spawn();
-    let client = signed_in(&app, "typed@example.com");
-    let body = json!({"holdings": three_holdings()}).to_string();
-    for headers in [
-        vec![],
-        vec![("Content-Type", "text/plain")],
-        vec![("Content-Type", "application/x-www-form-urlencoded")],
-        vec![("Content-Type", "multipart/form-data; boundary=x")],
-    ] {
-        let resp = put_with(&client, &body, &headers);
-        json_error(&resp, 415, "unsupported_media_type");
-    }
-    assert!(
-        api_holdings(&client).is_empty(),
-        "a refused PUT saved holdings"
-    );
-
-    let resp = put_with(
-        &client,
-        &body,
-        &[("Content-Type", "application/json; charset=utf-8")],
-    );
-    assert_eq!(resp.status, 200, "with a charset: {}", resp.summary());
-}
-
-#[test]
-fn wrong_methods_on_the_portfolio_api_are_405() {
-    // (A GET of the page forms' addresses is a 303 to /portfolio:
-    // tests/web/portfolio_form.rs.)
-    let app = TestServer::new().spawn();
-    let client = signed_in(&app, "methods@example.com");
-    for (method, path) in [
-        ("DELETE", "/api/portfolio"),
-        ("POST", "/api/portfolio"),
-        ("PUT", "/portfolio/holdings"),
-        ("PUT", "/portfolio/holdings/AAPL/delete"),
-    ] {
-        let resp = client.request(method, path, &[("Content-Type", "application/json")], b"{}");
-        assert_eq!(resp.status, 405, "{method} {path}: {}", resp.summary());
-    }
 }

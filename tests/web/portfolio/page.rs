@@ -1,7 +1,7 @@
 //! The portfolio page and its forms (SPEC §4 "GET /portfolio", "POST
 //! /portfolio/holdings"): the table and its totals, adding, updating and
-//! deleting holdings, the CSRF token and Origin on the forms, whose holdings
-//! they are, and escaping.
+//! deleting holdings, whose holdings they are, and escaping. The forms' CSRF
+//! token and Origin checks are in-process (`inproc::guards`).
 
 use super::*;
 
@@ -151,66 +151,6 @@ fn deleting_an_unknown_symbol_is_404() {
         assert_eq!(resp.status, 404, "delete {symbol}: {}", resp.summary());
     }
     assert_eq!(saved_symbols(&client), vec!["AAPL"]);
-}
-
-#[test]
-fn holding_forms_need_the_csrf_token_and_our_origin() {
-    let app = TestServer::new().spawn();
-    let client = signed_in(&app, "careful@example.com");
-    add_holding(&client, "AAPL", "1", "100", "");
-    let fields = [("symbol", "MSFT"), ("quantity", "1"), ("price", "1")];
-
-    let resp = client.post_form("/portfolio/holdings", &fields);
-    assert_eq!(resp.status, 403, "add without csrf: {}", resp.summary());
-    let resp = client.post_form(
-        "/portfolio/holdings",
-        &[
-            ("symbol", "MSFT"),
-            ("quantity", "1"),
-            ("price", "1"),
-            ("csrf", "forged"),
-        ],
-    );
-    assert_eq!(
-        resp.status,
-        403,
-        "add with a forged csrf: {}",
-        resp.summary()
-    );
-    let csrf = page_csrf(&client);
-    let mut with_csrf = fields.to_vec();
-    with_csrf.push(("csrf", &csrf));
-    let resp = client.post_form_with(
-        "/portfolio/holdings",
-        &with_csrf,
-        &[("Origin", "https://evil.example")],
-    );
-    assert_eq!(
-        resp.status,
-        403,
-        "add from another site: {}",
-        resp.summary()
-    );
-
-    let resp = client.post_form("/portfolio/holdings/AAPL/delete", &[]);
-    assert_eq!(resp.status, 403, "delete without csrf: {}", resp.summary());
-    let resp = client.post_form_with(
-        "/portfolio/holdings/AAPL/delete",
-        &[("csrf", &csrf)],
-        &[("Origin", "https://evil.example")],
-    );
-    assert_eq!(
-        resp.status,
-        403,
-        "delete from another site: {}",
-        resp.summary()
-    );
-
-    assert_eq!(
-        saved_symbols(&client),
-        vec!["AAPL"],
-        "a refused form changed the portfolio"
-    );
 }
 
 #[test]
