@@ -1,6 +1,6 @@
 //! In-memory sliding-window limits keyed by client address (code requests,
-//! wrong admin tokens). Per-email limits live in the database instead, so
-//! they hold across restarts.
+//! wrong admin tokens) or by person (Paddle calls a minute). Per-email
+//! limits live in the database instead, so they hold across restarts.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -3,10 +3,11 @@
 //! one subscriber clicking fast can't fill the `paddle` pool. In memory, as
 //! the other per-client limits are; a restart forgets it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::Timestamp;
+use crate::services::ratelimit::Limiter;
 
 /// Calls per person and kind in any minute.
 pub const PER_MINUTE: usize = 5;
@@ -23,68 +24,60 @@ pub enum Refusal {
 
 type Key = (&'static str, i64);
 
-#[derive(Default)]
-struct Person {
-    in_flight: bool,
-    started: VecDeque<i64>,
-}
-
-#[derive(Clone, Default)]
+/// The calls waiting on Paddle now, and each person's starts this minute
+/// (the sliding window every other in-memory limit uses).
+#[derive(Clone)]
 pub struct PaddleCalls {
-    people: Arc<Mutex<HashMap<Key, Person>>>,
+    in_flight: Arc<Mutex<HashSet<Key>>>,
+    per_minute: Arc<Limiter>,
 }
 
-/// A call in flight; dropping it (when the pool job ends, however it ends)
-/// lets the person start the next one.
+impl Default for PaddleCalls {
+    fn default() -> PaddleCalls {
+        PaddleCalls {
+            in_flight: Arc::default(),
+            per_minute: Arc::new(Limiter::new(PER_MINUTE, WINDOW)),
+        }
+    }
+}
+
+/// A call under way; dropping it (after the answer is made) frees the
+/// person's place.
 pub struct InFlight {
-    people: Arc<Mutex<HashMap<Key, Person>>>,
+    in_flight: Arc<Mutex<HashSet<Key>>>,
     key: Key,
 }
 
 impl PaddleCalls {
-    /// Starts a `kind` call for `user_id`, or says why not.
+    /// Starts `kind` for `user_id`, or says why not (nothing is counted
+    /// then).
     pub fn begin(
         &self,
         kind: &'static str,
         user_id: i64,
         now: Timestamp,
     ) -> Result<InFlight, Refusal> {
-        let mut people = self.people.lock().unwrap_or_else(|p| p.into_inner());
-        if people.len() > 10_000 {
-            people.retain(|_, p| {
-                p.in_flight || p.started.back().is_some_and(|t| t + WINDOW > now.secs())
-            });
-        }
-        let person = people.entry((kind, user_id)).or_default();
-        while person
-            .started
-            .front()
-            .is_some_and(|t| t + WINDOW <= now.secs())
-        {
-            person.started.pop_front();
-        }
-        if person.in_flight {
+        // Held across the count, so two clicks racing cannot both start.
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (kind, user_id);
+        if in_flight.contains(&key) {
             return Err(Refusal::InFlight);
         }
-        if person.started.len() >= PER_MINUTE {
-            let oldest = person.started.front().copied().unwrap_or(now.secs());
-            return Err(Refusal::TooMany((oldest + WINDOW - now.secs()).max(1)));
-        }
-        person.in_flight = true;
-        person.started.push_back(now.secs());
+        self.per_minute
+            .check_and_hit(&format!("{kind}:{user_id}"), now)
+            .map_err(Refusal::TooMany)?;
+        in_flight.insert(key);
         Ok(InFlight {
-            people: self.people.clone(),
-            key: (kind, user_id),
+            in_flight: self.in_flight.clone(),
+            key,
         })
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let mut people = self.people.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(person) = people.get_mut(&self.key) {
-            person.in_flight = false;
-        }
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        in_flight.remove(&self.key);
     }
 }
 
