@@ -7,19 +7,16 @@
 use serde_json::json;
 
 use super::frame;
+use super::paddle_pool::{on_paddle_pool, retry_after};
 use crate::config::PaddleConfig;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::services::billing::checkout;
-use crate::services::billing::in_flight::Refusal;
 use crate::views;
 use crate::web::http::{Req, Resp};
-use crate::web::offload::{self, PoolName};
 use crate::web::{csp, Ctx};
 
 const UNAVAILABLE: &str = "The checkout can't be opened right now, try again in a minute.";
-/// The `Retry-After` of that 503, unless Paddle asked for longer.
-const RETRY_AFTER: i64 = 60;
 
 pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
     let session = ctx.require_session(req)?;
@@ -50,10 +47,8 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
                         "billing.checkout_failed",
                         &[("user_id", &user.id), ("error", &error)],
                     );
-                    // Never sooner than Paddle asked (SPEC §7: Retry-After
-                    // is honoured), and not before a minute.
                     return Err(Error::Unavailable {
-                        retry_after: error.retry_after.unwrap_or(0).max(RETRY_AFTER),
+                        retry_after: retry_after(error.retry_after),
                         message: UNAVAILABLE.into(),
                     });
                 }
@@ -79,55 +74,4 @@ pub fn start(ctx: &Ctx, req: &Req) -> Result<Resp> {
             Ok(csp::for_checkout(Resp::html(200, page), Some(paddle.env)))
         },
     )
-}
-
-/// Runs `job` for one person's click (`kind`: `checkout` or `portal`) on
-/// the `paddle` pool, since Paddle may take seconds: never on a worker. One
-/// call of each kind in flight per person and a few a minute (else 429,
-/// asking Paddle nothing); 503 at once while the pool is full. `job` gets
-/// Paddle's configuration (404 should billing be off by then).
-pub fn on_paddle_pool(
-    ctx: &Ctx,
-    req: &Req,
-    kind: &'static str,
-    user_id: i64,
-    job: impl FnOnce(&Ctx, &Req, &PaddleConfig) -> Result<Resp> + Send + 'static,
-) -> Result<Resp> {
-    let call = ctx
-        .site
-        .paddle_calls
-        .begin(kind, user_id, req.now)
-        .map_err(refused)?;
-    if ctx.site.pools.paddle.is_full() {
-        return Err(offload::full());
-    }
-    Ok(Resp::offload(
-        PoolName::Paddle,
-        move |ctx: &Ctx, req: &Req| {
-            // held until the answer is made
-            let _call = call;
-            let Some(paddle) = ctx.site.config.paddle.as_ref() else {
-                return Err(Error::NotFound);
-            };
-            job(ctx, req, paddle)
-        },
-    ))
-}
-
-/// A person with a call still waiting, or too many this minute: 429.
-fn refused(refusal: Refusal) -> Error {
-    let (retry_after, message) = match refusal {
-        Refusal::InFlight => (
-            5,
-            "Still waiting for Paddle on your last click; one moment.",
-        ),
-        Refusal::TooMany(wait) => (
-            wait,
-            "That was a lot of clicks; wait a minute before trying again.",
-        ),
-    };
-    Error::TooManyRequests {
-        retry_after,
-        message: message.into(),
-    }
 }

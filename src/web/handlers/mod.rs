@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod csp_report;
 pub mod holdings_csv;
 pub mod leaving;
+pub mod paddle_pool;
 pub mod pages;
 pub mod portal;
 pub mod portfolio;

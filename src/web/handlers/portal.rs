@@ -1,8 +1,8 @@
 //! `POST /billing/portal`: "Manage billing" sends a subscriber to their
 //! Paddle customer portal.
 
-use super::checkout::on_paddle_pool;
 use super::frame;
+use super::paddle_pool::{on_paddle_pool, retry_after};
 use crate::config::PaddleConfig;
 use crate::error::{Error, Result};
 use crate::log;
@@ -51,7 +51,7 @@ pub fn open(ctx: &Ctx, req: &Req) -> Result<Resp> {
 /// "Billing is unavailable right now": 503, try again in a minute, or
 /// later when Paddle asked for longer (its `Retry-After` is honoured).
 fn unavailable(ctx: &Ctx, req: &Req, paddle_asked: Option<i64>) -> Result<Resp> {
-    let retry_after = paddle_asked.unwrap_or(0).max(60);
+    let retry_after = retry_after(paddle_asked);
     let session = ctx.session(req)?;
     let csrf = ctx.csrf_token(req);
     let page = views::error::page_for(&frame(ctx, session.as_ref(), &csrf), 503, UNAVAILABLE);
