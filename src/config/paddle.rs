@@ -153,8 +153,8 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PaddleCon
 }
 
 /// `prefix` followed by Paddle's id characters (`pri_01h…`), nothing that
-/// could bend a URL path.
-fn is_paddle_id(id: &str, prefix: &str) -> bool {
+/// could bend a URL path: what every id the app puts in a path must be.
+pub fn is_paddle_id(id: &str, prefix: &str) -> bool {
     id.len() > prefix.len()
         && id.len() <= 100
         && id.starts_with(prefix)

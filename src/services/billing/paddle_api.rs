@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::reward_terms::RewardTerms;
+use crate::config::paddle::is_paddle_id;
 use crate::config::PaddleConfig;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -351,12 +352,8 @@ fn error_detail(text: &str) -> String {
 
 /// Ids go into URL paths: only Paddle's own shape (`sub_01h…`) is sent.
 fn id(value: &str) -> Result<&str, ApiError> {
-    let ok = !value.is_empty()
-        && value.len() <= 100
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    ok.then_some(value)
+    is_paddle_id(value, "")
+        .then_some(value)
         .ok_or_else(|| ApiError::Refused(format!("{value:?} is not a Paddle id")))
 }
 

@@ -13,6 +13,7 @@ use super::event::PaddleTime;
 use super::paddle_api::{ApiError, PaddleApi};
 use super::webhook::{self, Outcome};
 use crate::clock::Timestamp;
+use crate::config::paddle::is_paddle_id;
 use crate::config::PaddleConfig;
 use crate::crypto::Keys;
 use crate::db::{self, billing, billing::SubscriptionRow, billing_sync, users};
@@ -127,11 +128,7 @@ fn subscriptions_of(
     paddle: &PaddleConfig,
     customer_id: &str,
 ) -> std::result::Result<Vec<Value>, ApiError> {
-    if !customer_id.starts_with("ctm_")
-        || !customer_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if !is_paddle_id(customer_id, "ctm_") {
         return Err(ApiError::Refused(format!(
             "{customer_id:?} is not a Paddle customer id"
         )));
