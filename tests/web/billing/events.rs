@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use super::fixtures::PRICE;
 use super::*;
-use crate::support::csrf_in;
 use crate::support::paddle::FakePaddle;
 
 /// A second price we sell (`APP_PADDLE_PRICE_ID` lists both).
@@ -104,16 +103,7 @@ fn webhooks_for_a_deleted_account_leave_its_tombstone_alone() {
             .event("evt_ann0", "canceled", &at(0)),
         "ok",
     );
-    let page = ann.get("/settings");
-    let done = ann.post_form(
-        "/account/delete",
-        &[("confirm", "delete"), ("csrf", &csrf_in(&page.body))],
-    );
-    assert!(
-        done.is_see_other_to("/?account=deleted"),
-        "{}",
-        done.summary()
-    );
+    delete_account(&ann);
     let audits = || {
         app.query_i64(&format!(
             "SELECT count(*) FROM access_audit WHERE user_id = {ann_id}"
@@ -160,16 +150,7 @@ fn a_signed_transaction_for_a_deleted_account_links_nothing() {
     let (gone, gone_id) = user(&app, "gone@example.com");
     let bare = Sub::new("sub_01gone", "ctm_01gone");
     deliver_ok(&app, &bare.event("evt_g1", "created", &at(0)), "unmatched");
-    let page = gone.get("/settings");
-    let done = gone.post_form(
-        "/account/delete",
-        &[("confirm", "delete"), ("csrf", &csrf_in(&page.body))],
-    );
-    assert!(
-        done.is_see_other_to("/?account=deleted"),
-        "{}",
-        done.summary()
-    );
+    delete_account(&gone);
     let signed = bare.clone().of(gone_id);
     deliver_ok(
         &app,

@@ -6,44 +6,11 @@
 use super::*;
 use crate::support::paddle::FakePaddle;
 
-const DISCOUNT_END: &str = "2027-02-24T09:30:12.123456Z";
-
 fn states(app: &TestServer, user_id: i64) -> Vec<String> {
     rewards_of(app, user_id)
         .into_iter()
         .map(|(_, s)| s)
         .collect()
-}
-
-fn subscribed(app: &TestServer, email: &str, tag: &str) -> (Client, i64, Sub) {
-    let (client, id) = user(app, email);
-    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}")).of(id);
-    deliver_ok(
-        app,
-        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
-        "ok",
-    );
-    (client, id, sub)
-}
-
-fn invitee_pays(app: &TestServer, referrer: &Client, email: &str, tag: &str) -> Sub {
-    let (_, id) = invited_user(app, referrer, email);
-    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"))
-        .of(id)
-        .discount(DISCOUNT, DISCOUNT_END);
-    deliver_ok(
-        app,
-        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
-        "ok",
-    );
-    sub
-}
-
-/// PATCHes sent to `sub` (accepted or locked).
-fn patches_to(paddle: &FakePaddle, sub: &str) -> usize {
-    paddle
-        .calls_to("PATCH", &format!("/subscriptions/{sub}"))
-        .len()
 }
 
 /// Seconds from now until the apply call's next try.

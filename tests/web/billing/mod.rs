@@ -140,3 +140,53 @@ pub fn eventually(what: &str, app: &TestServer, timeout: Duration, check: impl F
 }
 
 pub const SOON: Duration = Duration::from_secs(10);
+
+/// When the test discount's three months end (Paddle's `ends_at`).
+pub const DISCOUNT_END: &str = "2027-02-24T09:30:12.123456Z";
+
+/// A person with an active subscription of their own (`sub_01{tag}`).
+pub fn subscribed(app: &TestServer, email: &str, tag: &str) -> (Client, i64, Sub) {
+    let (client, id) = user(app, email);
+    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}")).of(id);
+    deliver_ok(
+        app,
+        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
+        "ok",
+    );
+    (client, id, sub)
+}
+
+/// An invitee of `referrer` who checks out with the referral discount.
+pub fn invitee_pays(app: &TestServer, referrer: &Client, email: &str, tag: &str) -> (i64, Sub) {
+    let (_, id) = invited_user(app, referrer, email);
+    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"))
+        .of(id)
+        .discount(DISCOUNT, DISCOUNT_END);
+    deliver_ok(
+        app,
+        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
+        "ok",
+    );
+    (id, sub)
+}
+
+/// PATCHes sent to `sub` (accepted or locked).
+pub fn patches_to(paddle: &FakePaddle, sub: &str) -> usize {
+    paddle
+        .calls_to("PATCH", &format!("/subscriptions/{sub}"))
+        .len()
+}
+
+/// Deletes the signed-in account through Settings.
+pub fn delete_account(client: &Client) {
+    let page = client.get("/settings");
+    let done = client.post_form(
+        "/account/delete",
+        &[("confirm", "delete"), ("csrf", &csrf_in(&page.body))],
+    );
+    assert!(
+        done.is_see_other_to("/?account=deleted"),
+        "{}",
+        done.summary()
+    );
+}

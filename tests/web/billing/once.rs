@@ -4,22 +4,7 @@
 //! referral never converts another.
 
 use super::*;
-use crate::support::csrf_in;
 use crate::support::paddle::FakePaddle;
-
-/// Deletes the signed-in account through Settings.
-fn delete_account(client: &Client) {
-    let page = client.get("/settings");
-    let done = client.post_form(
-        "/account/delete",
-        &[("confirm", "delete"), ("csrf", &csrf_in(&page.body))],
-    );
-    assert!(
-        done.is_see_other_to("/?account=deleted"),
-        "{}",
-        done.summary()
-    );
-}
 
 fn referrals_of(app: &TestServer, referred: i64) -> i64 {
     app.query_i64(&format!(

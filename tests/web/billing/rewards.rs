@@ -8,8 +8,6 @@ use super::fixtures::PRICE;
 use super::*;
 use crate::support::paddle::FakePaddle;
 
-const DISCOUNT_END: &str = "2027-02-24T09:30:12.123456Z";
-
 fn referral(app: &TestServer, referred: i64) -> (String, String) {
     let row = |col: &str| {
         text(
@@ -24,43 +22,11 @@ fn state(rewards: &[(String, String)]) -> Vec<&str> {
     rewards.iter().map(|(_, s)| s.as_str()).collect()
 }
 
-/// The referrer and their active subscription.
-fn subscribed_referrer(app: &TestServer, email: &str, tag: &str) -> (Client, i64, Sub) {
-    let (client, id) = user(app, email);
-    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}")).of(id);
-    deliver_ok(
-        app,
-        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
-        "ok",
-    );
-    (client, id, sub)
-}
-
-/// An invitee who checks out with the referral discount (`discountId`).
-fn invitee_pays(app: &TestServer, referrer: &Client, email: &str, tag: &str) -> (i64, Sub) {
-    let (_, id) = invited_user(app, referrer, email);
-    let sub = Sub::new(&format!("sub_01{tag}"), &format!("ctm_01{tag}"))
-        .of(id)
-        .discount(DISCOUNT, DISCOUNT_END);
-    deliver_ok(
-        app,
-        &sub.event(&format!("evt_{tag}0"), "created", &at(0)),
-        "ok",
-    );
-    (id, sub)
-}
-
-fn patches(paddle: &FakePaddle, sub: &str) -> usize {
-    paddle
-        .calls_to("PATCH", &format!("/subscriptions/{sub}"))
-        .len()
-}
-
 #[test]
 fn an_invitee_converting_rewards_both_and_the_referrer_is_patched_once() {
     let paddle = FakePaddle::start();
     let app = spawn(&paddle);
-    let (ref_client, referrer, ref_sub) = subscribed_referrer(&app, "ann@example.com", "ann");
+    let (ref_client, referrer, ref_sub) = subscribed(&app, "ann@example.com", "ann");
     let (invitee, inv_sub) = invitee_pays(&app, &ref_client, "bob@example.com", "bob");
     assert!(!referral(&app, invitee).0.is_empty(), "converted");
     assert_eq!(
@@ -136,7 +102,7 @@ fn a_referrer_without_a_subscription_banks_the_reward_until_they_subscribe() {
     eventually("the banked reward is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["running"]
     });
-    assert_eq!(patches(&paddle, "sub_01cat"), 1);
+    assert_eq!(patches_to(&paddle, "sub_01cat"), 1);
     assert!(!referral(&app, invitee).1.is_empty(), "credited");
 }
 
@@ -144,7 +110,7 @@ fn a_referrer_without_a_subscription_banks_the_reward_until_they_subscribe() {
 fn three_referrals_are_applied_one_after_another() {
     let paddle = FakePaddle::start();
     let app = spawn(&paddle);
-    let (ref_client, referrer, sub) = subscribed_referrer(&app, "eve@example.com", "eve");
+    let (ref_client, referrer, sub) = subscribed(&app, "eve@example.com", "eve");
     for (i, name) in ["fay", "gus", "hal"].iter().enumerate() {
         invitee_pays(&app, &ref_client, &format!("{name}@example.com"), name);
         assert_eq!(rewards_of(&app, referrer).len(), i + 1);
@@ -160,7 +126,7 @@ fn three_referrals_are_applied_one_after_another() {
             .event("evt_eve1", "updated", &at(10)),
         "ok",
     );
-    assert_eq!(patches(&paddle, &sub.id), 1);
+    assert_eq!(patches_to(&paddle, &sub.id), 1);
     // Three months on, the discount is gone (an event surely after the
     // apply: more than the minute of clock skew): the next one is applied.
     deliver_ok(&app, &sub.event("evt_eve2", "updated", &at(120)), "ok");
@@ -175,7 +141,7 @@ fn three_referrals_are_applied_one_after_another() {
         "ok",
     );
     assert_eq!(
-        patches(&paddle, &sub.id),
+        patches_to(&paddle, &sub.id),
         2,
         "a running discount is not replaced"
     );
@@ -183,7 +149,7 @@ fn three_referrals_are_applied_one_after_another() {
     eventually("the third is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "ended", "running"]
     });
-    assert_eq!(patches(&paddle, &sub.id), 3);
+    assert_eq!(patches_to(&paddle, &sub.id), 3);
     assert_eq!(api_me(&ref_client)["referral"]["converted"], 3);
 }
 
@@ -193,7 +159,7 @@ fn three_referrals_are_applied_one_after_another() {
 fn an_event_within_the_clock_skew_of_the_apply_does_not_end_the_reward() {
     let paddle = FakePaddle::start();
     let app = spawn(&paddle);
-    let (ref_client, referrer, sub) = subscribed_referrer(&app, "sky@example.com", "sky");
+    let (ref_client, referrer, sub) = subscribed(&app, "sky@example.com", "sky");
     invitee_pays(&app, &ref_client, "ska@example.com", "ska");
     invitee_pays(&app, &ref_client, "skb@example.com", "skb");
     eventually("the first is applied", &app, SOON, || {
@@ -201,14 +167,14 @@ fn an_event_within_the_clock_skew_of_the_apply_does_not_end_the_reward() {
     });
     deliver_ok(&app, &sub.event("evt_sky1", "updated", &at(30)), "ok");
     assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
-    assert_eq!(patches(&paddle, &sub.id), 1);
+    assert_eq!(patches_to(&paddle, &sub.id), 1);
 }
 
 #[test]
 fn trialing_is_not_a_conversion() {
     let paddle = FakePaddle::start();
     let app = spawn(&paddle);
-    let (ref_client, referrer, _) = subscribed_referrer(&app, "ivy@example.com", "ivy");
+    let (ref_client, referrer, _) = subscribed(&app, "ivy@example.com", "ivy");
     let (_, invitee) = invited_user(&app, &ref_client, "jon@example.com");
     let sub = Sub::new("sub_01jon", "ctm_01jon")
         .of(invitee)
@@ -241,7 +207,7 @@ fn trialing_is_not_a_conversion() {
 fn the_reward_discount_is_created_once_when_not_configured() {
     let paddle = FakePaddle::start();
     let app = spawn_with_discount(&paddle, None);
-    let (ref_client, referrer, ref_sub) = subscribed_referrer(&app, "kim@example.com", "kim");
+    let (ref_client, referrer, ref_sub) = subscribed(&app, "kim@example.com", "kim");
     let (_, invitee) = invited_user(&app, &ref_client, "lou@example.com");
     let sub = Sub::new("sub_01lou", "ctm_01lou").of(invitee);
     deliver_ok(&app, &sub.event("evt_lou0", "created", &at(0)), "ok");
@@ -280,7 +246,7 @@ fn the_reward_discount_is_created_once_when_not_configured() {
 fn a_lapsed_discount_lets_the_next_reward_in() {
     let paddle = FakePaddle::start();
     let mut app = spawn(&paddle);
-    let (ref_client, referrer, sub) = subscribed_referrer(&app, "max@example.com", "max");
+    let (ref_client, referrer, sub) = subscribed(&app, "max@example.com", "max");
     invitee_pays(&app, &ref_client, "ned@example.com", "ned");
     invitee_pays(&app, &ref_client, "ola@example.com", "ola");
     eventually("the first is applied", &app, SOON, || {
@@ -314,7 +280,7 @@ fn a_lapsed_discount_lets_the_next_reward_in() {
     eventually("the next is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "running"]
     });
-    assert_eq!(patches(&paddle, &sub.id), 2);
+    assert_eq!(patches_to(&paddle, &sub.id), 2);
     assert_eq!(
         text(&app, &format!("SELECT ends_at FROM referral_rewards WHERE user_id = {referrer} ORDER BY id LIMIT 1")),
         ended
@@ -367,7 +333,7 @@ fn the_discount_follows_the_prices_billing_cycle() {
 fn a_discount_end_within_a_minute_of_our_clock_still_runs() {
     let paddle = FakePaddle::start();
     let app = spawn(&paddle);
-    let (ref_client, referrer, sub) = subscribed_referrer(&app, "tim@example.com", "tim");
+    let (ref_client, referrer, sub) = subscribed(&app, "tim@example.com", "tim");
     invitee_pays(&app, &ref_client, "tia@example.com", "tia");
     invitee_pays(&app, &ref_client, "tib@example.com", "tib");
     eventually("the first is applied", &app, SOON, || {
@@ -381,7 +347,7 @@ fn a_discount_end_within_a_minute_of_our_clock_still_runs() {
         "ok",
     );
     assert_eq!(state(&rewards_of(&app, referrer)), ["running", "banked"]);
-    assert_eq!(patches(&paddle, &sub.id), 1);
+    assert_eq!(patches_to(&paddle, &sub.id), 1);
     deliver_ok(
         &app,
         &sub.clone()
@@ -392,5 +358,5 @@ fn a_discount_end_within_a_minute_of_our_clock_still_runs() {
     eventually("the next is applied", &app, SOON, || {
         state(&rewards_of(&app, referrer)) == ["ended", "running"]
     });
-    assert_eq!(patches(&paddle, &sub.id), 2);
+    assert_eq!(patches_to(&paddle, &sub.id), 2);
 }
